@@ -1,0 +1,48 @@
+//! Annotation and label keys that carry meaning between orrery's components and users.
+//! The values are KubeStellar's, so objects written for KubeStellar behave the same here.
+
+/// `"true"` on a workload object: replace every `%(key)` in its string leaves with the
+/// destination Location's label (or, failing that, annotation) `key`.
+pub const EXPAND_PARAMETERS: &str = "edge.kubestellar.io/expand-parameters";
+
+/// Names the Customizer to apply: `name` (same namespace) or `namespace/name` (for
+/// cluster-scoped objects).
+pub const CUSTOMIZER: &str = "edge.kubestellar.io/customizer";
+
+/// Label on every object the placement translator writes into a mailbox: `yes`.
+pub const PROJECTED: &str = "edge.kubestellar.io/projected";
+
+/// Annotation the syncer puts on objects it created in a WEC.
+pub const DOWNSYNCED: &str = "edge.kubestellar.io/downsynced";
+
+/// Annotation the syncer puts on objects it copied up from a WEC.
+pub const UPSYNCED: &str = "edge.kubestellar.io/upsynced";
+
+/// `"false"` on a workload object: create it in the WEC but never overwrite it there.
+pub const DOWNSYNC_OVERWRITE: &str = "edge.kubestellar.io/downsync-overwrite";
+
+/// Annotation on a SinglePlacementSlice naming the EdgePlacement it was computed for.
+pub const SOURCE_PLACEMENT: &str = "edge.kubestellar.io/source-placement";
+
+/// Annotation on a mailbox space naming the SyncTarget it serves.
+pub const SYNC_TARGET_NAME: &str = "edge.kubestellar.io/sync-target-name";
+
+/// Annotation on a WDS object: how many WECs run it (maintained for singleton status).
+pub const EXECUTING_COUNT: &str = "kubestellar.io/executing-count";
+
+/// Prefix of the numbered annotations (`…/1`, `…/2`) that carry validation errors.
+pub const VALIDATION_ERROR_PREFIX: &str = "validation-error.kubestellar.io/";
+
+/// The one SyncerConfig a mailbox holds.
+pub const SYNCER_CONFIG_NAME: &str = "the-one";
+
+/// Labels of a CombinedStatus that name the workload object and placement it describes.
+pub mod combined_status {
+    pub const API_GROUP: &str = "status.kubestellar.io/api-group";
+    pub const RESOURCE: &str = "status.kubestellar.io/resource";
+    pub const NAMESPACE: &str = "status.kubestellar.io/namespace";
+    pub const NAME: &str = "status.kubestellar.io/name";
+    pub const PLACEMENT: &str = "status.kubestellar.io/binding-policy";
+    /// Where CombinedStatus objects about cluster-scoped workload objects live.
+    pub const CLUSTER_SCOPED_NAMESPACE: &str = "kubestellar-report";
+}
