@@ -1,0 +1,1 @@
+//! Placeholder: patch lands in a following commit.

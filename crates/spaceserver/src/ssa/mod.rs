@@ -1,0 +1,1 @@
+//! Placeholder: ssa lands in a following commit.

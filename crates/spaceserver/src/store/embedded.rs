@@ -1,0 +1,307 @@
+//! The default store: the current state in memory as a persistent ordered map, made
+//! durable in a redb file by a single writer thread that group-commits.
+//!
+//! Concurrent writes queue up while the writer is busy with an fsync; the next transaction
+//! takes all of them at once. That is what lets many clients write far faster than one
+//! fsync per write would allow, while every acknowledged write is on disk.
+
+use super::disk::{Change, Disk};
+use super::log::EventLog;
+use super::{
+    Event, Key, ListPage, ListRequest, Precondition, Prefix, ReadAt, Revision, Store, StoreError, Stored, WatchStream,
+    Write,
+};
+use bytes::Bytes;
+use imbl::OrdMap;
+use std::collections::VecDeque;
+use std::ops::Bound;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+
+#[derive(Clone, Debug)]
+pub struct EmbeddedStoreConfig {
+    /// The redb file.
+    pub path: PathBuf,
+    /// How many recent events watches can resume from.
+    pub event_history: usize,
+    /// The most writes one transaction takes.
+    pub max_batch: usize,
+    /// How long a paged list's snapshot stays readable through its continue token.
+    pub snapshot_ttl: Duration,
+    /// How many such snapshots are kept at most.
+    pub max_snapshots: usize,
+}
+
+impl EmbeddedStoreConfig {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            event_history: 200_000,
+            max_batch: 4096,
+            snapshot_ttl: Duration::from_secs(300),
+            max_snapshots: 64,
+        }
+    }
+}
+
+type Objects = OrdMap<Key, Stored>;
+
+#[derive(Clone)]
+struct State {
+    revision: Revision,
+    objects: Objects,
+}
+
+struct Snapshot {
+    taken: Instant,
+    state: State,
+}
+
+struct Shared {
+    state: RwLock<State>,
+    log: Arc<EventLog>,
+    snapshots: Mutex<VecDeque<Snapshot>>,
+    config: EmbeddedStoreConfig,
+}
+
+struct Request {
+    write: Write,
+    reply: oneshot::Sender<Result<Stored, StoreError>>,
+}
+
+pub struct EmbeddedStore {
+    shared: Arc<Shared>,
+    writes: mpsc::Sender<Request>,
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the store file and loads the current state.
+    pub fn open(config: EmbeddedStoreConfig) -> Result<Self, StoreError> {
+        let disk = Disk::open(&config.path)?;
+        let loaded = disk.load()?;
+        let objects: Objects =
+            loaded.objects.into_iter().map(|(key, revision, json)| (key, Stored { revision, json })).collect();
+        let shared = Arc::new(Shared {
+            state: RwLock::new(State { revision: loaded.revision, objects }),
+            log: Arc::new(EventLog::new(loaded.revision, config.event_history)),
+            snapshots: Mutex::new(VecDeque::new()),
+            config,
+        });
+        let (writes, rx) = mpsc::channel(shared.config.max_batch * 4);
+        let writer_shared = shared.clone();
+        std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || writer(writer_shared, disk, rx))
+            .map_err(|e| StoreError::Backend(format!("starting the writer thread: {e}")))?;
+        Ok(Self { shared, writes })
+    }
+
+    /// How many objects are stored, in all spaces.
+    pub fn len(&self) -> usize {
+        self.shared.current().objects.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops event history up to `revision`.
+    pub fn compact(&self, revision: Revision) {
+        self.shared.log.compact(revision);
+    }
+}
+
+impl Shared {
+    fn current(&self) -> State {
+        self.state.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn state_at(&self, at: ReadAt) -> Result<State, StoreError> {
+        let current = self.current();
+        let wanted = match at {
+            ReadAt::Latest => return Ok(current),
+            ReadAt::Exact(r) if r == current.revision => return Ok(current),
+            ReadAt::Exact(r) if r > current.revision => {
+                return Err(StoreError::TooLarge { requested: r, current: current.revision });
+            }
+            ReadAt::Exact(r) => r,
+        };
+        let mut snaps = self.snapshots.lock().unwrap_or_else(|e| e.into_inner());
+        let ttl = self.config.snapshot_ttl;
+        snaps.retain(|s| s.taken.elapsed() < ttl);
+        snaps
+            .iter()
+            .find(|s| s.state.revision == wanted)
+            .map(|s| s.state.clone())
+            .ok_or(StoreError::Expired { requested: wanted, oldest: current.revision })
+    }
+
+    fn keep_snapshot(&self, state: &State) {
+        let mut snaps = self.snapshots.lock().unwrap_or_else(|e| e.into_inner());
+        if snaps.iter().any(|s| s.state.revision == state.revision) {
+            return;
+        }
+        snaps.push_back(Snapshot { taken: Instant::now(), state: state.clone() });
+        while snaps.len() > self.config.max_snapshots {
+            snaps.pop_front();
+        }
+    }
+}
+
+/// Sets `metadata.resourceVersion` and serializes.
+fn encode(mut value: serde_json::Value, revision: Revision) -> Result<Bytes, StoreError> {
+    let meta = value
+        .get_mut("metadata")
+        .and_then(|m| m.as_object_mut())
+        .ok_or_else(|| StoreError::InvalidObject("the object has no metadata".into()))?;
+    meta.insert("resourceVersion".into(), serde_json::Value::String(revision.to_string()));
+    serde_json::to_vec(&value).map(Bytes::from).map_err(|e| StoreError::InvalidObject(e.to_string()))
+}
+
+fn reencode(json: &[u8], revision: Revision) -> Result<Bytes, StoreError> {
+    let value =
+        serde_json::from_slice(json).map_err(|e| StoreError::Backend(format!("stored object unreadable: {e}")))?;
+    encode(value, revision)
+}
+
+/// Checks a write against the state it would apply to and builds its result and event.
+fn prepare(objects: &Objects, revision: Revision, write: Write) -> Result<(Stored, Event), StoreError> {
+    let existing = objects.get(&write.key);
+    match (write.precondition, existing) {
+        (Precondition::Absent, Some(_)) => return Err(StoreError::AlreadyExists),
+        (Precondition::Present | Precondition::Revision(_), None) => return Err(StoreError::NotFound),
+        (Precondition::Revision(expected), Some(s)) if s.revision != expected => {
+            return Err(StoreError::Conflict { expected, actual: s.revision });
+        }
+        _ => {}
+    }
+    let previous = existing.map(|s| s.json.clone());
+    let (object, deleted) = match write.value {
+        Some(v) => (encode(v, revision)?, false),
+        None => match &previous {
+            Some(prev) => (reencode(prev, revision)?, true),
+            None => return Err(StoreError::NotFound),
+        },
+    };
+    let stored = Stored { revision, json: object.clone() };
+    Ok((stored, Event { revision, key: write.key, object, previous, deleted }))
+}
+
+fn writer(shared: Arc<Shared>, disk: Disk, mut rx: mpsc::Receiver<Request>) {
+    let max_batch = shared.config.max_batch;
+    while let Some(first) = rx.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let base = shared.current();
+        let mut objects = base.objects.clone();
+        let mut revision = base.revision;
+        let mut accepted = Vec::with_capacity(batch.len());
+        for Request { write, reply } in batch {
+            match prepare(&objects, revision + 1, write) {
+                Ok((stored, event)) => {
+                    revision += 1;
+                    if event.deleted {
+                        objects.remove(&event.key);
+                    } else {
+                        objects.insert(event.key.clone(), stored.clone());
+                    }
+                    accepted.push((reply, stored, event));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+            }
+        }
+        if accepted.is_empty() {
+            continue;
+        }
+        let changes: Vec<Change<'_>> = accepted
+            .iter()
+            .map(|(_, stored, event)| {
+                if event.deleted {
+                    Change::Delete { key: &event.key }
+                } else {
+                    Change::Put { key: &event.key, revision: stored.revision, json: &stored.json }
+                }
+            })
+            .collect();
+        if let Err(e) = disk.commit(&changes, revision) {
+            tracing::error!(error = %e, "store commit failed; the batch is rejected");
+            for (reply, _, _) in accepted {
+                let _ = reply.send(Err(e.clone()));
+            }
+            continue;
+        }
+        *shared.state.write().unwrap_or_else(|e| e.into_inner()) = State { revision, objects };
+        let mut events = Vec::with_capacity(accepted.len());
+        for (reply, stored, event) in accepted {
+            events.push(Arc::new(event));
+            let _ = reply.send(Ok(stored));
+        }
+        shared.log.append(events);
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for EmbeddedStore {
+    fn revision(&self) -> Revision {
+        self.shared.current().revision
+    }
+
+    fn oldest_resumable(&self) -> Revision {
+        self.shared.log.oldest()
+    }
+
+    async fn get(&self, key: &Key) -> Result<Option<Stored>, StoreError> {
+        Ok(self.shared.state.read().unwrap_or_else(|e| e.into_inner()).objects.get(key).cloned())
+    }
+
+    async fn list(&self, prefix: &Prefix, req: ListRequest) -> Result<ListPage, StoreError> {
+        let state = self.shared.state_at(req.at)?;
+        let start = prefix.start();
+        let lower = match &req.after {
+            Some(after) if *after >= start => Bound::Excluded(after.clone()),
+            _ => Bound::Included(start),
+        };
+        let limit = req.limit.filter(|&l| l > 0).unwrap_or(usize::MAX);
+        let mut items = Vec::new();
+        let mut more = false;
+        for (key, stored) in state.objects.range((lower, Bound::Unbounded)) {
+            if prefix.is_past(key) {
+                break;
+            }
+            if !prefix.contains(key) || req.filter.as_ref().is_some_and(|f| !f(key, stored)) {
+                continue;
+            }
+            if items.len() == limit {
+                more = true;
+                break;
+            }
+            items.push((key.clone(), stored.clone()));
+        }
+        if more {
+            self.shared.keep_snapshot(&state);
+        }
+        Ok(ListPage { revision: state.revision, items, more })
+    }
+
+    async fn write(&self, write: Write) -> Result<Stored, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.writes.send(Request { write, reply }).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    fn watch(&self, prefix: &Prefix, after: Revision) -> Result<WatchStream, StoreError> {
+        self.shared.log.watch(prefix.clone(), after)
+    }
+}
+
+#[cfg(test)]
+mod tests;
