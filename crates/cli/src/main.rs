@@ -1,6 +1,7 @@
 //! `orrery`: one binary for the whole control plane.
 
 mod crds;
+mod server;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -18,6 +19,12 @@ enum Command {
     Version,
     /// Print or write the CustomResourceDefinitions of orrery's API.
     Crds(crds::Args),
+    /// Run the embedded space server: many Kubernetes-compatible spaces under /clusters/<space>.
+    Server(server::Args),
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
 fn main() -> ExitCode {
@@ -32,6 +39,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Crds(args) => crds::run(&args),
+        Command::Server(args) => runtime().and_then(|rt| rt.block_on(server::run(args))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

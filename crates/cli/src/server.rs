@@ -1,0 +1,68 @@
+//! `orrery server`: the embedded space server on its own.
+
+use anyhow::Context;
+use orrery_spaceserver::server::{ServerConfig, start};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Where the store, the CA, the admin token and admin.kubeconfig live.
+    #[arg(long, value_name = "DIR", default_value = ".orrery")]
+    data_dir: PathBuf,
+    /// The address to listen on; port 0 picks a free one (printed when ready).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:6443")]
+    listen: SocketAddr,
+    /// Another host name or address clients use (added to the certificate and kubeconfigs).
+    #[arg(long, value_name = "HOST")]
+    advertise_host: Option<String>,
+    /// Serve plain HTTP instead of HTTPS. For tests only: tokens travel in the clear.
+    #[arg(long)]
+    insecure_http: bool,
+    /// How many recent events watches can resume from (older resource versions get 410).
+    #[arg(long, value_name = "N", default_value_t = 200_000, hide = true)]
+    event_history: usize,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let server = start(ServerConfig {
+        data_dir: args.data_dir.clone(),
+        listen: args.listen,
+        advertise_host: args.advertise_host,
+        insecure_http: args.insecure_http,
+        event_history: args.event_history,
+    })
+    .await
+    .context("starting the space server")?;
+    // One JSON line on stdout says the server is ready and where: scripts and tests read it.
+    println!(
+        "{}",
+        serde_json::json!({"url": server.endpoint.url, "kubeconfig": server.admin_kubeconfig, "address": server.addr.to_string()})
+    );
+    eprintln!(
+        "orrery space server at {}; admin kubeconfig: {}",
+        server.endpoint.url,
+        server.admin_kubeconfig.display()
+    );
+    tokio::select! {
+        _ = shutdown_signal() => eprintln!("shutting down"),
+        _ = server.wait() => {}
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,95 @@
+//! Request bodies: size limits, content types, JSON and YAML.
+
+use super::status::ApiError;
+use axum::body::Body;
+use axum::http::HeaderMap;
+use serde_json::Value;
+
+/// The largest request body accepted (the apiserver's limit).
+pub const MAX_BODY: usize = 3 * 1024 * 1024;
+/// The largest object stored (etcd's request limit, which the apiserver inherits).
+pub const MAX_OBJECT: usize = 1536 * 1024;
+
+/// The media type of a request body, without parameters.
+pub fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+pub async fn read(body: Body) -> Result<bytes::Bytes, ApiError> {
+    axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| ApiError::too_large(format!("the request body is larger than the limit of {MAX_BODY} bytes")))
+}
+
+/// Parses a body as JSON or YAML (a JSON document is valid YAML, but JSON errors are
+/// clearer, so JSON is tried first when the body looks like it).
+pub fn parse_document(bytes: &[u8], media: &str) -> Result<Value, ApiError> {
+    if media == "application/vnd.kubernetes.protobuf" {
+        return Err(ApiError::unsupported_media_type(
+            "the body content type application/vnd.kubernetes.protobuf is not supported; send JSON \
+             (kubectl 1.32+ sends protobuf for `create configmap|secret|namespace`: use \
+             `--dry-run=client -o yaml | kubectl apply -f -`, or kubectl 1.31)",
+        ));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| ApiError::bad_request("the request body is not UTF-8"))?;
+    let trimmed = text.trim_start();
+    if trimmed.is_empty() {
+        return Err(ApiError::bad_request("the request body is empty"));
+    }
+    let is_yaml = matches!(media, "application/yaml" | "application/apply-patch+yaml") && !trimmed.starts_with('{');
+    if is_yaml {
+        serde_saphyr::from_str(text).map_err(|e| ApiError::bad_request(format!("the body is not valid YAML: {e}")))
+    } else {
+        serde_json::from_str(text).map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))
+    }
+}
+
+/// Checks that a body is an object body for the write it is used for.
+pub fn require_object(v: Value) -> Result<Value, ApiError> {
+    if !v.is_object() {
+        return Err(ApiError::bad_request("the request body must be a JSON object"));
+    }
+    Ok(v)
+}
+
+pub fn check_object_size(v: &Value) -> Result<(), ApiError> {
+    let size = serde_json::to_vec(v).map(|b| b.len()).unwrap_or(usize::MAX);
+    if size > MAX_OBJECT {
+        return Err(ApiError::too_large(format!(
+            "the object is {size} bytes, larger than the limit of {MAX_OBJECT} bytes"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents() {
+        let ok = [
+            (r#"{"a": 1}"#, "application/json"),
+            ("a: 1\n", "application/yaml"),
+            (r#"{"a": 1}"#, "application/apply-patch+yaml"),
+            ("a: 1\n", "application/apply-patch+yaml"),
+        ];
+        for (body, media) in ok {
+            assert_eq!(parse_document(body.as_bytes(), media).expect(body), serde_json::json!({"a": 1}));
+        }
+        let bad = [
+            ("{", "application/json", 400),
+            ("", "application/json", 400),
+            ("a: [", "application/yaml", 400),
+            ("k8s\0", "application/vnd.kubernetes.protobuf", 415),
+        ];
+        for (body, media, code) in bad {
+            assert_eq!(parse_document(body.as_bytes(), media).expect_err(body).code, code, "{body:?}");
+        }
+        assert_eq!(require_object(serde_json::json!([1])).expect_err("array").code, 400);
+    }
+}

@@ -1,0 +1,502 @@
+//! Single-object requests: get, create, update (and `/status`), delete, deletecollection.
+
+use super::body::{self, check_object_size, parse_document, require_object};
+use super::object::{self, meta_mut, meta_str};
+use super::status::ApiError;
+use super::{ApiServer, Ctx, Result, json_response, lifecycle, validate};
+use crate::store::{Precondition, StoreError, Stored, Write};
+use axum::body::Body;
+use axum::http::Request;
+use axum::response::Response;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// How many times a write re-reads and retries after losing an optimistic-concurrency
+/// race it did not ask to lose (no resourceVersion from the client).
+const RETRIES: usize = 16;
+
+pub(super) fn parse_stored(s: &Stored) -> Result<Value> {
+    serde_json::from_slice(&s.json).map_err(|e| ApiError::internal(format!("stored object unreadable: {e}")))
+}
+
+/// The stored object as the requested version shows it (all versions share storage and
+/// convert by rewriting `apiVersion`).
+pub(super) fn present(ctx: &Ctx, mut obj: Value) -> Value {
+    if let Some(o) = obj.as_object_mut() {
+        o.insert("apiVersion".into(), Value::String(ctx.info.api_version()));
+        o.insert("kind".into(), Value::String(ctx.info.kind.clone()));
+    }
+    obj
+}
+
+pub(super) fn store_error(ctx: &Ctx, name: &str, e: StoreError) -> ApiError {
+    match e {
+        StoreError::AlreadyExists => ApiError::already_exists(&ctx.subject(name)),
+        StoreError::NotFound => ApiError::not_found(&ctx.subject(name)),
+        StoreError::Conflict { .. } => ApiError::modified(&ctx.subject(name)),
+        StoreError::Expired { .. } => ApiError::gone(e.to_string()),
+        StoreError::TooLarge { .. } => ApiError::timeout(e.to_string()),
+        StoreError::InvalidObject(m) => ApiError::bad_request(m),
+        StoreError::Backend(m) => ApiError::internal(m),
+        StoreError::Closed => ApiError::new(503, "ServiceUnavailable", "the store is shutting down"),
+    }
+}
+
+fn namespace_of(ctx: &Ctx) -> String {
+    ctx.path.namespace.clone().unwrap_or_default()
+}
+
+fn name_of(ctx: &Ctx) -> String {
+    ctx.path.name.clone().unwrap_or_default()
+}
+
+pub(super) async fn get(server: &Arc<ApiServer>, ctx: Ctx) -> Result<Response> {
+    let name = name_of(&ctx);
+    let stored = read(server, &ctx, &name).await?;
+    let obj = parse_stored(&stored)?;
+    match ctx.path.subresource.as_deref() {
+        None | Some("status") => Ok(json_response(200, &present(&ctx, obj))),
+        Some("scale") if ctx.info.scale.is_some() => Ok(json_response(200, &validate::scale_of(&ctx, &obj))),
+        Some(other) => Err(ApiError::no_route().with_details(json!({"subresource": other}))),
+    }
+}
+
+pub(super) async fn read(server: &Arc<ApiServer>, ctx: &Ctx, name: &str) -> Result<Stored> {
+    server
+        .store
+        .get(&ctx.key(&namespace_of(ctx), name))
+        .await
+        .map_err(|e| store_error(ctx, name, e))?
+        .ok_or_else(|| ApiError::not_found(&ctx.subject(name)))
+}
+
+/// The field manager of a write: `?fieldManager=`, else the client's User-Agent program.
+pub(super) fn field_manager(ctx: &Ctx, headers: &axum::http::HeaderMap) -> String {
+    ctx.params.field_manager.clone().unwrap_or_else(|| {
+        headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|ua| ua.split('/').next())
+            .filter(|s| !s.is_empty())
+            .unwrap_or("unknown")
+            .to_owned()
+    })
+}
+
+/// Checks a body's `apiVersion` and `kind` against the path it was sent to.
+pub(super) fn check_type(ctx: &Ctx, obj: &Value) -> Result<()> {
+    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default();
+    if kind.is_empty() {
+        return Err(ApiError::bad_request("Object 'Kind' is missing in the request body"));
+    }
+    if api_version.is_empty() {
+        return Err(ApiError::bad_request("Object 'apiVersion' is missing in the request body"));
+    }
+    if api_version != ctx.info.api_version() || kind != ctx.info.kind {
+        return Err(ApiError::bad_request(format!(
+            "the API version and kind in the body ({api_version}, {kind}) do not match the expected ones ({}, {})",
+            ctx.info.api_version(),
+            ctx.info.kind
+        )));
+    }
+    Ok(())
+}
+
+pub(super) async fn create(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>) -> Result<Response> {
+    if ctx.path.subresource.is_some() {
+        return Err(ApiError::method_not_allowed("POST", "a subresource"));
+    }
+    if ctx.info.namespaced && ctx.path.namespace.is_none() {
+        return Err(ApiError::method_not_allowed("POST", &format!("all namespaces of {}", ctx.info.resource)));
+    }
+    let manager = field_manager(&ctx, req.headers());
+    let media = body::content_type(req.headers());
+    let obj = require_object(parse_document(&body::read(req.into_body()).await?, &media)?)?;
+    check_type(&ctx, &obj)?;
+    create_object(server, ctx, obj, Some(&manager)).await
+}
+
+/// Creates an object from a client's body (`manager` records its fields) or from a
+/// server-side apply (`None`: the apply already set managedFields).
+pub(super) async fn create_object(
+    server: &Arc<ApiServer>,
+    ctx: Ctx,
+    mut obj: Value,
+    manager: Option<&str>,
+) -> Result<Response> {
+    if !obj.get("metadata").is_some_and(Value::is_object) {
+        obj["metadata"] = json!({});
+    }
+    let namespace = namespace_of(&ctx);
+    {
+        let m = meta_mut(&mut obj).ok_or_else(|| ApiError::bad_request("metadata must be an object"))?;
+        if ctx.info.namespaced {
+            match m.get("namespace").and_then(Value::as_str) {
+                Some(ns) if !ns.is_empty() && ns != namespace => {
+                    return Err(ApiError::bad_request(
+                        "the namespace of the provided object does not match the namespace sent on the request",
+                    ));
+                }
+                _ => {
+                    m.insert("namespace".into(), Value::String(namespace.clone()));
+                }
+            }
+        } else {
+            m.remove("namespace");
+        }
+        for server_owned in [
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "selfLink",
+            "generation",
+        ] {
+            m.remove(server_owned);
+        }
+        m.insert("uid".into(), Value::String(object::new_uid()));
+        m.insert("creationTimestamp".into(), Value::String(object::now()));
+    }
+    if ctx.info.has_status
+        && ctx.info.custom
+        && let Some(o) = obj.as_object_mut()
+    {
+        o.remove("status");
+    }
+    if ctx.info.custom || obj.get("spec").is_some() {
+        obj["metadata"]["generation"] = json!(1);
+    }
+    lifecycle::on_create(&ctx, &mut obj);
+    validate::normalize(&ctx, &mut obj);
+    if ctx.info.namespaced {
+        lifecycle::require_active_namespace(server, &ctx, &namespace).await?;
+    }
+    validate::object(server, &ctx, &obj)?;
+    let generate = meta_str(&obj, "name").is_none_or(str::is_empty);
+    let prefix = meta_str(&obj, "generateName").unwrap_or_default().to_owned();
+    if let Some(manager) = manager {
+        super::managed::record_update(&mut obj, None, manager, None, &ctx.info)?;
+    }
+    object::omit_empty_metadata(&mut obj);
+    check_object_size(&obj)?;
+    for attempt in 0..8 {
+        if generate {
+            obj["metadata"]["name"] = Value::String(format!("{prefix}{}", object::name_suffix()));
+        }
+        let name = meta_str(&obj, "name").unwrap_or_default().to_owned();
+        if ctx.params.dry_run {
+            return Ok(json_response(201, &present(&ctx, obj)));
+        }
+        let write =
+            Write { key: ctx.key(&namespace, &name), value: Some(obj.clone()), precondition: Precondition::Absent };
+        match server.store.write(write).await {
+            Ok(stored) => {
+                let created = parse_stored(&stored)?;
+                lifecycle::after_write(server, &ctx, &created).await;
+                return Ok(json_response(201, &present(&ctx, created)));
+            }
+            Err(StoreError::AlreadyExists) if generate && attempt < 7 => continue,
+            Err(e) => return Err(store_error(&ctx, &name, e)),
+        }
+    }
+    Err(ApiError::internal("could not generate a unique name"))
+}
+
+/// What a write does to the stored object: the new object, or `None` to delete it (a
+/// deleting object whose last finalizer went away).
+pub(super) enum Outcome {
+    Put(Value),
+    Delete,
+}
+
+/// Read, compute, compare-and-swap; retried on races the client did not ask to lose.
+/// `compute` gets the current object and returns what to write. A resourceVersion the
+/// client sent (in `expected`) turns a race into 409 Conflict instead of a retry.
+pub(super) async fn guaranteed_update<F>(
+    server: &Arc<ApiServer>,
+    ctx: &Ctx,
+    name: &str,
+    mut compute: F,
+) -> Result<(Value, bool)>
+where
+    F: FnMut(&Value) -> Result<(Outcome, Option<u64>)>,
+{
+    let namespace = namespace_of(ctx);
+    for _ in 0..RETRIES {
+        let current = read(server, ctx, name).await?;
+        let current_obj = parse_stored(&current)?;
+        let (outcome, expected) = compute(&current_obj)?;
+        if let Some(rv) = expected
+            && rv != current.revision
+        {
+            return Err(ApiError::modified(&ctx.subject(name)));
+        }
+        let (value, deleting) = match outcome {
+            Outcome::Put(mut v) => {
+                object::omit_empty_metadata(&mut v);
+                check_object_size(&v)?;
+                validate::object(server, ctx, &v)?;
+                (Some(v), false)
+            }
+            Outcome::Delete => (None, true),
+        };
+        if ctx.params.dry_run {
+            return Ok((value.unwrap_or(current_obj), deleting));
+        }
+        let write =
+            Write { key: ctx.key(&namespace, name), value, precondition: Precondition::Revision(current.revision) };
+        match server.store.write(write).await {
+            Ok(stored) => {
+                let obj = parse_stored(&stored)?;
+                if deleting {
+                    lifecycle::after_delete(server, ctx, &obj).await;
+                } else {
+                    lifecycle::after_write(server, ctx, &obj).await;
+                }
+                return Ok((obj, deleting));
+            }
+            Err(StoreError::Conflict { .. }) if expected.is_none() => continue,
+            Err(e) => return Err(store_error(ctx, name, e)),
+        }
+    }
+    Err(ApiError::modified(&ctx.subject(name)))
+}
+
+fn requested_revision(obj: &Value) -> Result<Option<u64>> {
+    match meta_str(obj, "resourceVersion") {
+        None | Some("") => Ok(None),
+        Some(rv) => rv
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}: not one this server issued"))),
+    }
+}
+
+/// Merges a client's new version of an object with what the server keeps, for the main
+/// resource or the status subresource.
+pub(super) fn updated(ctx: &Ctx, current: &Value, incoming: &Value, manager: &str) -> Result<(Outcome, Option<u64>)> {
+    updated_with(ctx, current, incoming, Some(manager))
+}
+
+/// [`updated`], with `manager: None` when a server-side apply already set managedFields.
+pub(super) fn updated_with(
+    ctx: &Ctx,
+    current: &Value,
+    incoming: &Value,
+    manager: Option<&str>,
+) -> Result<(Outcome, Option<u64>)> {
+    let expected = requested_revision(incoming)?;
+    let mut new = match ctx.path.subresource.as_deref() {
+        None => {
+            let mut new = incoming.clone();
+            object::keep_server_metadata(current, &mut new);
+            if ctx.info.has_status {
+                match current.get("status") {
+                    Some(s) => new["status"] = s.clone(),
+                    None => {
+                        if let Some(o) = new.as_object_mut() {
+                            o.remove("status");
+                        }
+                    }
+                }
+            }
+            if object::spec_changed(current, &new)
+                && let Some(g) = current["metadata"].get("generation").and_then(Value::as_i64)
+            {
+                new["metadata"]["generation"] = json!(g + 1);
+            }
+            new
+        }
+        Some("status") if ctx.info.has_status => {
+            let mut new = current.clone();
+            match incoming.get("status") {
+                Some(s) => new["status"] = s.clone(),
+                None => {
+                    if let Some(o) = new.as_object_mut() {
+                        o.remove("status");
+                    }
+                }
+            }
+            new
+        }
+        Some(_) => return Err(ApiError::no_route()),
+    };
+    if let Some(m) = meta_mut(&mut new) {
+        m.remove("resourceVersion");
+    }
+    validate::normalize(ctx, &mut new);
+    new["apiVersion"] = current["apiVersion"].clone();
+    new["kind"] = current["kind"].clone();
+    if object::is_deleting(current) {
+        let before = object::finalizers(current);
+        let added = object::finalizers(&new).into_iter().any(|f| !before.contains(&f));
+        if added {
+            return Err(ApiError::invalid_message(format!(
+                "{} \"{}\" is invalid: metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted",
+                ctx.info.kind,
+                meta_str(current, "name").unwrap_or_default()
+            )));
+        }
+        if object::finalizers(&new).is_empty() {
+            return Ok((Outcome::Delete, expected));
+        }
+    }
+    if let Some(manager) = manager {
+        super::managed::record_update(&mut new, Some(current), manager, ctx.path.subresource.as_deref(), &ctx.info)?;
+    }
+    Ok((Outcome::Put(new), expected))
+}
+
+pub(super) async fn update(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>) -> Result<Response> {
+    let name = name_of(&ctx);
+    if let Some(sub) = ctx.path.subresource.as_deref() {
+        if sub == "scale" && ctx.info.scale.is_some() {
+            return validate::put_scale(server, ctx, req).await;
+        }
+        if sub == "finalize" && ctx.info.resource == "namespaces" && ctx.info.group.is_empty() {
+            return lifecycle::finalize_namespace(server, ctx, req).await;
+        }
+        if sub != "status" || !ctx.info.has_status {
+            return Err(ApiError::no_route());
+        }
+    }
+    let manager = field_manager(&ctx, req.headers());
+    let media = body::content_type(req.headers());
+    let incoming = require_object(parse_document(&body::read(req.into_body()).await?, &media)?)?;
+    check_type(&ctx, &incoming)?;
+    if let Some(n) = meta_str(&incoming, "name")
+        && n != name
+    {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({n}) does not match the name on the URL ({name})"
+        )));
+    }
+    if ctx.info.namespaced
+        && let Some(ns) = meta_str(&incoming, "namespace").filter(|ns| !ns.is_empty())
+        && Some(ns) != ctx.path.namespace.as_deref()
+    {
+        return Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ));
+    }
+    let (obj, _) =
+        guaranteed_update(server, &ctx, &name, |current| updated(&ctx, current, &incoming, &manager)).await?;
+    Ok(json_response(200, &present(&ctx, obj)))
+}
+
+pub(super) async fn patch(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>) -> Result<Response> {
+    super::patching::patch(server, ctx, req).await
+}
+
+/// `DeleteOptions` from the body (kubectl and client-go send one; it may be empty).
+fn delete_options(bytes: &[u8]) -> Result<Value> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    let v: Value =
+        serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?;
+    if !v.is_object() {
+        return Err(ApiError::bad_request("DeleteOptions must be a JSON object"));
+    }
+    Ok(v)
+}
+
+pub(super) async fn delete(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>) -> Result<Response> {
+    if ctx.path.subresource.is_some() {
+        return Err(ApiError::method_not_allowed("DELETE", "a subresource"));
+    }
+    let opts = delete_options(&body::read(req.into_body()).await?)?;
+    let name = name_of(&ctx);
+    let (obj, deleted) = delete_one(server, &ctx, &name, &opts).await?;
+    // A finished delete answers with the last state, a pending one (finalizers) with the
+    // object as it now is; kubectl and kube-rs accept both, and both are what the apiserver sends.
+    Ok(json_response(if deleted { 200 } else { 202 }, &present(&ctx, obj)))
+}
+
+/// Deletes one object, or marks it deleting when finalizers hold it.
+pub(super) async fn delete_one(server: &Arc<ApiServer>, ctx: &Ctx, name: &str, opts: &Value) -> Result<(Value, bool)> {
+    let policy = ctx
+        .params
+        .propagation_policy
+        .clone()
+        .or_else(|| opts.get("propagationPolicy").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_else(|| "Background".to_owned());
+    let uid_precondition = opts.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_owned);
+    let rv_precondition = match opts.pointer("/preconditions/resourceVersion").and_then(Value::as_str) {
+        Some(rv) => Some(
+            rv.parse::<u64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion precondition {rv:?}")))?,
+        ),
+        None => None,
+    };
+    guaranteed_update(server, ctx, name, |current| {
+        if let Some(uid) = &uid_precondition
+            && meta_str(current, "uid") != Some(uid.as_str())
+        {
+            return Err(ApiError::conflict(
+                &ctx.subject(name),
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    meta_str(current, "uid").unwrap_or_default()
+                ),
+            ));
+        }
+        let mut finalizers = object::finalizers(current);
+        match policy.as_str() {
+            "Foreground" if !finalizers.iter().any(|f| f == "foregroundDeletion") => {
+                finalizers.push("foregroundDeletion".into())
+            }
+            "Orphan" if !finalizers.iter().any(|f| f == "orphan") => finalizers.push("orphan".into()),
+            _ => {}
+        }
+        let held = !finalizers.is_empty() || lifecycle::held_by_spec_finalizers(ctx, current);
+        if !held {
+            return Ok((Outcome::Delete, rv_precondition));
+        }
+        let mut next = current.clone();
+        if let Some(m) = meta_mut(&mut next) {
+            if m.get("deletionTimestamp").is_none_or(Value::is_null) {
+                m.insert("deletionTimestamp".into(), Value::String(object::now()));
+                m.insert("deletionGracePeriodSeconds".into(), json!(0));
+            }
+            if !finalizers.is_empty() {
+                m.insert("finalizers".into(), json!(finalizers));
+            }
+            m.remove("resourceVersion");
+        }
+        lifecycle::on_delete_requested(ctx, &mut next);
+        Ok((Outcome::Put(next), rv_precondition))
+    })
+    .await
+}
+
+pub(super) async fn delete_collection(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>) -> Result<Response> {
+    let opts = delete_options(&body::read(req.into_body()).await?)?;
+    let items = super::list::matching(server, &ctx, false).await?;
+    let mut deleted = Vec::new();
+    for (key, _) in items {
+        let item_ctx = Ctx {
+            space: ctx.space.clone(),
+            info: ctx.info.clone(),
+            path: super::path::ResourcePath {
+                namespace: (!key.namespace.is_empty()).then(|| key.namespace.clone()),
+                name: Some(key.name.clone()),
+                ..ctx.path.clone()
+            },
+            params: ctx.params.clone(),
+            identity: ctx.identity.clone(),
+            accept: ctx.accept.clone(),
+        };
+        match delete_one(server, &item_ctx, &key.name, &opts).await {
+            Ok((obj, _)) => deleted.push(present(&ctx, obj)),
+            Err(e) if e.code == 404 => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(json_response(
+        200,
+        &json!({"apiVersion": ctx.info.api_version(), "kind": ctx.info.list_kind(), "metadata": {}, "items": deleted}),
+    ))
+}

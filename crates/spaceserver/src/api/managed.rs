@@ -1,0 +1,53 @@
+//! The bridge between the request handlers and field tracking (`crate::ssa`): which schema
+//! facts a resource merges with, and Status errors for failed applies.
+
+use super::Result;
+use super::object;
+use super::resources::ResourceInfo;
+use super::status::ApiError;
+use crate::ssa::{self, ApplyError, BuiltinListTypes, CrdListTypes, ListTypes};
+use serde_json::{Value, json};
+
+fn types_for(info: &ResourceInfo) -> Box<dyn ListTypes> {
+    match &info.schema {
+        Some(schema) => Box::new(CrdListTypes::from_schema(schema).with_status_subresource(info.has_status)),
+        None if info.custom => {
+            Box::new(CrdListTypes::from_schema(&json!({"type": "object"})).with_status_subresource(info.has_status))
+        }
+        None => Box::new(BuiltinListTypes::for_kind(&info.api_version(), &info.kind)),
+    }
+}
+
+/// Records an ordinary write (`old` → `obj`) as an `Update` by `manager`.
+pub(super) fn record_update(
+    obj: &mut Value,
+    old: Option<&Value>,
+    manager: &str,
+    subresource: Option<&str>,
+    info: &ResourceInfo,
+) -> Result<()> {
+    *obj = ssa::update(old, obj, manager, subresource, types_for(info).as_ref(), &object::now());
+    Ok(())
+}
+
+/// Server-side apply of `applied` over `live` (`None` creates).
+pub(super) fn apply(
+    live: Option<&Value>,
+    applied: &Value,
+    manager: &str,
+    subresource: Option<&str>,
+    force: bool,
+    info: &ResourceInfo,
+) -> Result<Value> {
+    ssa::apply_subresource(live, applied, manager, subresource, force, types_for(info).as_ref(), &object::now())
+        .map_err(apply_error)
+}
+
+fn apply_error(e: ApplyError) -> ApiError {
+    match &e {
+        ApplyError::Conflicts(_) => {
+            ApiError::new(409, "Conflict", e.message()).with_details(json!({"causes": e.causes()}))
+        }
+        _ => ApiError::new(e.code(), "InternalError", e.message()),
+    }
+}

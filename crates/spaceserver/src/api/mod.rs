@@ -1,0 +1,201 @@
+//! The Kubernetes API of every space: routing, discovery, CRUD, list, watch, patch.
+
+pub mod body;
+mod crds;
+mod crud;
+mod discovery;
+mod lifecycle;
+mod list;
+mod managed;
+pub mod object;
+mod openapi;
+pub mod params;
+mod patching;
+pub mod path;
+pub mod resources;
+mod selection;
+pub mod spaces;
+pub mod status;
+mod table;
+mod validate;
+mod watch;
+
+use crate::auth::{Authenticator, Identity};
+use crate::store::{Key, Store};
+use axum::body::Body;
+use axum::http::{Method, Request};
+use axum::response::{IntoResponse, Response};
+use params::Params;
+use path::{ResourcePath, Route, SpaceRef};
+use resources::{ResourceInfo, Resources};
+use serde_json::Value;
+use status::{ApiError, Subject};
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+/// The annotation that names an object's space in wildcard (`/clusters/*`) lists and
+/// watches, where names from different spaces collide. kcp's key, so kcp-aware tools work.
+pub const SPACE_ANNOTATION: &str = "kcp.io/cluster";
+
+/// The Kubernetes version `/version` reports. kubectl's dispatcher on our machines picks
+/// the kubectl binary from it; 1.31 keeps kubectl on JSON request bodies.
+pub const KUBE_MINOR: &str = "31";
+
+/// The API of all spaces.
+pub struct ApiServer {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) auth: Authenticator,
+    /// The resources each existing space serves, keyed by space name.
+    spaces: RwLock<BTreeMap<String, Arc<Resources>>>,
+    /// Where clients reach this server (for the kubeconfigs of new spaces).
+    endpoint: RwLock<Option<crate::kubeconfig::Endpoint>>,
+}
+
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+/// Everything a resource handler needs to know about its request.
+pub(crate) struct Ctx {
+    pub space: String,
+    pub info: Arc<ResourceInfo>,
+    pub path: ResourcePath,
+    pub params: Params,
+    pub identity: Identity,
+    /// The request's `Accept` header (Table and metadata-only answers depend on it).
+    pub accept: String,
+}
+
+impl Ctx {
+    pub fn subject(&self, name: &str) -> Subject {
+        Subject { group: self.info.group.clone(), resource: self.info.resource.clone(), name: name.to_owned() }
+    }
+
+    pub fn key(&self, namespace: &str, name: &str) -> Key {
+        Key::new(&self.info.storage, &self.space, namespace, name)
+    }
+}
+
+impl ApiServer {
+    pub fn new(store: Arc<dyn Store>, auth: Authenticator) -> Self {
+        Self { store, auth, spaces: RwLock::new(BTreeMap::new()), endpoint: RwLock::new(None) }
+    }
+
+    pub fn set_endpoint(&self, endpoint: crate::kubeconfig::Endpoint) {
+        *self.endpoint.write().unwrap_or_else(|e| e.into_inner()) = Some(endpoint);
+    }
+
+    pub(crate) fn endpoint(&self) -> Option<crate::kubeconfig::Endpoint> {
+        self.endpoint.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn resources(&self, space: &str) -> Option<Arc<Resources>> {
+        self.spaces.read().unwrap_or_else(|e| e.into_inner()).get(space).cloned()
+    }
+
+    pub(crate) fn set_resources(&self, space: &str, resources: Resources) {
+        self.spaces.write().unwrap_or_else(|e| e.into_inner()).insert(space.to_owned(), Arc::new(resources));
+    }
+
+    pub(crate) fn forget_space(&self, space: &str) {
+        self.spaces.write().unwrap_or_else(|e| e.into_inner()).remove(space);
+    }
+
+    pub fn space_names(&self) -> Vec<String> {
+        self.spaces.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect()
+    }
+
+    /// Serves one request.
+    pub async fn handle(self: Arc<Self>, req: Request<Body>) -> Response {
+        match self.dispatch(req).await {
+            Ok(r) => r,
+            Err(e) => e.into_response(),
+        }
+    }
+
+    async fn dispatch(self: Arc<Self>, req: Request<Body>) -> Result<Response> {
+        let identity = self.auth.authenticate(req.headers()).ok_or_else(ApiError::unauthorized)?;
+        let (space_ref, rest) = path::split_space(req.uri().path()).map_err(ApiError::bad_request)?;
+        let rest = rest.to_owned();
+        if !identity.may_access(&space_ref) {
+            let target = match &space_ref {
+                SpaceRef::Named(s) => format!("space {s:?}"),
+                SpaceRef::All => "all spaces".to_owned(),
+            };
+            return Err(ApiError::forbidden(format!("this token does not grant access to {target}")));
+        }
+        let route = path::route(&rest).ok_or_else(ApiError::no_route)?;
+        let space = match (&space_ref, &route) {
+            (SpaceRef::Named(s), _) => s.clone(),
+            (SpaceRef::All, Route::Resource(_)) => String::new(),
+            (SpaceRef::All, _) => {
+                return Err(ApiError::bad_request("/clusters/* serves only list and watch of resources"));
+            }
+        };
+        if !space.is_empty() && self.resources(&space).is_none() {
+            return Err(ApiError::new(404, "NotFound", format!("space {space:?} not found")));
+        }
+        match route {
+            Route::Version => Ok(discovery::version()),
+            Route::Health => Ok((axum::http::StatusCode::OK, "ok").into_response()),
+            Route::Resource(rp) => self.resource(req, space_ref, space, rp, identity).await,
+            other => discovery::serve(&self, &space, other, req.headers()),
+        }
+    }
+
+    async fn resource(
+        self: Arc<Self>,
+        req: Request<Body>,
+        space_ref: SpaceRef,
+        space: String,
+        rp: ResourcePath,
+        identity: Identity,
+    ) -> Result<Response> {
+        let params = Params::parse(req.uri().query())?;
+        let lookup_space = if matches!(space_ref, SpaceRef::All) { path::ROOT_SPACE.to_owned() } else { space.clone() };
+        let info = self
+            .resources(&lookup_space)
+            .and_then(|r| r.get(&rp.group, &rp.version, &rp.resource))
+            .ok_or_else(ApiError::no_route)?;
+        if rp.namespace.is_some() && !info.namespaced {
+            return Err(ApiError::no_route());
+        }
+        let accept =
+            req.headers().get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let ctx = Ctx { space, info, path: rp, params, identity, accept };
+        let method = req.method().clone();
+        if matches!(space_ref, SpaceRef::All) {
+            if method != Method::GET || ctx.path.name.is_some() {
+                return Err(ApiError::method_not_allowed(method.as_str(), "/clusters/*"));
+            }
+            return if ctx.params.watch {
+                watch::watch(&self, ctx, true).await
+            } else {
+                list::list(&self, ctx, true).await
+            };
+        }
+        match (method, ctx.path.name.is_some()) {
+            (Method::GET, false) if ctx.params.watch => watch::watch(&self, ctx, false).await,
+            (Method::GET, false) => list::list(&self, ctx, false).await,
+            (Method::GET, true) => crud::get(&self, ctx).await,
+            (Method::POST, false) => crud::create(&self, ctx, req).await,
+            (Method::POST, true)
+                if ctx.path.subresource.as_deref() == Some("token")
+                    && ctx.info.group.is_empty()
+                    && ctx.info.resource == "serviceaccounts" =>
+            {
+                spaces::token_request(&self, ctx, req).await
+            }
+            (Method::PUT, true) => crud::update(&self, ctx, req).await,
+            (Method::PATCH, true) => crud::patch(&self, ctx, req).await,
+            (Method::DELETE, true) => crud::delete(&self, ctx, req).await,
+            (Method::DELETE, false) => crud::delete_collection(&self, ctx, req).await,
+            (m, _) => Err(ApiError::method_not_allowed(m.as_str(), &ctx.info.resource)),
+        }
+    }
+}
+
+/// A JSON response.
+pub(crate) fn json_response(code: u16, body: &Value) -> Response {
+    let code = axum::http::StatusCode::from_u16(code).unwrap_or(axum::http::StatusCode::OK);
+    (code, [(axum::http::header::CONTENT_TYPE, "application/json")], serde_json::to_vec(body).unwrap_or_default())
+        .into_response()
+}

@@ -1,0 +1,146 @@
+//! `PATCH`: JSON merge patch, JSON patch, strategic merge patch (built-in kinds only) and
+//! server-side apply, on the main resource, `/status` and `/scale`.
+
+use super::body::{self, parse_document};
+use super::crud::{self, check_type, field_manager, guaranteed_update, present};
+use super::object::{self, meta_str};
+use super::status::ApiError;
+use super::{ApiServer, Ctx, Result, json_response, validate};
+use crate::patch::{GroupKind, PatchError, json_patch, merge_patch, strategic_merge_patch};
+use axum::body::Body;
+use axum::http::Request;
+use axum::response::Response;
+use serde_json::Value;
+use std::sync::Arc;
+
+const MERGE: &str = "application/merge-patch+json";
+const JSON: &str = "application/json-patch+json";
+const STRATEGIC: &str = "application/strategic-merge-patch+json";
+const APPLY: &str = "application/apply-patch+yaml";
+
+fn patch_error(e: PatchError) -> ApiError {
+    let reason = match e.reason() {
+        "" => "InternalError",
+        r => r,
+    };
+    ApiError::new(e.status_code(), reason, e.message())
+}
+
+pub(super) async fn patch(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>) -> Result<Response> {
+    let media = body::content_type(req.headers());
+    if ![MERGE, JSON, STRATEGIC, APPLY].contains(&media.as_str()) {
+        return Err(ApiError::unsupported_media_type(format!(
+            "the body of the request was in an unknown format - accepted media types include: {JSON}, {MERGE}, {APPLY}{}",
+            if ctx.info.custom { "" } else { ", application/strategic-merge-patch+json" }
+        )));
+    }
+    if media == STRATEGIC && ctx.info.custom {
+        return Err(ApiError::unsupported_media_type(format!(
+            "the body of the request was in an unknown format - accepted media types include: {JSON}, {MERGE}, {APPLY}"
+        )));
+    }
+    match ctx.path.subresource.as_deref() {
+        None => {}
+        Some("status") if ctx.info.has_status => {}
+        Some("scale") if ctx.info.scale.is_some() => {}
+        Some(_) => return Err(ApiError::no_route()),
+    }
+    let manager = field_manager(&ctx, req.headers());
+    let patch_doc = parse_document(&body::read(req.into_body()).await?, &media)?;
+    let name = ctx.path.name.clone().unwrap_or_default();
+    if media == APPLY {
+        return apply(server, ctx, &name, patch_doc, manager).await;
+    }
+    let group_kind = (ctx.info.group.clone(), ctx.info.kind.clone());
+    let patch_fn = |base: &Value| -> Result<Value> {
+        match media.as_str() {
+            MERGE => merge_patch(base, &patch_doc),
+            JSON => json_patch(base, &patch_doc),
+            _ => strategic_merge_patch(base, &patch_doc, GroupKind::new(&group_kind.0, &group_kind.1)),
+        }
+        .map_err(patch_error)
+    };
+    if ctx.path.subresource.as_deref() == Some("scale") {
+        let main = Ctx {
+            path: super::path::ResourcePath { subresource: None, ..ctx.path.clone() },
+            ..validate::clone_ctx(&ctx)
+        };
+        let (obj, _) = guaranteed_update(server, &main, &name, |current| {
+            let mut scale = validate::scale_of(&ctx, current);
+            object::forget_revision(&mut scale);
+            let patched = patch_fn(&scale)?;
+            let replicas = patched.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
+            let mut next = validate::with_replicas(&ctx, current, replicas)?;
+            object::forget_revision(&mut next);
+            crud::updated(&main, current, &next, &manager)
+        })
+        .await?;
+        return Ok(json_response(200, &validate::scale_of(&ctx, &present(&ctx, obj))));
+    }
+    let (obj, _) = guaranteed_update(server, &ctx, &name, |current| {
+        let mut base = current.clone();
+        object::forget_revision(&mut base);
+        let patched = patch_fn(&base)?;
+        if !patched.is_object() {
+            return Err(ApiError::bad_request("the patch does not produce an object"));
+        }
+        check_type(&ctx, &patched)?;
+        if meta_str(&patched, "name") != meta_str(current, "name") {
+            return Err(ApiError::bad_request("metadata.name cannot be changed by a patch"));
+        }
+        crud::updated(&ctx, current, &patched, &manager)
+    })
+    .await?;
+    Ok(json_response(200, &present(&ctx, obj)))
+}
+
+/// Server-side apply: create when absent, else merge with field ownership.
+async fn apply(server: &Arc<ApiServer>, ctx: Ctx, name: &str, applied: Value, manager: String) -> Result<Response> {
+    if ctx.params.field_manager.is_none() {
+        return Err(ApiError::bad_request(
+            "PATCH with application/apply-patch+yaml requires the fieldManager parameter",
+        ));
+    }
+    if !applied.is_object() {
+        return Err(ApiError::bad_request("an apply configuration must be an object"));
+    }
+    check_type(&ctx, &applied)?;
+    if meta_str(&applied, "name").is_some_and(|n| n != name) {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({}) does not match the name on the URL ({name})",
+            meta_str(&applied, "name").unwrap_or_default()
+        )));
+    }
+    let force = ctx.params.force.unwrap_or(false);
+    let exists = server
+        .store
+        .get(&ctx.key(ctx.path.namespace.as_deref().unwrap_or_default(), name))
+        .await
+        .ok()
+        .flatten()
+        .is_some();
+    if !exists {
+        if ctx.path.subresource.is_some() {
+            return Err(ApiError::not_found(&ctx.subject(name)));
+        }
+        let mut obj = super::managed::apply(None, &applied, &manager, None, force, &ctx.info)?;
+        obj["metadata"]["name"] = Value::String(name.to_owned());
+        return crud::create_object(server, ctx, obj, None).await;
+    }
+    let (obj, _) = guaranteed_update(server, &ctx, name, |current| {
+        let mut live = current.clone();
+        object::forget_revision(&mut live);
+        let expected = match meta_str(&applied, "resourceVersion") {
+            Some(rv) if !rv.is_empty() => {
+                Some(rv.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?)
+            }
+            _ => None,
+        };
+        let merged =
+            super::managed::apply(Some(&live), &applied, &manager, ctx.path.subresource.as_deref(), force, &ctx.info)?;
+        let (outcome, _) = crud::updated_with(&ctx, current, &merged, None)?;
+        Ok((outcome, expected))
+    })
+    .await?;
+    Ok(json_response(200, &present(&ctx, obj)))
+}

@@ -1,0 +1,173 @@
+//! Admission of objects: names, defaulting the apiserver does (Secret `stringData`), CRDs,
+//! orrery's own kinds, and the `/scale` subresource.
+
+use super::crud::{self, guaranteed_update, present};
+use super::object::meta_str;
+use super::status::ApiError;
+use super::{ApiServer, Ctx, Result, json_response, spaces};
+use axum::body::Body;
+use axum::http::Request;
+use axum::response::Response;
+use base64::Engine;
+use orrery_api::validation::{FieldError, FieldErrors, FieldPath, names};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// What the apiserver fills in before validation.
+pub(super) fn normalize(ctx: &Ctx, obj: &mut Value) {
+    if ctx.info.group.is_empty()
+        && ctx.info.resource == "secrets"
+        && let Some(Value::Object(string_data)) = obj.as_object_mut().and_then(|o| o.remove("stringData"))
+    {
+        let data = obj.as_object_mut().map(|o| o.entry("data").or_insert_with(|| json!({})));
+        if let Some(Value::Object(data)) = data {
+            for (k, v) in string_data {
+                let text = v.as_str().unwrap_or_default();
+                data.insert(k, Value::String(base64::engine::general_purpose::STANDARD.encode(text)));
+            }
+        }
+    }
+}
+
+fn name_problems(ctx: &Ctx, name: &str) -> Vec<String> {
+    match (ctx.info.group.as_str(), ctx.info.resource.as_str()) {
+        ("", "namespaces") | (spaces::GROUP, "spaces") => names::dns1123_label(name),
+        ("rbac.authorization.k8s.io", _) => names::path_segment_name(name),
+        _ => names::dns1123_subdomain(name),
+    }
+}
+
+/// Validates an object about to be stored; 422 with every problem.
+pub(super) fn object(_server: &Arc<ApiServer>, ctx: &Ctx, obj: &Value) -> Result<()> {
+    let name = meta_str(obj, "name").unwrap_or_default();
+    let mut errs = FieldErrors::default();
+    let meta = FieldPath::new("metadata");
+    if name.is_empty() {
+        errs.push(FieldError::required(meta.child("name"), "name or generateName is required"));
+    } else {
+        for msg in name_problems(ctx, name) {
+            errs.push(FieldError::invalid(meta.child("name"), name, msg));
+        }
+    }
+    for (i, f) in super::object::finalizers(obj).iter().enumerate() {
+        if !f.contains('/') && !matches!(f.as_str(), "kubernetes" | "orphan" | "foregroundDeletion") {
+            errs.push(FieldError::invalid(
+                meta.child("finalizers").index(i),
+                f,
+                "name is neither a standard finalizer name nor is it fully qualified",
+            ));
+        } else {
+            for msg in names::qualified_name(f) {
+                errs.push(FieldError::invalid(meta.child("finalizers").index(i), f, msg));
+            }
+        }
+    }
+    for field in ["labels"] {
+        for (k, v) in super::object::string_map(obj, field) {
+            for msg in names::qualified_name(&k) {
+                errs.push(FieldError::invalid(meta.child(field).key(&k), &k, msg));
+            }
+            for msg in names::label_value(&v) {
+                errs.push(FieldError::invalid(meta.child(field).key(&k), &v, msg));
+            }
+        }
+    }
+    match (ctx.info.group.as_str(), ctx.info.resource.as_str()) {
+        ("apiextensions.k8s.io", "customresourcedefinitions") => errs.extend(super::crds::validate(obj)),
+        ("edge.kubestellar.io", "edgeplacements") => {
+            match serde_json::from_value::<orrery_api::EdgePlacement>(obj.clone()) {
+                Ok(ep) => errs.extend(orrery_api::validation::validate_edge_placement(&ep)),
+                Err(e) => errs.push(FieldError::invalid(
+                    FieldPath::new("spec"),
+                    "",
+                    format!("does not match the EdgePlacement schema: {e}"),
+                )),
+            }
+        }
+        _ => {}
+    }
+    if errs.is_empty() { Ok(()) } else { Err(ApiError::invalid(&ctx.info.kind, &ctx.subject(name), &errs)) }
+}
+
+fn replicas_at(obj: &Value, path: &str) -> Option<i64> {
+    super::table::eval(obj, path).and_then(|v| v.as_i64())
+}
+
+/// The `autoscaling/v1` Scale of an object.
+pub(super) fn scale_of(ctx: &Ctx, obj: &Value) -> Value {
+    let Some(paths) = &ctx.info.scale else { return json!({}) };
+    let selector = paths
+        .label_selector
+        .as_deref()
+        .and_then(|p| super::table::eval(obj, p))
+        .and_then(|v| v.as_str().map(str::to_owned));
+    let mut status = json!({"replicas": replicas_at(obj, &paths.status_replicas).unwrap_or(0)});
+    if let Some(s) = selector {
+        status["selector"] = json!(s);
+    }
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": obj.pointer("/metadata/name"),
+            "namespace": obj.pointer("/metadata/namespace"),
+            "uid": obj.pointer("/metadata/uid"),
+            "resourceVersion": obj.pointer("/metadata/resourceVersion"),
+            "creationTimestamp": obj.pointer("/metadata/creationTimestamp"),
+        },
+        "spec": {"replicas": replicas_at(obj, &paths.spec_replicas).unwrap_or(0)},
+        "status": status,
+    })
+}
+
+/// Sets `spec.replicas` (or the CRD's specReplicasPath) from a Scale.
+pub(super) fn with_replicas(ctx: &Ctx, obj: &Value, replicas: i64) -> Result<Value> {
+    let Some(paths) = &ctx.info.scale else { return Err(ApiError::no_route()) };
+    let mut next = obj.clone();
+    let mut cur = &mut next;
+    let parts: Vec<&str> = paths.spec_replicas.trim_start_matches('.').split('.').collect();
+    for (i, part) in parts.iter().enumerate() {
+        if i + 1 == parts.len() {
+            cur[*part] = json!(replicas);
+        } else {
+            if !cur.get(*part).is_some_and(Value::is_object) {
+                cur[*part] = json!({});
+            }
+            cur = &mut cur[*part];
+        }
+    }
+    Ok(next)
+}
+
+/// `PUT …/scale`.
+pub(super) async fn put_scale(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>) -> Result<Response> {
+    let name = ctx.path.name.clone().unwrap_or_default();
+    let media = super::body::content_type(req.headers());
+    let scale = super::body::parse_document(&super::body::read(req.into_body()).await?, &media)?;
+    let replicas = scale.pointer("/spec/replicas").and_then(Value::as_i64).ok_or_else(|| {
+        ApiError::invalid(
+            &ctx.info.kind,
+            &ctx.subject(&name),
+            &FieldError::required(FieldPath::new("spec").child("replicas"), "").into(),
+        )
+    })?;
+    let main = Ctx { path: super::path::ResourcePath { subresource: None, ..ctx.path.clone() }, ..clone_ctx(&ctx) };
+    let (obj, _) = guaranteed_update(server, &main, &name, |current| {
+        let mut next = with_replicas(&ctx, current, replicas)?;
+        super::object::forget_revision(&mut next);
+        crud::updated(&main, current, &next, "scale")
+    })
+    .await?;
+    Ok(json_response(200, &scale_of(&ctx, &present(&ctx, obj))))
+}
+
+pub(super) fn clone_ctx(ctx: &Ctx) -> Ctx {
+    Ctx {
+        space: ctx.space.clone(),
+        info: ctx.info.clone(),
+        path: ctx.path.clone(),
+        params: ctx.params.clone(),
+        identity: ctx.identity.clone(),
+        accept: ctx.accept.clone(),
+    }
+}

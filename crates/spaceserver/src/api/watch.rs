@@ -1,0 +1,189 @@
+//! Watches: compact JSON lines, one event each; the initial state as ADDED when asked;
+//! resume after a resourceVersion; an in-stream 410 ERROR when history is gone; bookmarks
+//! when allowed; ADDED/DELETED as objects start or stop matching the selectors.
+
+use super::crud::present;
+use super::list::{prefix, tag_space};
+use super::params::RvMatch;
+use super::selection::Selection;
+use super::status::ApiError;
+use super::{ApiServer, Ctx, Result, table};
+use crate::store::{Event, ListRequest, ReadAt, Revision, StoreError};
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures::StreamExt;
+use rand::Rng;
+use serde_json::{Value, json};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How often an idle watch that allows bookmarks gets one.
+const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
+
+pub(super) async fn watch(server: &Arc<ApiServer>, ctx: Ctx, wildcard: bool) -> Result<Response> {
+    if ctx.path.subresource.is_some() {
+        return Err(ApiError::no_route());
+    }
+    let selection = Selection::new(&ctx)?;
+    let p = &ctx.params;
+    if p.send_initial_events == Some(true) {
+        if p.resource_version_match != RvMatch::NotOlderThan {
+            return Err(ApiError::invalid_message(
+                "resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+            ));
+        }
+        if !p.allow_watch_bookmarks {
+            return Err(ApiError::invalid_message(
+                "allowWatchBookmarks: Forbidden: sendInitialEvents requires setting allowWatchBookmarks to true",
+            ));
+        }
+    }
+    let legacy_initial = matches!(p.resource_version.as_deref(), None | Some("0"));
+    let initial = p.send_initial_events.unwrap_or(legacy_initial);
+    let requested: Option<Revision> = match p.resource_version.as_deref() {
+        None | Some("0") => None,
+        Some(rv) => Some(rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?),
+    };
+    let current = server.store.revision();
+    if let Some(rv) = requested
+        && rv > current
+    {
+        return Err(ApiError::timeout(format!("Too large resource version: {rv}, current: {current}")));
+    }
+    // The state to send first (if any), and the revision after which live events follow.
+    let (initial_items, start) = if initial {
+        let page = server
+            .store
+            .list(&prefix(&ctx, wildcard), ListRequest { at: ReadAt::Latest, after: None, limit: None, filter: None })
+            .await
+            .map_err(|e| super::crud::store_error(&ctx, "", e))?;
+        (page.items, page.revision)
+    } else {
+        (Vec::new(), requested.unwrap_or(current))
+    };
+    let stream = server.store.watch(&prefix(&ctx, wildcard), start);
+    let timeout = match p.timeout_seconds {
+        Some(t) => Duration::from_secs(t),
+        None => Duration::from_secs(rand::rng().random_range(1800..3600)),
+    };
+    let (tx, rx) = mpsc::channel::<std::result::Result<Bytes, Infallible>>(64);
+    let watcher = Watcher { ctx: Arc::new(ctx), selection, wildcard, tx, last_revision: start };
+    tokio::spawn(watcher.run(initial_items, start, stream, timeout));
+    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+struct Watcher {
+    ctx: Arc<Ctx>,
+    selection: Selection,
+    wildcard: bool,
+    tx: mpsc::Sender<std::result::Result<Bytes, Infallible>>,
+    last_revision: Revision,
+}
+
+impl Watcher {
+    async fn run(
+        mut self,
+        initial: Vec<(crate::store::Key, crate::store::Stored)>,
+        start: Revision,
+        stream: std::result::Result<crate::store::WatchStream, StoreError>,
+        timeout: Duration,
+    ) {
+        for (key, stored) in initial {
+            let Ok(obj) = serde_json::from_slice::<Value>(&stored.json) else { continue };
+            if self.selection.matches(&obj) && !self.send("ADDED", obj, &key.space).await {
+                return;
+            }
+        }
+        if self.ctx.params.send_initial_events == Some(true) && !self.bookmark(start, true).await {
+            return;
+        }
+        let mut stream = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                self.error(e).await;
+                return;
+            }
+        };
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let mut bookmarks = tokio::time::interval_at(tokio::time::Instant::now() + BOOKMARK_EVERY, BOOKMARK_EVERY);
+        loop {
+            tokio::select! {
+                event = stream.next() => match event {
+                    Some(Ok(e)) => {
+                        if !self.event(&e).await {
+                            return;
+                        }
+                    }
+                    Some(Err(e)) => {
+                        self.error(e).await;
+                        return;
+                    }
+                    None => return,
+                },
+                _ = bookmarks.tick(), if self.ctx.params.allow_watch_bookmarks => {
+                    if !self.bookmark(self.last_revision, false).await {
+                        return;
+                    }
+                }
+                _ = &mut deadline => return,
+                _ = self.tx.closed() => return,
+            }
+        }
+    }
+
+    async fn event(&mut self, e: &Event) -> bool {
+        self.last_revision = e.revision;
+        let parse = |b: &Bytes| serde_json::from_slice::<Value>(b).ok();
+        let Some(now) = parse(&e.object) else { return true };
+        let before = e.previous.as_ref().and_then(parse).map(|p| self.selection.matches(&p)).unwrap_or(false);
+        let after = !e.deleted && self.selection.matches(&now);
+        let kind = match (e.previous.is_some(), e.deleted, before, after) {
+            (_, true, true, _) => "DELETED",
+            (_, true, false, _) => return true,
+            (false, false, _, true) => "ADDED",
+            (true, false, true, true) => "MODIFIED",
+            (true, false, false, true) => "ADDED",
+            (true, false, true, false) => "DELETED",
+            _ => return true,
+        };
+        self.send(kind, now, &e.key.space).await
+    }
+
+    async fn send(&self, kind: &str, obj: Value, space: &str) -> bool {
+        let mut obj = present(&self.ctx, obj);
+        if self.wildcard {
+            tag_space(&mut obj, space);
+        }
+        let obj = if table::wants_table(&self.ctx) { table::row_table(&self.ctx, &obj) } else { obj };
+        self.line(&json!({"type": kind, "object": obj})).await
+    }
+
+    async fn bookmark(&self, revision: Revision, initial_end: bool) -> bool {
+        let mut metadata = json!({"resourceVersion": revision.to_string()});
+        if initial_end {
+            metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+        }
+        let object =
+            json!({"kind": self.ctx.info.kind, "apiVersion": self.ctx.info.api_version(), "metadata": metadata});
+        self.line(&json!({"type": "BOOKMARK", "object": object})).await
+    }
+
+    async fn error(&self, e: StoreError) {
+        let status = match e {
+            StoreError::Expired { .. } => ApiError::gone(e.to_string()),
+            other => ApiError::internal(other.to_string()),
+        };
+        self.line(&json!({"type": "ERROR", "object": status.to_status()})).await;
+    }
+
+    async fn line(&self, v: &Value) -> bool {
+        let mut bytes = serde_json::to_vec(v).unwrap_or_default();
+        bytes.push(b'\n');
+        self.tx.send(Ok(Bytes::from(bytes))).await.is_ok()
+    }
+}

@@ -1,0 +1,170 @@
+//! Starting the space server: data directory, store, tokens, certificates, the listener
+//! (HTTPS with h2 and HTTP/1.1, or plain HTTP for tests), and the admin kubeconfig.
+
+use crate::api::{ApiServer, spaces};
+use crate::auth::{Authenticator, new_token};
+use crate::kubeconfig::{self, Endpoint};
+use crate::pki::{self, write_private};
+use crate::store::{EmbeddedStore, EmbeddedStoreConfig, Store};
+use axum::body::Body;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// A further name or address clients use, added to the certificate and kubeconfigs.
+    pub advertise_host: Option<String>,
+    /// Serve plain HTTP (tests only: tokens then travel in the clear).
+    pub insecure_http: bool,
+    /// How many recent events watches can resume from.
+    pub event_history: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    #[error(transparent)]
+    Pki(#[from] pki::PkiError),
+    #[error("opening the store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("TLS setup: {0}")]
+    Tls(String),
+    #[error("starting spaces: {0}")]
+    Spaces(String),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
+    let what = what.into();
+    move |source| ServerError::Io { what, source }
+}
+
+/// A started server.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub endpoint: Endpoint,
+    pub admin_token: String,
+    pub admin_kubeconfig: PathBuf,
+    pub api: Arc<ApiServer>,
+    serve: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Serves until the task is dropped or the process ends.
+    pub async fn wait(self) {
+        let _ = self.serve.await;
+    }
+
+    pub fn stop(&self) {
+        self.serve.abort();
+    }
+}
+
+fn admin_token(dir: &std::path::Path) -> Result<String, ServerError> {
+    let path = dir.join("admin-token");
+    if let Ok(t) = std::fs::read_to_string(&path) {
+        let t = t.trim().to_owned();
+        if !t.is_empty() {
+            return Ok(t);
+        }
+    }
+    let t = new_token();
+    write_private(&path, &t).map_err(io(format!("writing {}", path.display())))?;
+    Ok(t)
+}
+
+fn tls_config(certs: &pki::Certificates) -> Result<rustls::ServerConfig, ServerError> {
+    let chain = CertificateDer::pem_slice_iter(certs.server_cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ServerError::Tls(e.to_string()))?;
+    let key =
+        PrivateKeyDer::from_pem_slice(certs.server_key_pem.as_bytes()).map_err(|e| ServerError::Tls(e.to_string()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ServerError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| ServerError::Tls(e.to_string()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// Starts serving; returns once the listener is bound and every space is loaded.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
+    let dir = &config.data_dir;
+    std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+    let mut store_config = EmbeddedStoreConfig::new(dir.join("store.redb"));
+    store_config.event_history = config.event_history;
+    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(store_config)?);
+    let token = admin_token(dir)?;
+    let api = Arc::new(ApiServer::new(store, Authenticator::new(token.clone())));
+    let listener = TcpListener::bind(config.listen).await.map_err(io(format!("listening on {}", config.listen)))?;
+    let addr = listener.local_addr().map_err(io("reading the listen address"))?;
+    let host = match &config.advertise_host {
+        Some(h) => h.clone(),
+        None if addr.ip().is_unspecified() => "127.0.0.1".to_owned(),
+        None => addr.ip().to_string(),
+    };
+    let host_in_url = if host.contains(':') { format!("[{host}]") } else { host.clone() };
+    let (tls, endpoint) = if config.insecure_http {
+        (None, Endpoint { url: format!("http://{host_in_url}:{}", addr.port()), ca_pem: None })
+    } else {
+        let certs = pki::load_or_create(dir, &config.advertise_host.iter().cloned().collect::<Vec<_>>())?;
+        let tls = tokio_rustls::TlsAcceptor::from(Arc::new(tls_config(&certs)?));
+        (Some(tls), Endpoint { url: format!("https://{host_in_url}:{}", addr.port()), ca_pem: Some(certs.ca_pem) })
+    };
+    api.set_endpoint(endpoint.clone());
+    spaces::bootstrap(&api).await.map_err(|e| ServerError::Spaces(e.to_string()))?;
+    let admin_kubeconfig = dir.join("admin.kubeconfig");
+    write_private(&admin_kubeconfig, &kubeconfig::render(&endpoint, crate::api::path::ROOT_SPACE, &token))
+        .map_err(io(format!("writing {}", admin_kubeconfig.display())))?;
+    let serve = tokio::spawn(accept_loop(listener, tls, api.clone()));
+    tracing::info!(%addr, url = %endpoint.url, "space server listening");
+    Ok(RunningServer { addr, endpoint, admin_token: token, admin_kubeconfig, api, serve })
+}
+
+async fn accept_loop(listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, api: Arc<ApiServer>) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let api = api.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let api = api.clone();
+                async move { Ok::<_, Infallible>(api.handle(req.map(Body::new)).await) }
+            });
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder.http2().max_concurrent_streams(100_000);
+            let result = match tls {
+                Some(tls) => match tls.accept(stream).await {
+                    Ok(s) => builder.serve_connection(TokioIo::new(s), service).await,
+                    Err(e) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                },
+                None => builder.serve_connection(TokioIo::new(stream), service).await,
+            };
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+}

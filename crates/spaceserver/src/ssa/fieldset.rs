@@ -1,0 +1,409 @@
+//! Field sets: the paths of an object one manager owns, and their `FieldsV1` wire form.
+//!
+//! A set is a trie of path elements. A node can be a *member* (the path itself is owned: a leaf,
+//! a list element, an atomic list or map) and can also have children (paths below it that are
+//! owned). `FieldsV1` writes a member without children as `{}` and marks a member that also has
+//! children with a `"."` entry, which is why the trie keeps the two apart instead of treating every
+//! prefix of a member as owned: owning `.spec.template.spec.containers[name="a"]` (the element) is
+//! a different claim from owning only its `.image`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+/// One step of a path into an object.
+///
+/// `Key` and `Value` hold *canonical JSON text* (object keys sorted, no whitespace) so that two
+/// elements naming the same list item compare equal whatever order a client wrote the key fields
+/// in. Build them with [`PathElement::key`] and [`PathElement::value`].
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PathElement {
+    /// A field of a map or struct: `f:<name>`.
+    Field(String),
+    /// An element of a list of `type: map`, by its key fields: `k:{"name":"nginx"}`.
+    Key(String),
+    /// An element of a list of `type: set`, by its value: `v:"example.com/finalizer"`.
+    Value(String),
+    /// An element of an atomic list, by position: `i:0`. Kubernetes never writes these into
+    /// `managedFields` (atomic lists are owned whole), but the wire format allows them.
+    Index(usize),
+}
+
+impl PathElement {
+    pub fn field(name: &str) -> Self {
+        Self::Field(name.to_string())
+    }
+
+    /// A list-map element identified by `fields` (key name and value; any order).
+    pub fn key<'a>(fields: impl IntoIterator<Item = (&'a str, &'a Value)>) -> Self {
+        let map: Map<String, Value> = fields.into_iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        Self::Key(canonical_json(&Value::Object(map)))
+    }
+
+    /// A set element identified by its (scalar) value.
+    pub fn value(value: &Value) -> Self {
+        Self::Value(canonical_json(value))
+    }
+
+    /// The `FieldsV1` object key for this element.
+    pub fn to_fields_v1_key(&self) -> String {
+        match self {
+            Self::Field(name) => format!("f:{name}"),
+            Self::Key(text) => format!("k:{text}"),
+            Self::Value(text) => format!("v:{text}"),
+            Self::Index(i) => format!("i:{i}"),
+        }
+    }
+
+    /// Parses a `FieldsV1` object key (`f:…`, `k:…`, `v:…`, `i:…`), canonicalising JSON payloads.
+    pub fn from_fields_v1_key(key: &str) -> Result<Self, FieldsV1Error> {
+        let bad = |why: &str| FieldsV1Error::BadElement { element: key.to_string(), reason: why.to_string() };
+        let (prefix, rest) = key.split_at_checked(2).ok_or_else(|| bad("too short"))?;
+        match prefix {
+            "f:" => Ok(Self::Field(rest.to_string())),
+            "k:" => match serde_json::from_str::<Value>(rest) {
+                Ok(v @ Value::Object(_)) => Ok(Self::Key(canonical_json(&v))),
+                Ok(_) => Err(bad("key of a list-map element must be a JSON object")),
+                Err(e) => Err(bad(&e.to_string())),
+            },
+            "v:" => serde_json::from_str::<Value>(rest)
+                .map(|v| Self::Value(canonical_json(&v)))
+                .map_err(|e| bad(&e.to_string())),
+            "i:" => rest.parse().map(Self::Index).map_err(|_| bad("index must be a non-negative integer")),
+            _ => Err(bad("unknown prefix; expected f:, k:, v: or i:")),
+        }
+    }
+}
+
+/// Renders like structured-merge-diff does in conflict messages and errors: `.name`,
+/// `[name="nginx"]`, `[containerPort=80,protocol="TCP"]`, `[=value]`, `[0]`. Clients (and
+/// people's scripts) match on these strings, so the format is kept exactly.
+impl fmt::Display for PathElement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Field(name) => write!(f, ".{name}"),
+            Self::Key(text) => {
+                let parts = match serde_json::from_str::<Value>(text) {
+                    Ok(Value::Object(map)) => {
+                        let mut fields: Vec<_> = map.iter().collect();
+                        fields.sort_by(|a, b| a.0.cmp(b.0));
+                        fields.iter().map(|(k, v)| format!("{k}={}", go_value_string(v))).collect::<Vec<_>>()
+                    }
+                    _ => vec![text.clone()],
+                };
+                write!(f, "[{}]", parts.join(","))
+            }
+            Self::Value(text) => match serde_json::from_str::<Value>(text) {
+                Ok(v) => write!(f, "[={}]", go_value_string(&v)),
+                Err(_) => write!(f, "[={text}]"),
+            },
+            Self::Index(i) => write!(f, "[{i}]"),
+        }
+    }
+}
+
+/// A path from the object root, rendered as Kubernetes prints it in conflicts
+/// (`.spec.template.spec.containers[name="nginx"].image`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FieldPath(pub Vec<PathElement>);
+
+impl FieldPath {
+    /// Builds a path of plain field names: `FieldPath::fields(&["spec", "replicas"])`.
+    pub fn fields(names: &[&str]) -> Self {
+        Self(names.iter().map(|n| PathElement::field(n)).collect())
+    }
+}
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|pe| write!(f, "{pe}"))
+    }
+}
+
+/// A set of owned paths. Invariant: no child set is empty (so `is_empty` is cheap and two sets
+/// with the same paths are `==`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FieldSet {
+    members: BTreeSet<PathElement>,
+    children: BTreeMap<PathElement, FieldSet>,
+}
+
+impl FieldSet {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty() && self.children.is_empty()
+    }
+
+    /// Number of member paths.
+    pub fn len(&self) -> usize {
+        self.members.len() + self.children.values().map(FieldSet::len).sum::<usize>()
+    }
+
+    /// Adds `path` as a member. The empty path (the object itself) is never a member, as in
+    /// Kubernetes: nobody owns "the object".
+    pub fn insert(&mut self, path: &[PathElement]) {
+        match path {
+            [] => {}
+            [last] => {
+                self.members.insert(last.clone());
+            }
+            [first, rest @ ..] => self.children.entry(first.clone()).or_default().insert(rest),
+        }
+    }
+
+    /// Whether `path` is a member (not merely a prefix of one).
+    pub fn contains(&self, path: &[PathElement]) -> bool {
+        match path {
+            [] => false,
+            [last] => self.members.contains(last),
+            [first, rest @ ..] => self.children.get(first).is_some_and(|c| c.contains(rest)),
+        }
+    }
+
+    pub fn union(&self, other: &FieldSet) -> FieldSet {
+        let mut out = self.clone();
+        out.members.extend(other.members.iter().cloned());
+        for (pe, child) in &other.children {
+            let merged = match out.children.get(pe) {
+                Some(mine) => mine.union(child),
+                None => child.clone(),
+            };
+            out.children.insert(pe.clone(), merged);
+        }
+        out
+    }
+
+    /// Paths in `self` that are not in `other`. Like structured-merge-diff this is not
+    /// recursive: removing member `a` leaves members below `a` alone, because owning an atomic
+    /// value and owning fields inside it are separate claims.
+    pub fn difference(&self, other: &FieldSet) -> FieldSet {
+        let members = self.members.difference(&other.members).cloned().collect();
+        let mut children = BTreeMap::new();
+        for (pe, child) in &self.children {
+            let rest = match other.children.get(pe) {
+                Some(theirs) => child.difference(theirs),
+                None => child.clone(),
+            };
+            if !rest.is_empty() {
+                children.insert(pe.clone(), rest);
+            }
+        }
+        FieldSet { members, children }
+    }
+
+    pub fn intersection(&self, other: &FieldSet) -> FieldSet {
+        let members = self.members.intersection(&other.members).cloned().collect();
+        let mut children = BTreeMap::new();
+        for (pe, child) in &self.children {
+            if let Some(theirs) = other.children.get(pe) {
+                let both = child.intersection(theirs);
+                if !both.is_empty() {
+                    children.insert(pe.clone(), both);
+                }
+            }
+        }
+        FieldSet { members, children }
+    }
+
+    /// Every member path: members of a node before the paths below its children, each group in
+    /// element order (the order structured-merge-diff iterates, hence the order of conflicts).
+    pub fn paths(&self) -> Vec<FieldPath> {
+        let mut out = Vec::new();
+        self.collect_paths(&mut Vec::new(), &mut out);
+        out
+    }
+
+    fn collect_paths(&self, prefix: &mut Vec<PathElement>, out: &mut Vec<FieldPath>) {
+        for pe in &self.members {
+            let mut p = prefix.clone();
+            p.push(pe.clone());
+            out.push(FieldPath(p));
+        }
+        for (pe, child) in &self.children {
+            prefix.push(pe.clone());
+            child.collect_paths(prefix, out);
+            prefix.pop();
+        }
+    }
+
+    pub(crate) fn is_member(&self, pe: &PathElement) -> bool {
+        self.members.contains(pe)
+    }
+
+    pub(crate) fn child(&self, pe: &PathElement) -> Option<&FieldSet> {
+        self.children.get(pe)
+    }
+
+    /// Whether the set owns `pe` itself or anything below it.
+    pub(crate) fn touches(&self, pe: &PathElement) -> bool {
+        self.members.contains(pe) || self.children.contains_key(pe)
+    }
+
+    /// Records `pe` (a member if `member`) with `below` as the paths under it.
+    pub(crate) fn add(&mut self, pe: PathElement, member: bool, below: FieldSet) {
+        if member {
+            self.members.insert(pe.clone());
+        }
+        if !below.is_empty() {
+            let merged = match self.children.remove(&pe) {
+                Some(existing) => existing.union(&below),
+                None => below,
+            };
+            self.children.insert(pe, merged);
+        }
+    }
+
+    /// Keeps only the top-level elements `keep` accepts (members and subtrees alike).
+    pub(crate) fn retain_top(&mut self, keep: impl Fn(&PathElement) -> bool) {
+        self.members.retain(&keep);
+        self.children.retain(|pe, _| keep(pe));
+    }
+
+    pub(crate) fn remove_member(&mut self, pe: &PathElement) {
+        self.members.remove(pe);
+    }
+
+    pub(crate) fn child_mut(&mut self, pe: &PathElement) -> Option<&mut FieldSet> {
+        self.children.get_mut(pe)
+    }
+
+    pub(crate) fn drop_empty_child(&mut self, pe: &PathElement) {
+        if self.children.get(pe).is_some_and(FieldSet::is_empty) {
+            self.children.remove(pe);
+        }
+    }
+}
+
+/// Errors reading a `fieldsV1` trie.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldsV1Error {
+    #[error("fieldsV1 must be a JSON object at {at:?}")]
+    NotAnObject { at: String },
+    #[error("invalid fieldsV1 path element {element:?}: {reason}")]
+    BadElement { element: String, reason: String },
+}
+
+/// Encodes a set as the `fieldsV1` trie Kubernetes stores in `managedFields`.
+pub fn to_fields_v1(set: &FieldSet) -> Value {
+    let mut out = Map::new();
+    let pes: BTreeSet<&PathElement> = set.members.iter().chain(set.children.keys()).collect();
+    for pe in pes {
+        let node = match set.children.get(pe) {
+            Some(child) => {
+                let mut node = Map::new();
+                if set.members.contains(pe) {
+                    node.insert(".".to_string(), Value::Object(Map::new()));
+                }
+                if let Value::Object(inner) = to_fields_v1(child) {
+                    node.extend(inner);
+                }
+                node
+            }
+            None => Map::new(),
+        };
+        out.insert(pe.to_fields_v1_key(), Value::Object(node));
+    }
+    Value::Object(out)
+}
+
+/// Decodes a `fieldsV1` trie. Key JSON is canonicalised, so sets read from clients compare
+/// equal to sets computed here.
+pub fn from_fields_v1(fields: &Value) -> Result<FieldSet, FieldsV1Error> {
+    decode_node(fields, "").map(|(_, set)| set)
+}
+
+/// Returns whether the node carries `"."` (is itself a member) and the set below it.
+fn decode_node(node: &Value, at: &str) -> Result<(bool, FieldSet), FieldsV1Error> {
+    let Value::Object(map) = node else {
+        return Err(FieldsV1Error::NotAnObject { at: at.to_string() });
+    };
+    let mut dot = false;
+    let mut set = FieldSet::new();
+    for (key, child) in map {
+        if key == "." {
+            dot = true;
+            continue;
+        }
+        let pe = PathElement::from_fields_v1_key(key)?;
+        let child_at = format!("{at}{pe}");
+        let (child_dot, below) = decode_node(child, &child_at)?;
+        let member = child_dot || below.is_empty();
+        set.add(pe, member, below);
+    }
+    Ok((dot, set))
+}
+
+/// JSON text with object keys sorted and no whitespace: the identity of list-map keys and set
+/// values, and exactly what Kubernetes writes after `k:` / `v:`.
+pub(crate) fn canonical_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut fields: Vec<_> = map.iter().collect();
+            fields.sort_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (k, v)) in fields.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_canonical(v, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(v, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// A value as structured-merge-diff's `value.ToString` prints it: strings Go-quoted (`%q`),
+/// numbers and booleans bare.
+fn go_value_string(value: &Value) -> String {
+    match value {
+        Value::Null => "null".to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => go_quote(s),
+        Value::Array(items) => format!("[{}]", items.iter().map(go_value_string).collect::<Vec<_>>().join(",")),
+        Value::Object(map) => map.iter().map(|(k, v)| format!("{k}={}", go_value_string(v))).collect(),
+    }
+}
+
+/// Go's `%q` for the characters that occur in practice: backslash escapes for quotes,
+/// backslashes and common controls, `\x` for other control bytes, printable text as is.
+pub(crate) fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

@@ -1,0 +1,225 @@
+//! `metadata.managedFields`: reading and writing the entries, one per manager.
+
+use serde_json::{Map, Value};
+
+use super::fieldset::{FieldSet, FieldsV1Error, from_fields_v1, to_fields_v1};
+
+/// How a manager last wrote its fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Operation {
+    /// Server-side apply: the set is exactly what the manager's configuration sets.
+    Apply,
+    /// Create, update or non-apply patch: the set is what the manager changed.
+    Update,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Apply => "Apply",
+            Self::Update => "Update",
+        }
+    }
+}
+
+/// The most `Update` entries an object keeps; older ones are folded into `ancient-changes`, as
+/// kube-apiserver does, so that a stream of writers with changing names cannot grow
+/// `managedFields` without bound.
+pub const MAX_UPDATE_MANAGERS: usize = 10;
+
+/// The manager that the oldest `Update` entries are folded into past the cap.
+pub const ANCIENT_CHANGES_MANAGER: &str = "ancient-changes";
+
+/// The manager that owns an object's fields when it is first applied to after being written
+/// without field tracking.
+pub const BEFORE_FIRST_APPLY_MANAGER: &str = "before-first-apply";
+
+/// One element of `metadata.managedFields`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManagerEntry {
+    pub manager: String,
+    pub operation: Operation,
+    pub api_version: String,
+    pub time: Option<String>,
+    pub subresource: Option<String>,
+    pub fields: FieldSet,
+}
+
+impl ManagerEntry {
+    /// Whether two entries are the same manager in Kubernetes' sense: name, operation and
+    /// subresource, plus the API version for `Update` (an applier keeps one entry whichever
+    /// version it applies with).
+    pub fn same_manager(&self, other: &ManagerEntry) -> bool {
+        self.manager == other.manager
+            && self.operation == other.operation
+            && self.subresource == other.subresource
+            && (self.operation == Operation::Apply || self.api_version == other.api_version)
+    }
+
+    pub fn to_json(&self) -> Value {
+        let mut out = Map::new();
+        out.insert("manager".into(), Value::String(self.manager.clone()));
+        out.insert("operation".into(), Value::String(self.operation.as_str().into()));
+        if !self.api_version.is_empty() {
+            out.insert("apiVersion".into(), Value::String(self.api_version.clone()));
+        }
+        if let Some(time) = &self.time {
+            out.insert("time".into(), Value::String(time.clone()));
+        }
+        out.insert("fieldsType".into(), Value::String("FieldsV1".into()));
+        out.insert("fieldsV1".into(), to_fields_v1(&self.fields));
+        if let Some(sub) = &self.subresource {
+            out.insert("subresource".into(), Value::String(sub.clone()));
+        }
+        Value::Object(out)
+    }
+
+    /// Reads one entry. An entry with neither an operation nor fields (the `{}` that clients
+    /// send to reset tracking) reads as an empty `Update` entry, which the next write drops.
+    pub fn from_json(entry: &Value) -> Result<Self, ManagedFieldsError> {
+        let Value::Object(map) = entry else { return Err(ManagedFieldsError::NotAnObject) };
+        let string = |name: &str| -> Result<Option<String>, ManagedFieldsError> {
+            match map.get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(ManagedFieldsError::NotAString(name.to_string())),
+            }
+        };
+        let fields = match map.get("fieldsV1") {
+            None | Some(Value::Null) => FieldSet::new(),
+            Some(f) => from_fields_v1(f)?,
+        };
+        match string("fieldsType")?.as_deref() {
+            None | Some("") | Some("FieldsV1") => {}
+            Some(other) => return Err(ManagedFieldsError::FieldsType(other.to_string())),
+        }
+        let operation = match string("operation")?.as_deref() {
+            Some("Apply") => Operation::Apply,
+            Some("Update") => Operation::Update,
+            None | Some("") if fields.is_empty() => Operation::Update,
+            other => return Err(ManagedFieldsError::Operation(other.unwrap_or_default().to_string())),
+        };
+        Ok(Self {
+            manager: string("manager")?.unwrap_or_default(),
+            operation,
+            api_version: string("apiVersion")?.unwrap_or_default(),
+            time: string("time")?,
+            subresource: string("subresource")?.filter(|s| !s.is_empty()),
+            fields,
+        })
+    }
+}
+
+/// Errors reading `metadata.managedFields`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ManagedFieldsError {
+    #[error("managedFields must be a list")]
+    NotAList,
+    #[error("a managedFields entry must be an object")]
+    NotAnObject,
+    #[error("managedFields entry field {0:?} must be a string")]
+    NotAString(String),
+    #[error("managedFields operation must be `Apply` or `Update`, not {0:?}")]
+    Operation(String),
+    #[error("managedFields fieldsType must be `FieldsV1`, not {0:?}")]
+    FieldsType(String),
+    #[error(transparent)]
+    FieldsV1(#[from] FieldsV1Error),
+}
+
+/// Reads an object's `metadata.managedFields` (absent or null reads as no entries). Entries
+/// naming the same manager twice are merged.
+pub fn decode_managed_fields(obj: &Value) -> Result<Vec<ManagerEntry>, ManagedFieldsError> {
+    match obj.pointer("/metadata/managedFields") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => {
+            let mut out: Vec<ManagerEntry> = Vec::with_capacity(items.len());
+            for item in items {
+                let entry = ManagerEntry::from_json(item)?;
+                match out.iter_mut().find(|e| e.same_manager(&entry)) {
+                    Some(existing) => {
+                        existing.fields = existing.fields.union(&entry.fields);
+                        existing.time = existing.time.take().max(entry.time);
+                    }
+                    None => out.push(entry),
+                }
+            }
+            Ok(out)
+        }
+        Some(_) => Err(ManagedFieldsError::NotAList),
+    }
+}
+
+/// Drops empty entries, folds old `Update` entries past the cap, sorts as kube-apiserver does
+/// (operation, then time, manager, API version, subresource) and writes the result into
+/// `obj.metadata.managedFields` (removing the field when nothing is tracked).
+pub fn encode_managed_fields(obj: &mut Value, mut entries: Vec<ManagerEntry>) {
+    entries.retain(|e| !e.fields.is_empty());
+    cap_update_managers(&mut entries);
+    entries.sort_by(|a, b| {
+        (a.operation, &a.time, &a.manager, &a.api_version, &a.subresource).cmp(&(
+            b.operation,
+            &b.time,
+            &b.manager,
+            &b.api_version,
+            &b.subresource,
+        ))
+    });
+    let Value::Object(root) = obj else { return };
+    let meta = root.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+    let Value::Object(meta) = meta else { return };
+    if entries.is_empty() {
+        meta.remove("managedFields");
+    } else {
+        meta.insert("managedFields".into(), Value::Array(entries.iter().map(ManagerEntry::to_json).collect()));
+    }
+}
+
+/// Folds the oldest `Update` entries into one `ancient-changes` entry per API version until at
+/// most [`MAX_UPDATE_MANAGERS`] remain. Folding needs two entries of a version (the first
+/// becomes the bucket, later ones merge into it), so a cap overrun made of all-different
+/// versions stays as it is.
+fn cap_update_managers(entries: &mut Vec<ManagerEntry>) {
+    let count = |entries: &[ManagerEntry]| entries.iter().filter(|e| e.operation == Operation::Update).count();
+    if count(entries) <= MAX_UPDATE_MANAGERS {
+        return;
+    }
+    let mut order: Vec<usize> = (0..entries.len()).filter(|&i| entries[i].operation == Operation::Update).collect();
+    order.sort_by(|&a, &b| (&entries[a].time, &entries[a].manager).cmp(&(&entries[b].time, &entries[b].manager)));
+    let mut remove = vec![false; entries.len()];
+    let mut excess = count(entries) - MAX_UPDATE_MANAGERS;
+    for (n, &i) in order.iter().enumerate() {
+        if excess == 0 {
+            break;
+        }
+        let version = entries[i].api_version.clone();
+        let is_bucket = |e: &ManagerEntry| e.manager == ANCIENT_CHANGES_MANAGER && e.subresource.is_none();
+        let bucket = (0..entries.len()).find(|&j| {
+            !remove[j]
+                && j != i
+                && entries[j].operation == Operation::Update
+                && entries[j].api_version == version
+                && is_bucket(&entries[j])
+        });
+        match bucket {
+            Some(b) => {
+                let fields = entries[i].fields.clone();
+                entries[b].fields = entries[b].fields.union(&fields);
+                entries[b].time = entries[i].time.clone().max(entries[b].time.take());
+                remove[i] = true;
+                excess -= 1;
+            }
+            None if !is_bucket(&entries[i]) => {
+                // Becomes the bucket if a later entry of the same version will fold into it.
+                let more = order[n + 1..].iter().any(|&j| entries[j].api_version == version);
+                if more {
+                    entries[i].manager = ANCIENT_CHANGES_MANAGER.to_string();
+                    entries[i].subresource = None;
+                }
+            }
+            None => {}
+        }
+    }
+    let mut keep = remove.iter().map(|r| !r);
+    entries.retain(|_| keep.next().unwrap_or(true));
+}

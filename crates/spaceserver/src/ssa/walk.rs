@@ -1,0 +1,393 @@
+//! Walking objects under a schema: the identity of list elements, the field set an object
+//! sets, and the difference between two objects as field sets.
+//!
+//! These follow structured-merge-diff's rules, because the sets end up in `managedFields` where
+//! kubectl and controllers read them:
+//! - scalars, nulls, empty maps, atomic lists and atomic maps are leaves;
+//! - every element of a set- or map-typed list owns itself (`.` next to its fields);
+//! - an empty granular list is not a field of its own when read from an object (Kubernetes
+//!   drops it), but a change between empty and absent is still a change.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use super::fieldset::{FieldPath, FieldSet, PathElement};
+use super::schema::{ListType, ListTypes, MapType};
+
+/// Which part of an object a write may own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// A write to the main resource of a kind with a status subresource: everything but
+    /// `status`.
+    Object,
+    /// A write to `/status`: only `status`.
+    Status,
+    /// A write to a kind without a status subresource: `status` is an ordinary field.
+    Whole,
+}
+
+impl Scope {
+    /// The scope of a write to `subresource` (`None` = the main resource).
+    pub fn of_write(subresource: Option<&str>, types: &dyn ListTypes) -> Self {
+        match subresource {
+            Some("status") => Self::Status,
+            _ if types.status_subresource() => Self::Object,
+            _ => Self::Whole,
+        }
+    }
+
+    /// Restricts a set to the fields a manager can own in this scope. Identity and
+    /// server-populated metadata (`name`, `uid`, `resourceVersion`, `managedFields`, …) are
+    /// never owned; of `metadata` only `labels`, `annotations`, `finalizers` and
+    /// `ownerReferences` are.
+    pub(crate) fn restrict(self, set: &mut FieldSet) {
+        set.retain_top(|pe| match pe {
+            PathElement::Field(name) => match name.as_str() {
+                "apiVersion" | "kind" => false,
+                "status" => self != Scope::Object,
+                _ => self != Scope::Status,
+            },
+            _ => false,
+        });
+        let metadata = PathElement::field("metadata");
+        set.remove_member(&metadata);
+        if let Some(meta) = set.child_mut(&metadata) {
+            const OWNABLE: [&str; 4] = ["labels", "annotations", "finalizers", "ownerReferences"];
+            meta.retain_top(|pe| matches!(pe, PathElement::Field(n) if OWNABLE.contains(&n.as_str())));
+        }
+        set.drop_empty_child(&metadata);
+    }
+
+    /// The part of an apply configuration this scope merges into the object.
+    pub(crate) fn config(self, applied: &Map<String, Value>) -> Map<String, Value> {
+        applied
+            .iter()
+            .filter(|(k, _)| match (self, k.as_str()) {
+                (Scope::Object, "status") => false,
+                (Scope::Status, name) => matches!(name, "apiVersion" | "kind" | "status"),
+                _ => true,
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
+/// Calls into [`ListTypes`] with a path kept as owned strings.
+pub(crate) struct Schema<'t> {
+    pub(crate) types: &'t dyn ListTypes,
+}
+
+impl Schema<'_> {
+    pub(crate) fn list_type(&self, path: &[String]) -> ListType {
+        let p: Vec<&str> = path.iter().map(String::as_str).collect();
+        match self.types.list_type(&p) {
+            // A map without keys cannot tell elements apart except by value.
+            ListType::Map { keys } if keys.is_empty() => ListType::Set,
+            other => other,
+        }
+    }
+
+    pub(crate) fn map_type(&self, path: &[String]) -> MapType {
+        let p: Vec<&str> = path.iter().map(String::as_str).collect();
+        self.types.map_type(&p)
+    }
+
+    pub(crate) fn is_map_entry(&self, path: &[String]) -> bool {
+        let p: Vec<&str> = path.iter().map(String::as_str).collect();
+        self.types.is_map_entry(&p)
+    }
+
+    /// The path element of each item of a set- or map-typed list, or a message (worded as
+    /// structured-merge-diff words it) saying why an item has none.
+    pub(crate) fn elements(
+        &self,
+        path: &[String],
+        list_type: &ListType,
+        items: &[Value],
+    ) -> Result<Vec<PathElement>, String> {
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| self.element(path, list_type, item).map_err(|e| format!("element {i}: {e}")))
+            .collect()
+    }
+
+    fn element(&self, path: &[String], list_type: &ListType, item: &Value) -> Result<PathElement, String> {
+        match list_type {
+            ListType::Atomic => Err("atomic lists have no element identity".to_string()),
+            ListType::Set => match item {
+                Value::Null => Err("associative list without keys has an element that's an explicit null".to_string()),
+                Value::Object(_) | Value::Array(_) => {
+                    Err("associative list without keys has an element that's a map or list type".to_string())
+                }
+                scalar => Ok(PathElement::value(scalar)),
+            },
+            ListType::Map { keys } => {
+                let Value::Object(fields) = item else {
+                    return Err("associative list with keys may not have non-map elements".to_string());
+                };
+                let p: Vec<&str> = path.iter().map(String::as_str).collect();
+                let mut key = Vec::with_capacity(keys.len());
+                for name in keys {
+                    let value = match fields.get(name) {
+                        Some(v) => v.clone(),
+                        None => self.types.key_default(&p, name).ok_or_else(|| {
+                            format!("associative list with keys has an element that omits key field {name:?} (and doesn't have default value)")
+                        })?,
+                    };
+                    key.push((name.as_str(), value));
+                }
+                Ok(PathElement::key(key.iter().map(|(k, v)| (*k, v))))
+            }
+        }
+    }
+}
+
+/// Positions of each element in a list, grouped by identity (duplicates are legal in stored
+/// objects: Kubernetes accepts duplicate `env` names, for one).
+pub(crate) fn group_by_element(pes: &[PathElement]) -> BTreeMap<&PathElement, Vec<usize>> {
+    let mut groups: BTreeMap<&PathElement, Vec<usize>> = BTreeMap::new();
+    for (i, pe) in pes.iter().enumerate() {
+        groups.entry(pe).or_default().push(i);
+    }
+    groups
+}
+
+/// The set of fields `obj` sets, restricted to `scope`. Lists whose elements cannot be
+/// identified are owned whole.
+pub fn field_set_in_scope(obj: &Value, types: &dyn ListTypes, scope: Scope) -> FieldSet {
+    let mut walker = SetWalker { schema: Schema { types }, strict: false, errors: Vec::new() };
+    let (_, mut set) = walker.node(obj, &mut Vec::new(), &mut Vec::new());
+    scope.restrict(&mut set);
+    set
+}
+
+/// The set of fields an apply configuration sets, or the reasons it is not a valid
+/// configuration (an element without its key, a duplicate key).
+pub(crate) fn config_field_set(config: &Value, types: &dyn ListTypes, scope: Scope) -> Result<FieldSet, Vec<String>> {
+    let mut walker = SetWalker { schema: Schema { types }, strict: true, errors: Vec::new() };
+    let (_, mut set) = walker.node(config, &mut Vec::new(), &mut Vec::new());
+    if !walker.errors.is_empty() {
+        return Err(walker.errors);
+    }
+    scope.restrict(&mut set);
+    Ok(set)
+}
+
+struct SetWalker<'t> {
+    schema: Schema<'t>,
+    strict: bool,
+    errors: Vec<String>,
+}
+
+impl SetWalker<'_> {
+    /// Returns whether the node at `path` is itself a member, and the set below it.
+    fn node(&mut self, value: &Value, path: &mut Vec<String>, at: &mut Vec<PathElement>) -> (bool, FieldSet) {
+        match value {
+            Value::Object(map) if map.is_empty() || self.schema.map_type(path) == MapType::Atomic => {
+                (true, FieldSet::new())
+            }
+            Value::Object(map) => {
+                let mut set = FieldSet::new();
+                for (key, child) in map {
+                    path.push(key.clone());
+                    at.push(PathElement::field(key));
+                    let (member, below) = self.node(child, path, at);
+                    let member = member || self.schema.is_map_entry(path);
+                    at.pop();
+                    path.pop();
+                    set.add(PathElement::field(key), member, below);
+                }
+                (false, set)
+            }
+            Value::Array(items) => {
+                let list_type = self.schema.list_type(path);
+                if list_type == ListType::Atomic {
+                    return (true, FieldSet::new());
+                }
+                if items.is_empty() {
+                    return (false, FieldSet::new());
+                }
+                let pes = match self.schema.elements(path, &list_type, items) {
+                    Ok(pes) => pes,
+                    Err(e) => {
+                        if self.strict {
+                            self.errors.push(format!("{}: {e}", FieldPath(at.clone())));
+                        }
+                        return (true, FieldSet::new());
+                    }
+                };
+                let mut set = FieldSet::new();
+                for (pe, positions) in group_by_element(&pes) {
+                    if positions.len() > 1 {
+                        if self.strict {
+                            self.errors.push(format!("{}: duplicate entries for key {pe}", FieldPath(at.clone())));
+                        }
+                        set.add(pe.clone(), true, FieldSet::new());
+                        continue;
+                    }
+                    let below = match (&list_type, items.get(positions[0])) {
+                        (ListType::Map { .. }, Some(item)) => {
+                            at.push(pe.clone());
+                            let (_, below) = self.node(item, path, at);
+                            at.pop();
+                            below
+                        }
+                        _ => FieldSet::new(),
+                    };
+                    set.add(pe.clone(), true, below);
+                }
+                (false, set)
+            }
+            _ => (true, FieldSet::new()),
+        }
+    }
+}
+
+/// What changed between two objects, as field sets (structured-merge-diff's `Comparison`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Comparison {
+    /// Paths present only in the new object (including the roots of added subtrees).
+    pub added: FieldSet,
+    /// Leaves present in both with different values.
+    pub modified: FieldSet,
+    /// Paths present only in the old object (including the roots of removed subtrees).
+    pub removed: FieldSet,
+}
+
+impl Comparison {
+    /// Compares `old` (absent on create) with `new`, restricted to `scope`.
+    pub fn of(old: Option<&Value>, new: &Value, types: &dyn ListTypes, scope: Scope) -> Self {
+        let mut out = Comparison::default();
+        let schema = Schema { types };
+        compare(&schema, old, Some(new), &mut Vec::new(), &mut Vec::new(), &mut out);
+        scope.restrict(&mut out.added);
+        scope.restrict(&mut out.modified);
+        scope.restrict(&mut out.removed);
+        out
+    }
+
+    /// Fields whose value this write decided: added or modified.
+    pub fn changed(&self) -> FieldSet {
+        self.added.union(&self.modified)
+    }
+}
+
+enum Shape<'v> {
+    Map(Option<&'v Map<String, Value>>, Option<&'v Map<String, Value>>),
+    List(&'v [Value], &'v [Value]),
+    Leaf,
+}
+
+fn shape<'v>(lhs: Option<&'v Value>, rhs: Option<&'v Value>) -> Shape<'v> {
+    match (lhs, rhs) {
+        (Some(Value::Object(l)), Some(Value::Object(r))) => Shape::Map(Some(l), Some(r)),
+        (None, Some(Value::Object(r))) => Shape::Map(None, Some(r)),
+        (Some(Value::Object(l)), None) => Shape::Map(Some(l), None),
+        (Some(Value::Array(l)), Some(Value::Array(r))) => Shape::List(l, r),
+        (None, Some(Value::Array(r))) => Shape::List(&[], r),
+        (Some(Value::Array(l)), None) => Shape::List(l, &[]),
+        _ => Shape::Leaf,
+    }
+}
+
+fn compare(
+    schema: &Schema<'_>,
+    lhs: Option<&Value>,
+    rhs: Option<&Value>,
+    path: &mut Vec<String>,
+    at: &mut Vec<PathElement>,
+    out: &mut Comparison,
+) {
+    if lhs.is_none() && rhs.is_none() {
+        return;
+    }
+    let descended = match shape(lhs, rhs) {
+        Shape::Map(l, r) => {
+            let empty = l.is_none_or(Map::is_empty) && r.is_none_or(Map::is_empty);
+            if empty || schema.map_type(path) == MapType::Atomic {
+                false
+            } else {
+                let mut keys: Vec<&String> =
+                    l.iter().flat_map(|m| m.keys()).chain(r.iter().flat_map(|m| m.keys())).collect();
+                keys.sort();
+                keys.dedup();
+                for key in keys {
+                    path.push(key.clone());
+                    at.push(PathElement::field(key));
+                    compare(schema, l.and_then(|m| m.get(key)), r.and_then(|m| m.get(key)), path, at, out);
+                    at.pop();
+                    path.pop();
+                }
+                true
+            }
+        }
+        Shape::List(l, r) => {
+            let list_type = schema.list_type(path);
+            if (l.is_empty() && r.is_empty()) || list_type == ListType::Atomic {
+                false
+            } else {
+                match (schema.elements(path, &list_type, l), schema.elements(path, &list_type, r)) {
+                    (Ok(lpes), Ok(rpes)) => {
+                        compare_items(schema, (l, &lpes), (r, &rpes), path, at, out);
+                        true
+                    }
+                    // Items without identity: compare the list as one value.
+                    _ => false,
+                }
+            }
+        }
+        Shape::Leaf => false,
+    };
+    // A subtree that appeared or vanished is recorded at its root as well as at its leaves, so
+    // that the writer owns the map or element itself (the `.` of `fieldsV1`).
+    match (lhs, rhs) {
+        (None, Some(_)) => out.added.insert(at),
+        (Some(_), None) => out.removed.insert(at),
+        (Some(l), Some(r)) if !descended && l != r => out.modified.insert(at),
+        _ => {}
+    }
+}
+
+fn compare_items(
+    schema: &Schema<'_>,
+    (l, lpes): (&[Value], &[PathElement]),
+    (r, rpes): (&[Value], &[PathElement]),
+    path: &mut Vec<String>,
+    at: &mut Vec<PathElement>,
+    out: &mut Comparison,
+) {
+    let lgroups = group_by_element(lpes);
+    let rgroups = group_by_element(rpes);
+    let mut pes: Vec<&PathElement> = lgroups.keys().chain(rgroups.keys()).copied().collect();
+    pes.sort();
+    pes.dedup();
+    for pe in pes {
+        let litems: Vec<&Value> = lgroups.get(pe).into_iter().flatten().filter_map(|&i| l.get(i)).collect();
+        let ritems: Vec<&Value> = rgroups.get(pe).into_iter().flatten().filter_map(|&i| r.get(i)).collect();
+        at.push(pe.clone());
+        // Duplicated elements are compared as one atomic value, as structured-merge-diff does.
+        match (litems.len(), ritems.len()) {
+            (0..=1, 0..=1) => compare(schema, litems.first().copied(), ritems.first().copied(), path, at, out),
+            (2.., 2..) => {
+                if litems != ritems {
+                    out.modified.insert(at);
+                }
+            }
+            (2.., _) => {
+                if let Some(item) = ritems.first() {
+                    compare(schema, None, Some(item), path, at, out);
+                }
+                out.removed.insert(at);
+            }
+            (_, 2..) => {
+                if let Some(item) = litems.first() {
+                    compare(schema, Some(item), None, path, at, out);
+                }
+                out.added.insert(at);
+            }
+        }
+        at.pop();
+    }
+}

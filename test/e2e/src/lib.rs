@@ -1,0 +1,237 @@
+//! Harness for end-to-end tests: start the real `orrery` binary on 127.0.0.1 with an
+//! OS-chosen port, talk to it with kubectl and kube-rs, and wait on conditions with
+//! deadlines (never fixed sleeps).
+
+use anyhow::{Context, bail};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `orrery` binary: `$ORRERY_BIN`, else the workspace's debug build (which
+/// `cargo test --workspace` builds for the CLI's own tests).
+pub fn orrery_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("ORRERY_BIN") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    target.join("debug/orrery")
+}
+
+/// A running `orrery server`, killed when dropped.
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub kubeconfig: PathBuf,
+    pub data_dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ServerOptions {
+    pub insecure_http: bool,
+    pub event_history: Option<usize>,
+    /// Reuse this data directory (for restarts); a fresh one otherwise.
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Server {
+    pub fn start() -> anyhow::Result<Self> {
+        Self::start_with(ServerOptions::default())
+    }
+
+    pub fn start_with(opts: ServerOptions) -> anyhow::Result<Self> {
+        let (tmp, data_dir) = match opts.data_dir {
+            Some(d) => (None, d),
+            None => {
+                let t = tempfile::tempdir()?;
+                let d = t.path().join("data");
+                (Some(t), d)
+            }
+        };
+        let bin = orrery_bin();
+        if !bin.exists() {
+            bail!("{} does not exist: build it with `cargo build --bin orrery` (or set ORRERY_BIN)", bin.display());
+        }
+        let mut cmd = Command::new(&bin);
+        cmd.args(["server", "--listen", "127.0.0.1:0", "--data-dir"]).arg(&data_dir);
+        if opts.insecure_http {
+            cmd.arg("--insecure-http");
+        }
+        if let Some(n) = opts.event_history {
+            cmd.args(["--event-history", &n.to_string()]);
+        }
+        let mut child =
+            cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().context("spawning orrery server")?;
+        let stdout = child.stdout.take().context("server stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(Duration::from_secs(30)).context("the server did not report ready within 30s")?;
+        let ready: serde_json::Value = serde_json::from_str(&line).with_context(|| format!("ready line {line:?}"))?;
+        let url = ready["url"].as_str().context("url")?.to_owned();
+        let kubeconfig = PathBuf::from(ready["kubeconfig"].as_str().context("kubeconfig")?);
+        Ok(Self { child, url, kubeconfig, data_dir, _tmp: tmp })
+    }
+
+    /// Kills the server with SIGKILL (no chance to flush anything) and waits for it.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// A kubeconfig for one space, written next to the admin one.
+    pub fn space_kubeconfig(&self, space: &str) -> anyhow::Result<PathBuf> {
+        let text = std::fs::read_to_string(&self.kubeconfig)?;
+        let path = self.kubeconfig.with_file_name(format!("{space}.kubeconfig"));
+        std::fs::write(&path, text.replace("/clusters/root", &format!("/clusters/{space}")))?;
+        Ok(path)
+    }
+
+    /// A kube-rs client for a space, with the admin token.
+    pub async fn client(&self, space: &str) -> anyhow::Result<kube::Client> {
+        client_from(&self.space_kubeconfig(space)?).await
+    }
+
+    /// Creates a space through the root space and waits until it is Ready.
+    pub async fn create_space(&self, name: &str) -> anyhow::Result<()> {
+        use kube::api::{Api, DynamicObject, PostParams};
+        let root = self.client("root").await?;
+        let ar = space_resource();
+        let api: Api<DynamicObject> = Api::all_with(root, &ar);
+        let mut obj = DynamicObject::new(name, &ar);
+        obj.data = serde_json::json!({});
+        api.create(&PostParams::default(), &obj).await?;
+        wait_for(Duration::from_secs(20), || async {
+            let s = api.get(name).await.ok()?;
+            (s.data.pointer("/status/phase")? == "Ready").then_some(())
+        })
+        .await
+        .with_context(|| format!("space {name} did not become Ready"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn space_resource() -> kube::api::ApiResource {
+    kube::api::ApiResource {
+        group: "space.kubestellar.io".into(),
+        version: "v1alpha1".into(),
+        api_version: "space.kubestellar.io/v1alpha1".into(),
+        kind: "Space".into(),
+        plural: "spaces".into(),
+    }
+}
+
+pub async fn client_from(kubeconfig: &Path) -> anyhow::Result<kube::Client> {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig)?;
+    let config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await?;
+    Ok(kube::Client::try_from(config)?)
+}
+
+/// Polls `check` until it returns `Some`, or fails after `deadline`.
+pub async fn wait_for<T, F, Fut>(deadline: Duration, mut check: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let until = Instant::now() + deadline;
+    let mut pause = Duration::from_millis(10);
+    loop {
+        if let Some(v) = check().await {
+            return Ok(v);
+        }
+        if Instant::now() > until {
+            bail!("condition not met within {deadline:?}");
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(250));
+    }
+}
+
+/// A kubectl of one minor version, with its own discovery cache.
+pub struct Kubectl {
+    pub bin: PathBuf,
+    pub kubeconfig: PathBuf,
+    cache: tempfile::TempDir,
+}
+
+impl Kubectl {
+    /// `minor` picks `kubectl.1.<minor>` from `$KUBECTL_DIR` (default: the Google Cloud
+    /// SDK's directory); `$KUBECTL` overrides the binary entirely.
+    pub fn new(minor: u32, kubeconfig: &Path) -> anyhow::Result<Self> {
+        let bin = match std::env::var_os("KUBECTL") {
+            Some(k) => PathBuf::from(k),
+            None => {
+                let dir = std::env::var_os("KUBECTL_DIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from("/usr/lib/google-cloud-sdk/bin"));
+                dir.join(format!("kubectl.1.{minor}"))
+            }
+        };
+        if !bin.exists() {
+            bail!("{} not found: install kubectl 1.{minor} or set KUBECTL / KUBECTL_DIR", bin.display());
+        }
+        Ok(Self { bin, kubeconfig: kubeconfig.to_owned(), cache: tempfile::tempdir()? })
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.bin);
+        c.arg("--kubeconfig").arg(&self.kubeconfig).arg("--cache-dir").arg(self.cache.path()).args(args);
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap_or_else(|e| panic!("running kubectl {args:?}: {e}"))
+    }
+
+    /// Runs and asserts success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs with `stdin` as input and asserts success.
+    pub fn ok_stdin(&self, args: &[&str], stdin: &str) -> String {
+        use std::io::Write;
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl");
+        child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+        let out = child.wait_with_output().expect("kubectl output");
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs, asserts failure, returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "kubectl {args:?} should have failed: {}", String::from_utf8_lossy(&out.stdout));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}

@@ -1,0 +1,230 @@
+//! kube-rs (the client every orrery controller uses) against a real `orrery server`:
+//! watcher and reflector, relisting after an in-stream 410, streaming lists, the finalizer
+//! helper, server-side apply and the status subresource.
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::runtime::{WatchStreamExt, finalizer, reflector, watcher};
+use orrery_e2e::{Server, ServerOptions, wait_for};
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+fn cm(name: &str, value: &str) -> ConfigMap {
+    serde_json::from_value(json!({"metadata": {"name": name}, "data": {"v": value}})).expect("configmap")
+}
+
+/// Spawns a reflector over configmaps in `default` and returns its store.
+fn reflect(api: Api<ConfigMap>, config: watcher::Config) -> reflector::Store<ConfigMap> {
+    let (reader, writer) = reflector::store();
+    let stream = reflector(writer, watcher(api, config)).default_backoff().applied_objects();
+    tokio::spawn(async move {
+        futures::pin_mut!(stream);
+        while stream.next().await.is_some() {}
+    });
+    reader
+}
+
+fn names(store: &reflector::Store<ConfigMap>) -> BTreeSet<String> {
+    store.state().iter().filter_map(|c| c.metadata.name.clone()).collect()
+}
+
+async fn converges(store: &reflector::Store<ConfigMap>, api: &Api<ConfigMap>) {
+    wait_for(Duration::from_secs(30), || async {
+        let live: BTreeSet<String> =
+            api.list(&Default::default()).await.ok()?.items.into_iter().filter_map(|c| c.metadata.name).collect();
+        (names(store) == live).then_some(())
+    })
+    .await
+    .expect("the reflector converges on the live state");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflector_stays_consistent_across_watch_timeouts() {
+    let server = Server::start().expect("server");
+    let api: Api<ConfigMap> = Api::namespaced(server.client("root").await.expect("client"), "default");
+    // A one-second watch timeout makes the watcher resume from its resourceVersion many times.
+    let store = reflect(api.clone(), watcher::Config::default().timeout(1));
+    store.wait_until_ready().await.expect("initial list");
+    // Rounds of changes until several one-second watch timeouts have passed; after each
+    // round the reflector must have caught up.
+    let started = std::time::Instant::now();
+    let mut expected = 0;
+    let mut round = 0;
+    while started.elapsed() < Duration::from_secs(4) {
+        for i in 0..5 {
+            api.create(&PostParams::default(), &cm(&format!("r{round}-{i}"), "x")).await.expect("create");
+        }
+        api.delete(&format!("r{round}-0"), &DeleteParams::default()).await.expect("delete");
+        expected += 4;
+        converges(&store, &api).await;
+        round += 1;
+    }
+    assert_eq!(names(&store).len(), expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compacted_history_gives_an_in_stream_410_and_a_relist() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let opts = ServerOptions { data_dir: Some(data.clone()), ..Default::default() };
+    let mut server = Server::start_with(opts.clone()).expect("server");
+    let client = server.client("root").await.expect("client");
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    api.create(&PostParams::default(), &cm("before", "1")).await.expect("create");
+    let listed_rv = api.list(&Default::default()).await.expect("list").metadata.resource_version.expect("rv");
+
+    // Writes to another resource move the global revision past what a configmap watch saw.
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), "default");
+    for i in 0..5 {
+        let s = serde_json::from_value(json!({"metadata": {"name": format!("s{i}")}})).expect("secret");
+        secrets.create(&PostParams::default(), &s).await.expect("create secret");
+    }
+    // A restart drops event history: resuming at the old resourceVersion is now too old.
+    server.kill9();
+    let server = Server::start_with(opts).expect("restart");
+    let api: Api<ConfigMap> = Api::namespaced(server.client("root").await.expect("client"), "default");
+    let mut raw =
+        api.watch(&kube::api::WatchParams::default(), &listed_rv).await.expect("watch request is accepted").boxed();
+    match raw.next().await {
+        Some(Ok(kube::core::WatchEvent::Error(e))) => {
+            assert_eq!((e.code, e.reason.as_str()), (410, "Expired"), "{e:?}")
+        }
+        other => panic!("expected an in-stream 410, got {other:?}"),
+    }
+    // kube-runtime answers that 410 with a relist and converges.
+    let store = reflect(api.clone(), watcher::Config::default());
+    store.wait_until_ready().await.expect("list");
+    api.create(&PostParams::default(), &cm("after", "2")).await.expect("create");
+    converges(&store, &api).await;
+    assert_eq!(names(&store), BTreeSet::from(["after".to_owned(), "before".to_owned()]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streaming_lists_end_with_the_initial_events_bookmark() {
+    let server = Server::start().expect("server");
+    let api: Api<ConfigMap> = Api::namespaced(server.client("root").await.expect("client"), "default");
+    for i in 0..3 {
+        api.create(&PostParams::default(), &cm(&format!("s{i}"), "x")).await.expect("create");
+    }
+    let store = reflect(api.clone(), watcher::Config::default().streaming_lists());
+    tokio::time::timeout(Duration::from_secs(20), store.wait_until_ready())
+        .await
+        .expect("InitDone arrives")
+        .expect("ready");
+    assert_eq!(names(&store).len(), 3);
+    api.create(&PostParams::default(), &cm("s3", "x")).await.expect("create");
+    converges(&store, &api).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_finalizer_helper_adds_and_removes_its_finalizer() {
+    let server = Server::start().expect("server");
+    let api: Api<ConfigMap> = Api::namespaced(server.client("root").await.expect("client"), "default");
+    api.create(&PostParams::default(), &cm("guarded", "1")).await.expect("create");
+    const NAME: &str = "orrery.test/cleanup";
+    let reconcile = |api: Api<ConfigMap>| async move {
+        let obj = std::sync::Arc::new(api.get("guarded").await.expect("get"));
+        finalizer(&api, NAME, obj, |event| async move {
+            match event {
+                finalizer::Event::Apply(_) | finalizer::Event::Cleanup(_) => {
+                    Ok::<_, std::convert::Infallible>(kube::runtime::controller::Action::await_change())
+                }
+            }
+        })
+        .await
+    };
+    // First pass: the helper adds its finalizer with a JSON patch that tests for null.
+    reconcile(api.clone()).await.expect("apply pass");
+    let held = api.get("guarded").await.expect("get");
+    assert_eq!(held.metadata.finalizers.as_deref(), Some(&[NAME.to_owned()][..]));
+    api.delete("guarded", &DeleteParams::default()).await.expect("delete is accepted");
+    assert!(api.get("guarded").await.expect("still there").metadata.deletion_timestamp.is_some());
+    // Cleanup pass: the helper removes its finalizer and the object goes.
+    reconcile(api.clone()).await.expect("cleanup pass");
+    wait_for(Duration::from_secs(10), || async { api.get_opt("guarded").await.ok()?.is_none().then_some(()) })
+        .await
+        .expect("deleted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_apply_creates_updates_conflicts_and_forces() {
+    let server = Server::start().expect("server");
+    let api: Api<Deployment> = Api::namespaced(server.client("root").await.expect("client"), "default");
+    let deploy = |replicas: i32, image: &str| {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "app"},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "a"}},
+                     "template": {"metadata": {"labels": {"app": "a"}}, "spec": {"containers": [{"name": "main", "image": image}]}}}
+        })
+    };
+    let pp = |m: &str| PatchParams::apply(m);
+    let created = api.patch("app", &pp("alice"), &Patch::Apply(deploy(1, "img:1"))).await.expect("create by apply");
+    assert_eq!(created.spec.as_ref().and_then(|s| s.replicas), Some(1));
+    let updated =
+        api.patch("app", &pp("alice"), &Patch::Apply(deploy(2, "img:1"))).await.expect("update by the same manager");
+    assert_eq!(updated.spec.as_ref().and_then(|s| s.replicas), Some(2));
+    let err = api.patch("app", &pp("bob"), &Patch::Apply(deploy(3, "img:1"))).await.expect_err("conflict");
+    match err {
+        kube::Error::Api(s) => {
+            assert_eq!((s.code, s.reason.as_str()), (409, "Conflict"));
+            assert!(
+                s.message.contains("conflict with \"alice\"") && s.message.contains(".spec.replicas"),
+                "{}",
+                s.message
+            );
+        }
+        other => panic!("expected a 409 Status, got {other:?}"),
+    }
+    let forced = api.patch("app", &pp("bob").force(), &Patch::Apply(deploy(3, "img:1"))).await.expect("forced");
+    assert_eq!(forced.spec.as_ref().and_then(|s| s.replicas), Some(3));
+    let managers: Vec<String> =
+        forced.metadata.managed_fields.unwrap_or_default().into_iter().filter_map(|m| m.manager).collect();
+    assert!(managers.contains(&"bob".to_owned()) && managers.contains(&"alice".to_owned()), "{managers:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_is_written_only_through_its_subresource() {
+    let server = Server::start().expect("server");
+    let api: Api<Deployment> = Api::namespaced(server.client("root").await.expect("client"), "default");
+    let d: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "s"},
+        "spec": {"selector": {"matchLabels": {"app": "s"}}, "template": {"metadata": {"labels": {"app": "s"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}},
+        "status": {"replicas": 9}
+    }))
+    .expect("deployment");
+    let created = api.create(&PostParams::default(), &d).await.expect("create");
+    let _ = created;
+    let patched = api
+        .patch_status("s", &PatchParams::default(), &Patch::Merge(json!({"status": {"readyReplicas": 2}})))
+        .await
+        .expect("status patch");
+    assert_eq!(patched.status.as_ref().and_then(|s| s.ready_replicas), Some(2));
+    let generation = patched.metadata.generation;
+    // A write to the main resource leaves status alone.
+    let after = api
+        .patch(
+            "s",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"readyReplicas": 7}, "metadata": {"labels": {"x": "y"}}})),
+        )
+        .await
+        .expect("main patch");
+    assert_eq!(after.status.as_ref().and_then(|s| s.ready_replicas), Some(2));
+    assert_eq!(after.metadata.generation, generation, "status and labels do not bump generation");
+    // A write to status leaves the spec alone.
+    let st = api
+        .patch_status(
+            "s",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 5}, "status": {"readyReplicas": 3}})),
+        )
+        .await
+        .expect("status patch");
+    assert_eq!(
+        (st.spec.as_ref().and_then(|s| s.replicas), st.status.as_ref().and_then(|s| s.ready_replicas)),
+        (None, Some(3))
+    );
+}
