@@ -2,6 +2,7 @@
 
 mod crds;
 mod server;
+mod space;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -21,6 +22,8 @@ enum Command {
     Crds(crds::Args),
     /// Run the embedded space server: many Kubernetes-compatible spaces under /clusters/<space>.
     Server(server::Args),
+    /// Manage spaces: create, list, delete, kubeconfig, token.
+    Space(space::Args),
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
         }
         Command::Crds(args) => crds::run(&args),
         Command::Server(args) => runtime().and_then(|rt| rt.block_on(server::run(args))),
+        Command::Space(args) => runtime().and_then(|rt| rt.block_on(space::run(args))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

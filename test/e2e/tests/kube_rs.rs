@@ -5,6 +5,7 @@
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Resource;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, finalizer, reflector, watcher};
 use orrery_e2e::{Server, ServerOptions, wait_for};
@@ -227,4 +228,33 @@ async fn status_is_written_only_through_its_subresource() {
         (st.spec.as_ref().and_then(|s| s.replicas), st.status.as_ref().and_then(|s| s.ready_replicas)),
         (None, Some(3))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorder_events_are_read_back_through_the_core_api() {
+    use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+    let server = Server::start().expect("server");
+    let client = server.client("root").await.expect("client");
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let subject = api.create(&PostParams::default(), &cm("subject", "1")).await.expect("create");
+    let recorder = Recorder::new(client.clone(), Reporter { controller: "orrery-test".into(), instance: None });
+    let event = Event {
+        type_: EventType::Normal,
+        reason: "Tested".into(),
+        note: Some("recorded by kube-runtime".into()),
+        action: "Test".into(),
+        secondary: None,
+    };
+    let reference = subject.object_ref(&());
+    recorder.publish(&event, &reference).await.expect("first publish (POST)");
+    recorder.publish(&event, &reference).await.expect("second publish (series PATCH)");
+    let core: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client, "default");
+    let found = core
+        .list(&kube::api::ListParams::default().fields("involvedObject.name=subject"))
+        .await
+        .expect("list core events")
+        .items;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].message.as_deref(), Some("recorded by kube-runtime"));
+    assert_eq!(found[0].reporting_component.as_deref(), Some("orrery-test"));
 }

@@ -241,7 +241,15 @@ fn suite(minor: u32) {
     let explained = k.ok(&["explain", "crontabs.spec.cronSpec"]);
     assert!(explained.contains("When to run."), "{explained}");
     assert!(k.ok(&["explain", "deployments.spec"]).contains("DeploymentSpec"));
-    k.ok(&["delete", "-n", "shop", "ct", "nightly"]);
+    // Fields the schema does not declare: rejected under strict validation, pruned otherwise.
+    let bogus = file(
+        "bogus.yaml",
+        "apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata: {name: odd}\nspec: {cronSpec: x, bogus: 1}\n",
+    );
+    assert!(k.fails(&["create", "-n", "shop", "-f", &bogus]).contains("unknown field \"spec.bogus\""));
+    k.ok(&["create", "-n", "shop", "-f", &bogus, "--validate=false"]);
+    assert_eq!(k.ok(&["get", "-n", "shop", "ct", "odd", "-o", "jsonpath={.spec}"]), r#"{"cronSpec":"x"}"#);
+    k.ok(&["delete", "-n", "shop", "ct", "nightly", "odd"]);
 
     // --dry-run=server changes nothing.
     k.ok(&["create", "-n", "shop", "configmap", "dry", "--from-literal=a=b", "--dry-run=server"]);

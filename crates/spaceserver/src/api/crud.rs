@@ -22,6 +22,7 @@ pub(super) fn parse_stored(s: &Stored) -> Result<Value> {
 /// The stored object as the requested version shows it (all versions share storage and
 /// convert by rewriting `apiVersion`).
 pub(super) fn present(ctx: &Ctx, mut obj: Value) -> Value {
+    super::convert::from_storage(&ctx.info.group, &ctx.info.resource, &mut obj);
     if let Some(o) = obj.as_object_mut() {
         o.insert("apiVersion".into(), Value::String(ctx.info.api_version()));
         o.insert("kind".into(), Value::String(ctx.info.kind.clone()));
@@ -125,6 +126,7 @@ pub(super) async fn create_object(
     mut obj: Value,
     manager: Option<&str>,
 ) -> Result<Response> {
+    super::convert::to_storage(&ctx.info.group, &ctx.info.resource, &mut obj);
     if !obj.get("metadata").is_some_and(Value::is_object) {
         obj["metadata"] = json!({});
     }
@@ -170,6 +172,7 @@ pub(super) async fn create_object(
     }
     lifecycle::on_create(&ctx, &mut obj);
     validate::normalize(&ctx, &mut obj);
+    validate::apply_schema(&ctx, &mut obj)?;
     if ctx.info.namespaced {
         lifecycle::require_active_namespace(server, &ctx, &namespace).await?;
     }
@@ -287,6 +290,9 @@ pub(super) fn updated_with(
     incoming: &Value,
     manager: Option<&str>,
 ) -> Result<(Outcome, Option<u64>)> {
+    let mut incoming = incoming.clone();
+    super::convert::to_storage(&ctx.info.group, &ctx.info.resource, &mut incoming);
+    let incoming = &incoming;
     let expected = requested_revision(incoming)?;
     let mut new = match ctx.path.subresource.as_deref() {
         None => {
@@ -327,6 +333,7 @@ pub(super) fn updated_with(
         m.remove("resourceVersion");
     }
     validate::normalize(ctx, &mut new);
+    validate::apply_schema(ctx, &mut new)?;
     new["apiVersion"] = current["apiVersion"].clone();
     new["kind"] = current["kind"].clone();
     if object::is_deleting(current) {

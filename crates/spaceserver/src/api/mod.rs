@@ -1,6 +1,7 @@
 //! The Kubernetes API of every space: routing, discovery, CRUD, list, watch, patch.
 
 pub mod body;
+mod convert;
 mod crds;
 mod crud;
 mod discovery;
@@ -13,6 +14,7 @@ pub mod params;
 mod patching;
 pub mod path;
 pub mod resources;
+mod schema;
 mod selection;
 pub mod spaces;
 pub mod status;

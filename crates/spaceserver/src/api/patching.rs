@@ -78,7 +78,7 @@ pub(super) async fn patch(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>)
         return Ok(json_response(200, &validate::scale_of(&ctx, &present(&ctx, obj))));
     }
     let (obj, _) = guaranteed_update(server, &ctx, &name, |current| {
-        let mut base = current.clone();
+        let mut base = present(&ctx, current.clone());
         object::forget_revision(&mut base);
         let patched = patch_fn(&base)?;
         if !patched.is_object() {

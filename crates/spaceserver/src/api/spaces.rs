@@ -63,6 +63,16 @@ fn seed_objects() -> Vec<(&'static str, &'static str, Value)> {
         ns("kube-public"),
         ns("kube-node-lease"),
         (
+            "core/serviceaccounts",
+            "default",
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": "default"}}),
+        ),
+        (
+            "core/serviceaccounts",
+            "kube-system",
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": "kube-system"}}),
+        ),
+        (
             "core/services",
             "default",
             json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver", "provider": "kubernetes"}},

@@ -13,6 +13,19 @@ use orrery_api::validation::{FieldError, FieldErrors, FieldPath, names};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+/// Prunes and defaults a custom resource by its schema. With `fieldValidation=Strict`
+/// (what kubectl sends), an undeclared field is an error instead of silently dropped.
+pub(super) fn apply_schema(ctx: &Ctx, obj: &mut Value) -> Result<()> {
+    let Some(schema) = &ctx.info.schema else { return Ok(()) };
+    let pruned = super::schema::prune_and_default(obj, schema);
+    if !pruned.is_empty() && ctx.params.field_validation.as_deref() == Some("Strict") {
+        let fields: Vec<String> =
+            pruned.iter().map(|p| format!("unknown field \"{}\"", p.trim_start_matches('.'))).collect();
+        return Err(ApiError::bad_request(format!("strict decoding error: {}", fields.join(", "))));
+    }
+    Ok(())
+}
+
 /// What the apiserver fills in before validation.
 pub(super) fn normalize(ctx: &Ctx, obj: &mut Value) {
     if ctx.info.group.is_empty()
@@ -85,6 +98,9 @@ pub(super) fn object(_server: &Arc<ApiServer>, ctx: &Ctx, obj: &Value) -> Result
             }
         }
         _ => {}
+    }
+    if let Some(schema) = &ctx.info.schema {
+        errs.extend(super::schema::validate(obj, schema));
     }
     if errs.is_empty() { Ok(()) } else { Err(ApiError::invalid(&ctx.info.kind, &ctx.subject(name), &errs)) }
 }
