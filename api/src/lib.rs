@@ -15,6 +15,7 @@ pub mod downsync;
 pub mod keys;
 mod object;
 pub mod selector;
+pub mod space;
 pub mod types;
 pub mod upsync;
 pub mod validation;

@@ -1,5 +1,6 @@
 //! `orrery`: one binary for the whole control plane.
 
+mod bench;
 mod crds;
 mod server;
 mod space;
@@ -24,6 +25,8 @@ enum Command {
     Server(server::Args),
     /// Manage spaces: create, list, delete, kubeconfig, token.
     Space(space::Args),
+    /// Measure orrery (JSON on stdout, a table on stderr).
+    Bench(bench::Args),
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         Command::Crds(args) => crds::run(&args),
         Command::Server(args) => runtime().and_then(|rt| rt.block_on(server::run(args))),
         Command::Space(args) => runtime().and_then(|rt| rt.block_on(space::run(args))),
+        Command::Bench(args) => runtime().and_then(|rt| rt.block_on(bench::run(args))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -85,7 +85,7 @@ async fn client(kc: Kubeconfig) -> anyhow::Result<kube::Client> {
 }
 
 fn spaces(client: kube::Client) -> Api<DynamicObject> {
-    Api::all_with(client, &api_resource())
+    Api::all_with(client, &orrery_api::space::api_resource())
 }
 
 fn phase(s: &DynamicObject) -> String {
@@ -102,7 +102,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         Command::Create { name, timeout } => {
             let api = spaces(client(for_space(kc, "root")?).await?);
-            let mut obj = DynamicObject::new(&name, &api_resource());
+            let mut obj = DynamicObject::new(&name, &orrery_api::space::api_resource());
             obj.data = json!({});
             api.create(&PostParams::default(), &obj).await.with_context(|| format!("creating space {name:?}"))?;
             eprintln!("space/{name} created; waiting for it to be ready…");
@@ -145,14 +145,4 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn api_resource() -> kube::api::ApiResource {
-    kube::api::ApiResource {
-        group: "space.kubestellar.io".into(),
-        version: "v1alpha1".into(),
-        api_version: "space.kubestellar.io/v1alpha1".into(),
-        kind: "Space".into(),
-        plural: "spaces".into(),
-    }
 }

@@ -124,13 +124,7 @@ impl Drop for Server {
 }
 
 pub fn space_resource() -> kube::api::ApiResource {
-    kube::api::ApiResource {
-        group: "space.kubestellar.io".into(),
-        version: "v1alpha1".into(),
-        api_version: "space.kubestellar.io/v1alpha1".into(),
-        kind: "Space".into(),
-        plural: "spaces".into(),
-    }
+    orrery_api::space::api_resource()
 }
 
 pub async fn client_from(kubeconfig: &Path) -> anyhow::Result<kube::Client> {

@@ -56,14 +56,16 @@ pub fn require_object(v: Value) -> Result<Value, ApiError> {
     Ok(v)
 }
 
-pub fn check_object_size(v: &Value) -> Result<(), ApiError> {
-    let size = serde_json::to_vec(v).map(|b| b.len()).unwrap_or(usize::MAX);
-    if size > MAX_OBJECT {
+/// Serializes an object for storage, refusing one over the object size limit.
+pub fn object_bytes(v: &Value) -> Result<bytes::Bytes, ApiError> {
+    let bytes = serde_json::to_vec(v).map_err(|e| ApiError::internal(format!("serializing the object: {e}")))?;
+    if bytes.len() > MAX_OBJECT {
         return Err(ApiError::too_large(format!(
-            "the object is {size} bytes, larger than the limit of {MAX_OBJECT} bytes"
+            "the object is {} bytes, larger than the limit of {MAX_OBJECT} bytes",
+            bytes.len()
         )));
     }
-    Ok(())
+    Ok(bytes.into())
 }
 
 #[cfg(test)]

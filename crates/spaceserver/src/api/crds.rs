@@ -4,7 +4,7 @@
 use super::object::meta_str;
 use super::resources::{PrinterColumn, ResourceInfo, Resources, ScalePaths, custom_storage};
 use super::{ApiServer, crud, spaces};
-use crate::store::{ListRequest, Prefix, ReadAt};
+use crate::store::{ListRequest, Prefix};
 use orrery_api::validation::{FieldError, FieldErrors, FieldPath, names};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -161,9 +161,7 @@ pub(super) async fn refresh(server: &Arc<ApiServer>, space: &str) {
         space: Some(space.to_owned()),
         namespace: None,
     };
-    let Ok(page) =
-        server.store.list(&prefix, ListRequest { at: ReadAt::Latest, after: None, limit: None, filter: None }).await
-    else {
+    let Ok(page) = server.store.list(&prefix, ListRequest::latest()).await else {
         return;
     };
     let mut resources = Resources::builtin(&spaces::extra_resources(space));
@@ -185,15 +183,7 @@ pub(super) async fn delete_instances(server: &Arc<ApiServer>, space: &str, crd: 
     let group = crd.pointer("/spec/group").and_then(Value::as_str).unwrap_or_default();
     let plural = crd.pointer("/spec/names/plural").and_then(Value::as_str).unwrap_or_default();
     let prefix = Prefix { resource: custom_storage(group, plural), space: Some(space.to_owned()), namespace: None };
-    let Ok(page) =
-        server.store.list(&prefix, ListRequest { at: ReadAt::Latest, after: None, limit: None, filter: None }).await
-    else {
-        return;
-    };
-    for (key, _) in page.items {
-        let write = crate::store::Write { key, value: None, precondition: crate::store::Precondition::None };
-        let _ = server.store.write(write).await;
-    }
+    super::lifecycle::purge(server, &prefix).await;
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Single-object requests: get, create, update (and `/status`), delete, deletecollection.
 
-use super::body::{self, check_object_size, parse_document, require_object};
+use super::body::{self, object_bytes, parse_document, require_object};
 use super::object::{self, meta_mut, meta_str};
 use super::status::ApiError;
 use super::{ApiServer, Ctx, Result, json_response, lifecycle, validate};
@@ -15,8 +15,12 @@ use std::sync::Arc;
 /// race it did not ask to lose (no resourceVersion from the client).
 const RETRIES: usize = 16;
 
+/// A stored object as clients see it: its JSON with its revision as resourceVersion.
 pub(super) fn parse_stored(s: &Stored) -> Result<Value> {
-    serde_json::from_slice(&s.json).map_err(|e| ApiError::internal(format!("stored object unreadable: {e}")))
+    let mut v: Value =
+        serde_json::from_slice(&s.json).map_err(|e| ApiError::internal(format!("stored object unreadable: {e}")))?;
+    object::set_revision(&mut v, s.revision);
+    Ok(v)
 }
 
 /// The stored object as the requested version shows it (all versions share storage and
@@ -37,7 +41,6 @@ pub(super) fn store_error(ctx: &Ctx, name: &str, e: StoreError) -> ApiError {
         StoreError::Conflict { .. } => ApiError::modified(&ctx.subject(name)),
         StoreError::Expired { .. } => ApiError::gone(e.to_string()),
         StoreError::TooLarge { .. } => ApiError::timeout(e.to_string()),
-        StoreError::InvalidObject(m) => ApiError::bad_request(m),
         StoreError::Backend(m) => ApiError::internal(m),
         StoreError::Closed => ApiError::new(503, "ServiceUnavailable", "the store is shutting down"),
     }
@@ -183,7 +186,6 @@ pub(super) async fn create_object(
         super::managed::record_update(&mut obj, None, manager, None, &ctx.info)?;
     }
     object::omit_empty_metadata(&mut obj);
-    check_object_size(&obj)?;
     for attempt in 0..8 {
         if generate {
             obj["metadata"]["name"] = Value::String(format!("{prefix}{}", object::name_suffix()));
@@ -192,11 +194,12 @@ pub(super) async fn create_object(
         if ctx.params.dry_run {
             return Ok(json_response(201, &present(&ctx, obj)));
         }
-        let write =
-            Write { key: ctx.key(&namespace, &name), value: Some(obj.clone()), precondition: Precondition::Absent };
+        let value = Some(object_bytes(&obj)?);
+        let write = Write { key: ctx.key(&namespace, &name), value, precondition: Precondition::Absent };
         match server.store.write(write).await {
             Ok(stored) => {
-                let created = parse_stored(&stored)?;
+                let mut created = obj;
+                object::set_revision(&mut created, stored.revision);
                 lifecycle::after_write(server, &ctx, &created).await;
                 return Ok(json_response(201, &present(&ctx, created)));
             }
@@ -236,23 +239,28 @@ where
         {
             return Err(ApiError::modified(&ctx.subject(name)));
         }
-        let (value, deleting) = match outcome {
+        let (next, bytes) = match outcome {
             Outcome::Put(mut v) => {
                 object::omit_empty_metadata(&mut v);
-                check_object_size(&v)?;
                 validate::object(server, ctx, &v)?;
-                (Some(v), false)
+                let bytes = object_bytes(&v)?;
+                (v, Some(bytes))
             }
-            Outcome::Delete => (None, true),
+            Outcome::Delete => (current_obj, None),
         };
+        let deleting = bytes.is_none();
         if ctx.params.dry_run {
-            return Ok((value.unwrap_or(current_obj), deleting));
+            return Ok((next, deleting));
         }
-        let write =
-            Write { key: ctx.key(&namespace, name), value, precondition: Precondition::Revision(current.revision) };
+        let write = Write {
+            key: ctx.key(&namespace, name),
+            value: bytes,
+            precondition: Precondition::Revision(current.revision),
+        };
         match server.store.write(write).await {
             Ok(stored) => {
-                let obj = parse_stored(&stored)?;
+                let mut obj = next;
+                object::set_revision(&mut obj, stored.revision);
                 if deleting {
                     lifecycle::after_delete(server, ctx, &obj).await;
                 } else {

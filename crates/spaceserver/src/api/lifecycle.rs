@@ -8,7 +8,7 @@ use super::object::{self, meta_str};
 use super::path::{ROOT_SPACE, ResourcePath};
 use super::status::ApiError;
 use super::{ApiServer, Ctx, Result, json_response, spaces};
-use crate::store::{Key, ListRequest, Precondition, Prefix, ReadAt, Write};
+use crate::store::{Key, ListRequest, Precondition, Prefix, Write};
 use axum::body::Body;
 use axum::http::Request;
 use axum::response::Response;
@@ -171,11 +171,7 @@ fn spawn_namespace_termination(server: Arc<ApiServer>, space: String, namespace:
                     space: Some(space.clone()),
                     namespace: Some(namespace.clone()),
                 };
-                let Ok(page) = server
-                    .store
-                    .list(&prefix, ListRequest { at: ReadAt::Latest, after: None, limit: None, filter: None })
-                    .await
-                else {
+                let Ok(page) = server.store.list(&prefix, ListRequest::latest()).await else {
                     continue;
                 };
                 for (key, stored) in page.items {
@@ -274,11 +270,7 @@ async fn collect_garbage(server: &Arc<ApiServer>, space: &str, uid: &str, orphan
                 std::str::from_utf8(&s.json).is_ok_and(|t| t.contains(uid.as_str()))
             }) as crate::store::ListFilter
         };
-        let Ok(page) = server
-            .store
-            .list(&prefix, ListRequest { at: ReadAt::Latest, after: None, limit: None, filter: Some(owned) })
-            .await
-        else {
+        let Ok(page) = server.store.list(&prefix, ListRequest::latest_filtered(owned)).await else {
             continue;
         };
         for (key, stored) in page.items {
@@ -307,6 +299,15 @@ async fn collect_garbage(server: &Arc<ApiServer>, space: &str, uid: &str, orphan
     }
 }
 
+/// Removes every object under `prefix` directly from the store, past finalizers: what
+/// goes with a deleted space or CRD.
+pub(super) async fn purge(server: &Arc<ApiServer>, prefix: &Prefix) {
+    let Ok(page) = server.store.list(prefix, ListRequest::latest()).await else { return };
+    for (key, _) in page.items {
+        let _ = server.store.write(Write { key, value: None, precondition: Precondition::None }).await;
+    }
+}
+
 /// Writes an object as the server (seeding spaces), creating it when absent.
 pub(super) async fn seed(
     server: &Arc<ApiServer>,
@@ -320,8 +321,8 @@ pub(super) async fn seed(
         m.insert("uid".into(), Value::String(object::new_uid()));
         m.insert("creationTimestamp".into(), Value::String(object::now()));
     }
-    let write =
-        Write { key: Key::new(storage, space, namespace, &name), value: Some(obj), precondition: Precondition::Absent };
+    let value = Some(super::body::object_bytes(&obj)?);
+    let write = Write { key: Key::new(storage, space, namespace, &name), value, precondition: Precondition::Absent };
     match server.store.write(write).await {
         Ok(_) | Err(crate::store::StoreError::AlreadyExists) => Ok(()),
         Err(e) => Err(ApiError::internal(format!("seeding {storage} {name} in space {space}: {e}"))),

@@ -75,6 +75,13 @@ pub fn omit_empty_metadata(obj: &mut Value) {
     }
 }
 
+/// Stamps the resourceVersion an object is presented with.
+pub fn set_revision(obj: &mut Value, revision: u64) {
+    if let Some(m) = meta_mut(obj) {
+        m.insert("resourceVersion".into(), Value::String(revision.to_string()));
+    }
+}
+
 /// Drops `metadata.resourceVersion`, so a write derived from the stored object is not
 /// taken as the client's optimistic-concurrency precondition.
 pub fn forget_revision(obj: &mut Value) {

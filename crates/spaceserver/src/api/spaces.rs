@@ -11,7 +11,7 @@ use super::resources::{ResourceInfo, Resources};
 use super::status::ApiError;
 use super::{ApiServer, Ctx, Result, json_response};
 use crate::auth::new_token;
-use crate::store::{Key, ListRequest, Precondition, Prefix, ReadAt, Write};
+use crate::store::{Key, ListRequest, Precondition, Prefix, Write};
 use axum::body::Body;
 use axum::http::Request;
 use axum::response::Response;
@@ -19,8 +19,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-pub const GROUP: &str = "space.kubestellar.io";
-pub const VERSION: &str = "v1alpha1";
+pub use orrery_api::space::{GROUP, VERSION};
 /// The root-space namespace that holds each space's kubeconfig Secret.
 pub const SYSTEM_NAMESPACE: &str = "orrery-system";
 /// The label on the Secrets that hold space tokens.
@@ -114,7 +113,7 @@ pub async fn bootstrap(server: &Arc<ApiServer>) -> Result<()> {
         space: space.map(str::to_owned),
         namespace: None,
     };
-    let latest = || ListRequest { at: ReadAt::Latest, after: None, limit: None, filter: None };
+    let latest = || ListRequest::latest();
     let spaces = server
         .store
         .list(&all(&format!("{GROUP}/spaces"), Some(ROOT_SPACE)), latest())
@@ -204,17 +203,8 @@ pub(super) async fn remove(server: &Arc<ApiServer>, name: &str) {
     server.forget_space(name);
     server.auth.remove_space(name);
     for storage in resources.storages() {
-        let prefix = Prefix { resource: storage, space: Some(name.to_owned()), namespace: None };
-        let Ok(page) = server
-            .store
-            .list(&prefix, ListRequest { at: ReadAt::Latest, after: None, limit: None, filter: None })
-            .await
-        else {
-            continue;
-        };
-        for (key, _) in page.items {
-            let _ = server.store.write(Write { key, value: None, precondition: Precondition::None }).await;
-        }
+        super::lifecycle::purge(server, &Prefix { resource: storage, space: Some(name.to_owned()), namespace: None })
+            .await;
     }
     let secret = Key::new("core/secrets", ROOT_SPACE, SYSTEM_NAMESPACE, &format!("{name}-kubeconfig"));
     let _ = server.store.write(Write { key: secret, value: None, precondition: Precondition::None }).await;

@@ -8,7 +8,7 @@ use super::params::RvMatch;
 use super::selection::Selection;
 use super::status::ApiError;
 use super::{ApiServer, Ctx, Result, table};
-use crate::store::{Event, ListRequest, ReadAt, Revision, StoreError};
+use crate::store::{Event, ListRequest, Revision, StoreError};
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -57,7 +57,7 @@ pub(super) async fn watch(server: &Arc<ApiServer>, ctx: Ctx, wildcard: bool) -> 
     let (initial_items, start) = if initial {
         let page = server
             .store
-            .list(&prefix(&ctx, wildcard), ListRequest { at: ReadAt::Latest, after: None, limit: None, filter: None })
+            .list(&prefix(&ctx, wildcard), ListRequest::latest())
             .await
             .map_err(|e| super::crud::store_error(&ctx, "", e))?;
         (page.items, page.revision)
@@ -93,7 +93,7 @@ impl Watcher {
         timeout: Duration,
     ) {
         for (key, stored) in initial {
-            let Ok(obj) = serde_json::from_slice::<Value>(&stored.json) else { continue };
+            let Ok(obj) = super::crud::parse_stored(&stored) else { continue };
             if self.selection.matches(&obj) && !self.send("ADDED", obj, &key.space).await {
                 return;
             }
@@ -139,7 +139,8 @@ impl Watcher {
     async fn event(&mut self, e: &Event) -> bool {
         self.last_revision = e.revision;
         let parse = |b: &Bytes| serde_json::from_slice::<Value>(b).ok();
-        let Some(now) = parse(&e.object) else { return true };
+        let Some(mut now) = parse(&e.object) else { return true };
+        super::object::set_revision(&mut now, e.revision);
         let before = e.previous.as_ref().and_then(parse).map(|p| self.selection.matches(&p)).unwrap_or(false);
         let after = !e.deleted && self.selection.matches(&now);
         let kind = match (e.previous.is_some(), e.deleted, before, after) {

@@ -11,7 +11,6 @@ use super::{
     Event, Key, ListPage, ListRequest, Precondition, Prefix, ReadAt, Revision, Store, StoreError, Stored, WatchStream,
     Write,
 };
-use bytes::Bytes;
 use imbl::OrdMap;
 use std::collections::VecDeque;
 use std::ops::Bound;
@@ -150,22 +149,6 @@ impl Shared {
     }
 }
 
-/// Sets `metadata.resourceVersion` and serializes.
-fn encode(mut value: serde_json::Value, revision: Revision) -> Result<Bytes, StoreError> {
-    let meta = value
-        .get_mut("metadata")
-        .and_then(|m| m.as_object_mut())
-        .ok_or_else(|| StoreError::InvalidObject("the object has no metadata".into()))?;
-    meta.insert("resourceVersion".into(), serde_json::Value::String(revision.to_string()));
-    serde_json::to_vec(&value).map(Bytes::from).map_err(|e| StoreError::InvalidObject(e.to_string()))
-}
-
-fn reencode(json: &[u8], revision: Revision) -> Result<Bytes, StoreError> {
-    let value =
-        serde_json::from_slice(json).map_err(|e| StoreError::Backend(format!("stored object unreadable: {e}")))?;
-    encode(value, revision)
-}
-
 /// Checks a write against the state it would apply to and builds its result and event.
 fn prepare(objects: &Objects, revision: Revision, write: Write) -> Result<(Stored, Event), StoreError> {
     let existing = objects.get(&write.key);
@@ -179,9 +162,9 @@ fn prepare(objects: &Objects, revision: Revision, write: Write) -> Result<(Store
     }
     let previous = existing.map(|s| s.json.clone());
     let (object, deleted) = match write.value {
-        Some(v) => (encode(v, revision)?, false),
+        Some(v) => (v, false),
         None => match &previous {
-            Some(prev) => (reencode(prev, revision)?, true),
+            Some(prev) => (prev.clone(), true),
             None => return Err(StoreError::NotFound),
         },
     };

@@ -24,10 +24,11 @@ use std::sync::Arc;
 /// A position in the global history: the revision of a write, or of a read.
 pub type Revision = u64;
 
-/// An object as stored: its JSON, whose `metadata.resourceVersion` is `revision`.
+/// An object as stored: its JSON, and the revision of the write that produced it, which
+/// readers present as `metadata.resourceVersion` (the JSON does not carry it, so the
+/// writer never re-serializes an object to stamp it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stored {
-    /// The revision of the write that produced this state (the object's resourceVersion).
     pub revision: Revision,
     pub json: Bytes,
 }
@@ -49,8 +50,8 @@ pub enum Precondition {
 #[derive(Clone, Debug)]
 pub struct Write {
     pub key: Key,
-    /// The object; the store sets its `metadata.resourceVersion`.
-    pub value: Option<serde_json::Value>,
+    /// The object's JSON, serialized by the caller (off the writer's path).
+    pub value: Option<Bytes>,
     pub precondition: Precondition,
 }
 
@@ -59,8 +60,8 @@ pub struct Write {
 pub struct Event {
     pub revision: Revision,
     pub key: Key,
-    /// The object after the change; for a deletion, its last state carrying the deletion
-    /// revision as resourceVersion (what a Kubernetes DELETED event carries).
+    /// The object after the change; for a deletion, its last state. Either way it is
+    /// presented with `revision` as its resourceVersion (what a DELETED event carries).
     pub object: Bytes,
     /// The object before the change, when there was one.
     pub previous: Option<Bytes>,
@@ -98,6 +99,18 @@ pub struct ListRequest {
     pub filter: Option<ListFilter>,
 }
 
+impl ListRequest {
+    /// Everything under a prefix, at the newest revision.
+    pub fn latest() -> Self {
+        Self { at: ReadAt::Latest, after: None, limit: None, filter: None }
+    }
+
+    /// What `filter` accepts under a prefix, at the newest revision.
+    pub fn latest_filtered(filter: ListFilter) -> Self {
+        Self { filter: Some(filter), ..Self::latest() }
+    }
+}
+
 pub type WatchStream = BoxStream<'static, Result<Arc<Event>, StoreError>>;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -115,8 +128,6 @@ pub enum StoreError {
     /// The revision asked for has not been reached yet.
     #[error("too large resource version: {requested}, current: {current}")]
     TooLarge { requested: Revision, current: Revision },
-    #[error("object is not valid JSON for storage: {0}")]
-    InvalidObject(String),
     #[error("storage failed: {0}")]
     Backend(String),
     #[error("the store is shut down")]

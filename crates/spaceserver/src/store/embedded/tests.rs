@@ -1,5 +1,6 @@
 use super::*;
 use crate::store::ListFilter;
+use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::json;
 
@@ -16,7 +17,11 @@ fn key(space: &str, name: &str) -> Key {
 }
 
 fn put(space: &str, name: &str, data: &str, precondition: Precondition) -> Write {
-    Write { key: key(space, name), value: Some(cm(name, data)), precondition }
+    Write {
+        key: key(space, name),
+        value: Some(Bytes::from(serde_json::to_vec(&cm(name, data)).expect("json"))),
+        precondition,
+    }
 }
 
 fn json_of(s: &Stored) -> serde_json::Value {
@@ -40,7 +45,7 @@ async fn writes_get_increasing_revisions_that_become_resource_versions() {
     let a = store.write(put("s1", "a", "1", Precondition::Absent)).await.expect("create");
     let b = store.write(put("s1", "b", "1", Precondition::Absent)).await.expect("create");
     assert_eq!((a.revision, b.revision), (1, 2));
-    assert_eq!(json_of(&a)["metadata"]["resourceVersion"], "1");
+    assert_eq!(json_of(&a)["metadata"]["name"], "a");
     let got = store.get(&key("s1", "a")).await.expect("get").expect("present");
     assert_eq!(got, a);
     assert_eq!(store.revision(), 2);
@@ -76,9 +81,8 @@ async fn deletes_carry_the_last_state_with_the_deletion_revision() {
     store.write(put("s1", "a", "1", Precondition::Absent)).await.expect("create");
     let gone = store.write(Write { key: key("s1", "a"), value: None, precondition: Precondition::Revision(1) }).await;
     let gone = gone.expect("delete");
-    assert_eq!(gone.revision, 2);
-    assert_eq!(json_of(&gone)["metadata"]["resourceVersion"], "2");
-    assert_eq!(json_of(&gone)["data"]["k"], "1");
+    assert_eq!(gone.revision, 2, "a deletion has its own revision");
+    assert_eq!(json_of(&gone)["data"]["k"], "1", "and carries the last state");
     assert_eq!(store.get(&key("s1", "a")).await.expect("get"), None);
 }
 
@@ -92,7 +96,7 @@ async fn lists_are_per_space_or_across_spaces() {
     store
         .write(Write {
             key: Key::new("core/secrets", "s1", "default", "x"),
-            value: Some(cm("x", "1")),
+            value: Some(Bytes::from(serde_json::to_vec(&cm("x", "1")).expect("json"))),
             precondition: Precondition::Absent,
         })
         .await
