@@ -130,8 +130,10 @@ pub(super) async fn create_object(
     manager: Option<&str>,
 ) -> Result<Response> {
     super::convert::to_storage(&ctx.info.group, &ctx.info.resource, &mut obj);
-    if !obj.get("metadata").is_some_and(Value::is_object) {
-        obj["metadata"] = json!({});
+    match obj.get("metadata") {
+        None | Some(Value::Null) => obj["metadata"] = json!({}),
+        Some(Value::Object(_)) => {}
+        Some(_) => return Err(ApiError::bad_request("metadata must be an object")),
     }
     let namespace = namespace_of(&ctx);
     {
@@ -192,6 +194,10 @@ pub(super) async fn create_object(
         }
         let name = meta_str(&obj, "name").unwrap_or_default().to_owned();
         if ctx.params.dry_run {
+            // A dry run answers as the real create would, including for a taken name.
+            if server.store.get(&ctx.key(&namespace, &name)).await.ok().flatten().is_some() {
+                return Err(ApiError::already_exists(&ctx.subject(&name)));
+            }
             return Ok(json_response(201, &present(&ctx, obj)));
         }
         let value = Some(object_bytes(&obj)?);

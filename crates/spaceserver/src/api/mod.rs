@@ -1,6 +1,7 @@
 //! The Kubernetes API of every space: routing, discovery, CRUD, list, watch, patch.
 
 pub mod body;
+mod builtin_types;
 mod convert;
 mod crds;
 mod crud;
@@ -101,6 +102,11 @@ impl ApiServer {
         self.spaces.write().unwrap_or_else(|e| e.into_inner()).remove(space);
     }
 
+    fn any_space_serving(&self, group: &str, version: &str, resource: &str) -> Option<Arc<ResourceInfo>> {
+        let spaces = self.spaces.read().unwrap_or_else(|e| e.into_inner());
+        spaces.values().find_map(|r| r.get(group, version, resource))
+    }
+
     pub fn space_names(&self) -> Vec<String> {
         self.spaces.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect()
     }
@@ -152,11 +158,13 @@ impl ApiServer {
         identity: Identity,
     ) -> Result<Response> {
         let params = Params::parse(req.uri().query())?;
-        let lookup_space = if matches!(space_ref, SpaceRef::All) { path::ROOT_SPACE.to_owned() } else { space.clone() };
-        let info = self
-            .resources(&lookup_space)
-            .and_then(|r| r.get(&rp.group, &rp.version, &rp.resource))
-            .ok_or_else(ApiError::no_route)?;
+        let info = match space_ref {
+            SpaceRef::Named(_) => self.resources(&space).and_then(|r| r.get(&rp.group, &rp.version, &rp.resource)),
+            // Across spaces, a resource is served if any space serves it (a CRD installed in
+            // every mailbox, say, but not in the root space).
+            SpaceRef::All => self.any_space_serving(&rp.group, &rp.version, &rp.resource),
+        }
+        .ok_or_else(ApiError::no_route)?;
         if rp.namespace.is_some() && !info.namespaced {
             return Err(ApiError::no_route());
         }

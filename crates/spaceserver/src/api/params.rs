@@ -2,8 +2,9 @@
 //! Unknown parameters are ignored, as the apiserver ignores them; kube-rs starts query
 //! strings with `&`, and client-go adds `timeout=32s`.
 
-use super::status::ApiError;
+use super::status::{ApiError, Subject};
 use orrery_api::selector::{FieldSelector, Selector, parse_label_selector};
+use orrery_api::validation::{FieldError, FieldPath};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum RvMatch {
@@ -38,6 +39,17 @@ fn boolean(name: &str, v: &str) -> Result<bool, ApiError> {
         "false" | "0" => Ok(false),
         _ => Err(ApiError::bad_request(format!("invalid value {v:?} for {name}: must be true or false"))),
     }
+}
+
+/// An option value the apiserver rejects while validating Create/Delete options: 422 with
+/// a cause naming the option.
+fn invalid_option(options: &str, field: &str, value: &str, supported: &[&str]) -> ApiError {
+    let errors = FieldError::not_supported(FieldPath::new(field), value, supported).into();
+    ApiError::invalid(
+        options,
+        &Subject { group: "meta.k8s.io".into(), resource: String::new(), name: String::new() },
+        &errors,
+    )
 }
 
 impl Params {
@@ -81,7 +93,7 @@ impl Params {
                     "All" => p.dry_run = true,
                     "" => {}
                     other => {
-                        return Err(ApiError::bad_request(format!("invalid dryRun {other:?}: the only value is All")));
+                        return Err(invalid_option("CreateOptions", "dryRun", other, &["All"]));
                     }
                 },
                 "fieldManager" if !v.is_empty() => {
@@ -96,17 +108,23 @@ impl Params {
                 "fieldValidation" if !v.is_empty() => match v {
                     "Ignore" | "Warn" | "Strict" => p.field_validation = Some(v.to_owned()),
                     other => {
-                        return Err(ApiError::bad_request(format!(
-                            "invalid fieldValidation {other:?}: must be Ignore, Warn or Strict"
-                        )));
+                        return Err(invalid_option(
+                            "CreateOptions",
+                            "fieldValidation",
+                            other,
+                            &["Ignore", "Warn", "Strict"],
+                        ));
                     }
                 },
                 "propagationPolicy" if !v.is_empty() => match v {
                     "Background" | "Foreground" | "Orphan" => p.propagation_policy = Some(v.to_owned()),
                     other => {
-                        return Err(ApiError::bad_request(format!(
-                            "invalid propagationPolicy {other:?}: must be Background, Foreground or Orphan"
-                        )));
+                        return Err(invalid_option(
+                            "DeleteOptions",
+                            "propagationPolicy",
+                            other,
+                            &["Background", "Foreground", "Orphan"],
+                        ));
                     }
                 },
                 _ => {}
@@ -145,13 +163,15 @@ mod tests {
             "limit=x",
             "watch=maybe",
             "resourceVersionMatch=Newest",
-            "dryRun=Some",
-            "propagationPolicy=Now",
-            "fieldValidation=Loud",
             "timeoutSeconds=-1",
         ] {
             let err = Params::parse(Some(q)).expect_err(q);
             assert_eq!((err.code, err.reason), (400, "BadRequest"), "{q}: {err}");
+        }
+        // Option values the apiserver validates as part of Create/DeleteOptions: 422.
+        for q in ["dryRun=Some", "propagationPolicy=Now", "fieldValidation=Loud"] {
+            let err = Params::parse(Some(q)).expect_err(q);
+            assert_eq!((err.code, err.reason), (422, "Invalid"), "{q}: {err}");
         }
     }
 }

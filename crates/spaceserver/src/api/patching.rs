@@ -23,7 +23,14 @@ fn patch_error(e: PatchError) -> ApiError {
         "" => "InternalError",
         r => r,
     };
-    ApiError::new(e.status_code(), reason, e.message())
+    let err = ApiError::new(e.status_code(), reason, e.message());
+    match e {
+        // The apiserver keeps what failed in a cause, since its message is generic.
+        PatchError::TestFailed { .. } | PatchError::MissingPath { .. } | PatchError::Invalid(_) => {
+            err.with_details(serde_json::json!({"causes": [{"message": e.to_string()}]}))
+        }
+        _ => err,
+    }
 }
 
 pub(super) async fn patch(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>) -> Result<Response> {

@@ -50,8 +50,73 @@ fn name_problems(ctx: &Ctx, name: &str) -> Vec<String> {
     }
 }
 
+/// Decodes a built-in object into its Go-shaped type, as the apiserver's decoder does: a
+/// value of the wrong type is a 400, not something stored for clients to trip over.
+fn decode_check(ctx: &Ctx, obj: &Value) -> Result<()> {
+    if !obj.get("metadata").is_none_or(Value::is_object) {
+        return Err(ApiError::bad_request("metadata must be an object"));
+    }
+    struct Decode<'a>(&'a Value, Option<String>);
+    impl super::builtin_types::TypeVisitor for Decode<'_> {
+        fn visit<T: schemars::JsonSchema + serde::de::DeserializeOwned>(&mut self) {
+            if let Err(e) = T::deserialize(self.0) {
+                self.1 = Some(e.to_string());
+            }
+        }
+    }
+    if ctx.info.custom {
+        return Ok(());
+    }
+    let (group, kind) = if ctx.info.storage == "core/events" {
+        ("", "Event")
+    } else {
+        (ctx.info.group.as_str(), ctx.info.kind.as_str())
+    };
+    let mut d = Decode(obj, None);
+    super::builtin_types::visit(group, kind, &mut d);
+    match d.1 {
+        Some(e) => Err(ApiError::bad_request(format!(
+            "{kind} in version \"{}\" cannot be handled as a {kind}: {e}",
+            ctx.info.version
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// ConfigMap and Secret data: keys of `[-._a-zA-Z0-9]+`, at most 1 MiB in all.
+fn data_problems(ctx: &Ctx, obj: &Value, errs: &mut FieldErrors) {
+    if !(ctx.info.group.is_empty() && matches!(ctx.info.resource.as_str(), "configmaps" | "secrets")) {
+        return;
+    }
+    let mut total = 0usize;
+    for field in ["data", "binaryData"] {
+        for (k, v) in obj.get(field).and_then(Value::as_object).into_iter().flatten() {
+            let ok = !k.is_empty()
+                && k.len() <= 253
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            if !ok {
+                errs.push(FieldError::invalid(
+                    FieldPath::new(field).key(k),
+                    k,
+                    "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name')",
+                ));
+            }
+            total += k.len() + v.as_str().map_or(0, str::len);
+        }
+    }
+    const MAX: usize = 1024 * 1024;
+    if total > MAX {
+        errs.push(FieldError::invalid(
+            FieldPath::new("data"),
+            "",
+            format!("Too long: may not be more than {MAX} bytes"),
+        ));
+    }
+}
+
 /// Validates an object about to be stored; 422 with every problem.
 pub(super) fn object(_server: &Arc<ApiServer>, ctx: &Ctx, obj: &Value) -> Result<()> {
+    decode_check(ctx, obj)?;
     let name = meta_str(obj, "name").unwrap_or_default();
     let mut errs = FieldErrors::default();
     let meta = FieldPath::new("metadata");
@@ -75,15 +140,22 @@ pub(super) fn object(_server: &Arc<ApiServer>, ctx: &Ctx, obj: &Value) -> Result
             }
         }
     }
-    for field in ["labels"] {
-        for (k, v) in super::object::string_map(obj, field) {
-            for msg in names::qualified_name(&k) {
-                errs.push(FieldError::invalid(meta.child(field).key(&k), &k, msg));
-            }
-            for msg in names::label_value(&v) {
-                errs.push(FieldError::invalid(meta.child(field).key(&k), &v, msg));
-            }
+    for (k, v) in super::object::string_map(obj, "labels") {
+        for msg in names::qualified_name(&k) {
+            errs.push(FieldError::invalid(meta.child("labels").key(&k), &k, msg));
         }
+        for msg in names::label_value(&v) {
+            errs.push(FieldError::invalid(meta.child("labels").key(&k), &v, msg));
+        }
+    }
+    for k in super::object::string_map(obj, "annotations").keys() {
+        for msg in names::qualified_name(&k.to_ascii_lowercase()) {
+            errs.push(FieldError::invalid(meta.child("annotations"), k, msg));
+        }
+    }
+    data_problems(ctx, obj, &mut errs);
+    if ctx.info.group == spaces::GROUP && ctx.info.resource == "spaces" && name == super::path::ROOT_SPACE {
+        errs.push(FieldError::invalid(meta.child("name"), name, "is reserved for the root space"));
     }
     match (ctx.info.group.as_str(), ctx.info.resource.as_str()) {
         ("apiextensions.k8s.io", "customresourcedefinitions") => errs.extend(super::crds::validate(obj)),

@@ -138,6 +138,9 @@ impl Watcher {
 
     async fn event(&mut self, e: &Event) -> bool {
         self.last_revision = e.revision;
+        if self.selection.selects_all() && !self.wildcard && !table::wants_table(&self.ctx) {
+            return self.plain(e).await;
+        }
         let parse = |b: &Bytes| serde_json::from_slice::<Value>(b).ok();
         let Some(mut now) = parse(&e.object) else { return true };
         super::object::set_revision(&mut now, e.revision);
@@ -153,6 +156,36 @@ impl Watcher {
             _ => return true,
         };
         self.send(kind, now, &e.key.space).await
+    }
+
+    /// Without selectors, tables or space tags every watcher of a resource version sends the
+    /// same line for an event: encode it once, for all of them.
+    async fn plain(&self, e: &Event) -> bool {
+        let api_version = self.ctx.info.api_version();
+        let encode = || -> Option<(String, Bytes)> {
+            let mut obj = serde_json::from_slice::<Value>(&e.object).ok()?;
+            super::object::set_revision(&mut obj, e.revision);
+            let kind = if e.deleted {
+                "DELETED"
+            } else if e.previous.is_none() {
+                "ADDED"
+            } else {
+                "MODIFIED"
+            };
+            let mut line = serde_json::to_vec(&json!({"type": kind, "object": present(&self.ctx, obj)})).ok()?;
+            line.push(b'\n');
+            Some((api_version.clone(), Bytes::from(line)))
+        };
+        let line = match e.presented.get() {
+            Some((v, line)) if *v == api_version => line.clone(),
+            _ => {
+                let Some((v, line)) = encode() else { return true };
+                // Another watcher may have filled the cache meanwhile; either line is right.
+                let _ = e.presented.set((v, line.clone()));
+                line
+            }
+        };
+        self.tx.send(Ok(line)).await.is_ok()
     }
 
     async fn send(&self, kind: &str, obj: Value, space: &str) -> bool {

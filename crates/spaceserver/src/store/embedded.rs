@@ -169,7 +169,7 @@ fn prepare(objects: &Objects, revision: Revision, write: Write) -> Result<(Store
         },
     };
     let stored = Stored { revision, json: object.clone() };
-    Ok((stored, Event { revision, key: write.key, object, previous, deleted }))
+    Ok((stored, Event { revision, key: write.key, object, previous, deleted, presented: Default::default() }))
 }
 
 fn writer(shared: Arc<Shared>, disk: Disk, mut rx: mpsc::Receiver<Request>) {

@@ -150,6 +150,7 @@ mod tests {
             object: Bytes::from_static(b"{}"),
             previous: None,
             deleted: false,
+            presented: Default::default(),
         })
     }
 

@@ -66,6 +66,10 @@ pub struct Event {
     /// The object before the change, when there was one.
     pub previous: Option<Bytes>,
     pub deleted: bool,
+    /// A cache for readers that all present this event the same way (the API layer keeps
+    /// the encoded watch line here, keyed by the API version it presents): with a thousand
+    /// watchers, the object is decoded and encoded once, not a thousand times.
+    pub presented: std::sync::OnceLock<(String, Bytes)>,
 }
 
 /// Which state a read sees.
