@@ -31,10 +31,13 @@ fn is_events_api(group: &str, resource: &str) -> bool {
     group == "events.k8s.io" && resource == "events"
 }
 
-/// The stored (core) shape of an object sent through `group`'s API.
+/// The stored (core `v1`) shape of an object sent through `group`'s API.
 pub fn to_storage(group: &str, resource: &str, obj: &mut Value) {
     if is_events_api(group, resource) {
         rename(obj, true);
+        if let Some(map) = obj.as_object_mut() {
+            map.insert("apiVersion".into(), Value::String("v1".into()));
+        }
     }
 }
 
@@ -65,6 +68,8 @@ mod tests {
         });
         let mut stored = new_style.clone();
         to_storage("events.k8s.io", "events", &mut stored);
+        assert_eq!(stored["apiVersion"], "v1", "stored as a core Event");
+        stored.as_object_mut().map(|o| o.remove("apiVersion"));
         assert_eq!(stored["involvedObject"]["name"], "p");
         assert_eq!(stored["message"], "pulled");
         assert_eq!(stored["reportingComponent"], "kubelet");

@@ -498,18 +498,7 @@ pub(super) async fn delete_collection(server: &Arc<ApiServer>, ctx: Ctx, req: Re
     let items = super::list::matching(server, &ctx, false).await?;
     let mut deleted = Vec::new();
     for (key, _) in items {
-        let item_ctx = Ctx {
-            space: ctx.space.clone(),
-            info: ctx.info.clone(),
-            path: super::path::ResourcePath {
-                namespace: (!key.namespace.is_empty()).then(|| key.namespace.clone()),
-                name: Some(key.name.clone()),
-                ..ctx.path.clone()
-            },
-            params: ctx.params.clone(),
-            identity: ctx.identity.clone(),
-            accept: ctx.accept.clone(),
-        };
+        let item_ctx = ctx.at((!key.namespace.is_empty()).then(|| key.namespace.clone()), Some(key.name.clone()), None);
         match delete_one(server, &item_ctx, &key.name, &opts).await {
             Ok((obj, _)) => deleted.push(present(&ctx, obj)),
             Err(e) if e.code == 404 => {}

@@ -114,19 +114,10 @@ async fn after_delete_inner(server: &Arc<ApiServer>, ctx: &Ctx, obj: &Value) {
 }
 
 fn ctx_copy(ctx: &Ctx, obj: &Value) -> Ctx {
-    Ctx {
-        space: ctx.space.clone(),
-        info: ctx.info.clone(),
-        path: ResourcePath {
-            namespace: meta_str(obj, "namespace").map(str::to_owned),
-            name: meta_str(obj, "name").map(str::to_owned),
-            subresource: None,
-            ..ctx.path.clone()
-        },
-        params: super::params::Params::default(),
-        identity: ctx.identity.clone(),
-        accept: String::new(),
-    }
+    let mut c = ctx.at(meta_str(obj, "namespace").map(str::to_owned), meta_str(obj, "name").map(str::to_owned), None);
+    c.params = super::params::Params::default();
+    c.accept = String::new();
+    c
 }
 
 /// A context for writing an arbitrary object of `space` as the server itself.
@@ -152,7 +143,6 @@ pub(super) fn internal_ctx(
         },
         info,
         params: super::params::Params::default(),
-        identity: crate::auth::Identity::Admin,
         accept: String::new(),
     })
 }

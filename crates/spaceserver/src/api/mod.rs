@@ -23,7 +23,7 @@ mod table;
 mod validate;
 mod watch;
 
-use crate::auth::{Authenticator, Identity};
+use crate::auth::Authenticator;
 use crate::store::{Key, Store};
 use axum::body::Body;
 use axum::http::{Method, Request};
@@ -57,17 +57,22 @@ pub struct ApiServer {
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
 /// Everything a resource handler needs to know about its request.
+#[derive(Clone)]
 pub(crate) struct Ctx {
     pub space: String,
     pub info: Arc<ResourceInfo>,
     pub path: ResourcePath,
     pub params: Params,
-    pub identity: Identity,
     /// The request's `Accept` header (Table and metadata-only answers depend on it).
     pub accept: String,
 }
 
 impl Ctx {
+    /// The same request aimed at another object or subresource of the same resource.
+    pub fn at(&self, namespace: Option<String>, name: Option<String>, subresource: Option<String>) -> Self {
+        Ctx { path: ResourcePath { namespace, name, subresource, ..self.path.clone() }, ..self.clone() }
+    }
+
     pub fn subject(&self, name: &str) -> Subject {
         Subject { group: self.info.group.clone(), resource: self.info.resource.clone(), name: name.to_owned() }
     }
@@ -144,7 +149,7 @@ impl ApiServer {
         match route {
             Route::Version => Ok(discovery::version()),
             Route::Health => Ok((axum::http::StatusCode::OK, "ok").into_response()),
-            Route::Resource(rp) => self.resource(req, space_ref, space, rp, identity).await,
+            Route::Resource(rp) => self.resource(req, space_ref, space, rp).await,
             other => discovery::serve(&self, &space, other, req.headers()),
         }
     }
@@ -155,7 +160,6 @@ impl ApiServer {
         space_ref: SpaceRef,
         space: String,
         rp: ResourcePath,
-        identity: Identity,
     ) -> Result<Response> {
         let params = Params::parse(req.uri().query())?;
         let info = match space_ref {
@@ -170,7 +174,7 @@ impl ApiServer {
         }
         let accept =
             req.headers().get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-        let ctx = Ctx { space, info, path: rp, params, identity, accept };
+        let ctx = Ctx { space, info, path: rp, params, accept };
         let method = req.method().clone();
         if matches!(space_ref, SpaceRef::All) {
             if method != Method::GET || ctx.path.name.is_some() {

@@ -68,10 +68,7 @@ pub(super) async fn patch(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>)
         .map_err(patch_error)
     };
     if ctx.path.subresource.as_deref() == Some("scale") {
-        let main = Ctx {
-            path: super::path::ResourcePath { subresource: None, ..ctx.path.clone() },
-            ..validate::clone_ctx(&ctx)
-        };
+        let main = ctx.at(ctx.path.namespace.clone(), ctx.path.name.clone(), None);
         let (obj, _) = guaranteed_update(server, &main, &name, |current| {
             let mut scale = validate::scale_of(&ctx, current);
             object::forget_revision(&mut scale);

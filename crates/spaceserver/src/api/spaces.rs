@@ -183,7 +183,7 @@ async fn make(server: &Arc<ApiServer>, name: &str) -> Result<()> {
         seed(server, ROOT_SPACE, "core/secrets", SYSTEM_NAMESPACE, secret).await?;
     }
     let Some(ctx) = internal_ctx(server, ROOT_SPACE, GROUP, "spaces", "", name) else { return Ok(()) };
-    let ctx = Ctx { path: super::path::ResourcePath { subresource: Some("status".into()), ..ctx.path.clone() }, ..ctx };
+    let ctx = ctx.at(None, Some(name.to_owned()), Some("status".into()));
     crud::guaranteed_update(server, &ctx, name, |current| {
         let mut next = current.clone();
         next["status"] = json!({

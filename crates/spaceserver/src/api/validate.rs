@@ -239,7 +239,7 @@ pub(super) async fn put_scale(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Bo
             &FieldError::required(FieldPath::new("spec").child("replicas"), "").into(),
         )
     })?;
-    let main = Ctx { path: super::path::ResourcePath { subresource: None, ..ctx.path.clone() }, ..clone_ctx(&ctx) };
+    let main = ctx.at(ctx.path.namespace.clone(), ctx.path.name.clone(), None);
     let (obj, _) = guaranteed_update(server, &main, &name, |current| {
         let mut next = with_replicas(&ctx, current, replicas)?;
         super::object::forget_revision(&mut next);
@@ -247,15 +247,4 @@ pub(super) async fn put_scale(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Bo
     })
     .await?;
     Ok(json_response(200, &scale_of(&ctx, &present(&ctx, obj))))
-}
-
-pub(super) fn clone_ctx(ctx: &Ctx) -> Ctx {
-    Ctx {
-        space: ctx.space.clone(),
-        info: ctx.info.clone(),
-        path: ctx.path.clone(),
-        params: ctx.params.clone(),
-        identity: ctx.identity.clone(),
-        accept: ctx.accept.clone(),
-    }
 }
