@@ -1,6 +1,7 @@
 //! `orrery`: one binary for the whole control plane.
 
 mod bench;
+mod controllers;
 mod crds;
 mod server;
 mod space;
@@ -27,6 +28,11 @@ enum Command {
     Space(space::Args),
     /// Measure orrery (JSON on stdout, a table on stderr).
     Bench(bench::Args),
+    /// Run the controllers (mailbox, scheduler) against a space server.
+    Controllers(controllers::Args),
+    /// Run everything in one process: the space server and the controllers, with an
+    /// inventory space (imw1) and a workload description space (wds1).
+    Up(controllers::UpArgs),
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -48,6 +54,8 @@ fn main() -> ExitCode {
         Command::Server(args) => runtime().and_then(|rt| rt.block_on(server::run(args))),
         Command::Space(args) => runtime().and_then(|rt| rt.block_on(space::run(args))),
         Command::Bench(args) => runtime().and_then(|rt| rt.block_on(bench::run(args))),
+        Command::Controllers(args) => runtime().and_then(|rt| rt.block_on(controllers::controllers(args))),
+        Command::Up(args) => runtime().and_then(|rt| rt.block_on(controllers::up(args))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

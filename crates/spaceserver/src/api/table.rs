@@ -103,16 +103,28 @@ fn age(obj: &Value) -> String {
     }
 }
 
-fn column_definitions(cols: &[PrinterColumn]) -> Vec<Value> {
+/// Whether the table ends with Age: built-ins do (but CRDs, which show Created At), and
+/// custom resources only when their CRD declares no columns of its own (as the apiserver).
+fn with_age(ctx: &Ctx) -> bool {
+    if ctx.info.custom {
+        ctx.info.printer_columns.is_empty()
+    } else {
+        !(ctx.info.group == "apiextensions.k8s.io" && ctx.info.resource == "customresourcedefinitions")
+    }
+}
+
+fn column_definitions(cols: &[PrinterColumn], age: bool) -> Vec<Value> {
     let mut defs = vec![
         json!({"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0}),
     ];
     for c in cols {
         defs.push(json!({"name": c.name, "type": c.type_, "format": c.format.clone().unwrap_or_default(), "description": c.description.clone().unwrap_or_default(), "priority": c.priority}));
     }
-    defs.push(
-        json!({"name": "Age", "type": "string", "format": "", "description": "CreationTimestamp", "priority": 0}),
-    );
+    if age {
+        defs.push(
+            json!({"name": "Age", "type": "string", "format": "", "description": "CreationTimestamp", "priority": 0}),
+        );
+    }
     defs
 }
 
@@ -126,7 +138,9 @@ fn row(ctx: &Ctx, cols: &[PrinterColumn], obj: &Value) -> Value {
             (Some(v), _) => v,
         });
     }
-    cells.push(Value::String(age(obj)));
+    if with_age(ctx) {
+        cells.push(Value::String(age(obj)));
+    }
     let object = if include_object(ctx) {
         obj.clone()
     } else {
@@ -141,7 +155,7 @@ pub fn list_table(ctx: &Ctx, metadata: Value, items: &[Value]) -> Value {
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": metadata,
-        "columnDefinitions": column_definitions(&cols),
+        "columnDefinitions": column_definitions(&cols, with_age(ctx)),
         "rows": items.iter().map(|o| row(ctx, &cols, o)).collect::<Vec<_>>(),
     })
 }

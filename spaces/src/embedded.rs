@@ -1,0 +1,158 @@
+//! Spaces on an orrery space server: Space objects in its root space, one client per space
+//! by URL prefix, and multi-space watches as one wildcard watch.
+
+use crate::{MultiEvent, SPACE_ANNOTATION, SpaceError, SpaceProvider, tag};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::watcher;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// The root space's name on an orrery server.
+const ROOT: &str = "root";
+/// Where a space's kubeconfig Secret lives in the root space.
+const SYSTEM_NAMESPACE: &str = "orrery-system";
+
+pub struct EmbeddedProvider {
+    admin: Kubeconfig,
+    spaces: Api<DynamicObject>,
+    wildcard: kube::Client,
+    ready_timeout: Duration,
+}
+
+/// The kubeconfig with its current cluster's server pointed at `/clusters/<space>`.
+pub(crate) fn for_space(mut kc: Kubeconfig, space: &str) -> Result<Kubeconfig, SpaceError> {
+    let err = |m: &str| SpaceError::Kubeconfig(m.to_owned());
+    let context = kc.current_context.clone().ok_or_else(|| err("no current-context"))?;
+    let cluster_name = kc
+        .contexts
+        .iter()
+        .find(|c| c.name == context)
+        .and_then(|c| c.context.as_ref())
+        .map(|c| c.cluster.clone())
+        .ok_or_else(|| err("the current context names no cluster"))?;
+    let cluster = kc
+        .clusters
+        .iter_mut()
+        .find(|c| c.name == cluster_name)
+        .and_then(|c| c.cluster.as_mut())
+        .ok_or_else(|| err("the current context's cluster is missing"))?;
+    let server = cluster.server.clone().ok_or_else(|| err("the cluster has no server"))?;
+    let base = server.find("/clusters/").map_or(server.trim_end_matches('/'), |i| &server[..i]);
+    cluster.server = Some(format!("{base}/clusters/{space}"));
+    Ok(kc)
+}
+
+pub(crate) async fn client_for(kc: Kubeconfig) -> Result<kube::Client, SpaceError> {
+    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .map_err(|e| SpaceError::Kubeconfig(e.to_string()))?;
+    Ok(kube::Client::try_from(config)?)
+}
+
+impl EmbeddedProvider {
+    /// A provider for the server an admin kubeconfig (any space of it) points at.
+    pub async fn new(admin: Kubeconfig) -> Result<Self, SpaceError> {
+        let root = client_for(for_space(admin.clone(), ROOT)?).await?;
+        let wildcard = client_for(for_space(admin.clone(), "*")?).await?;
+        let spaces = Api::all_with(root, &orrery_api::space::api_resource());
+        Ok(Self { admin, spaces, wildcard, ready_timeout: Duration::from_secs(60) })
+    }
+
+    fn phase(s: &DynamicObject) -> Option<&str> {
+        s.data.pointer("/status/phase").and_then(Value::as_str)
+    }
+}
+
+fn is_status(e: &kube::Error, code: u16) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == code)
+}
+
+#[async_trait::async_trait]
+impl SpaceProvider for EmbeddedProvider {
+    async fn create(&self, name: &str, annotations: &BTreeMap<String, String>) -> Result<(), SpaceError> {
+        let mut obj = DynamicObject::new(name, &orrery_api::space::api_resource());
+        obj.data = json!({});
+        if !annotations.is_empty() {
+            obj.metadata.annotations = Some(annotations.clone());
+        }
+        match self.spaces.create(&PostParams::default(), &obj).await {
+            Ok(_) => {}
+            Err(e) if is_status(&e, 409) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(5);
+        loop {
+            if Self::phase(&self.spaces.get(name).await?) == Some("Ready") {
+                return Ok(());
+            }
+            if started.elapsed() > self.ready_timeout {
+                return Err(SpaceError::NotReady { space: name.to_owned(), waited: started.elapsed() });
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(200));
+        }
+    }
+
+    async fn delete(&self, name: &str) -> Result<(), SpaceError> {
+        match self.spaces.delete(name, &DeleteParams::default()).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_status(&e, 404) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn list(&self) -> Result<Vec<String>, SpaceError> {
+        let list = self.spaces.list(&ListParams::default()).await?;
+        Ok(list.items.into_iter().filter_map(|s| s.metadata.name).collect())
+    }
+
+    async fn client(&self, name: &str) -> Result<kube::Client, SpaceError> {
+        client_for(for_space(self.admin.clone(), name)?).await
+    }
+
+    /// The space's own kubeconfig, whose token opens that space only.
+    async fn kubeconfig(&self, name: &str) -> Result<Kubeconfig, SpaceError> {
+        let space = self.spaces.get_opt(name).await?.ok_or_else(|| SpaceError::NotFound(name.to_owned()))?;
+        let secret_name = space
+            .data
+            .pointer("/status/kubeconfigSecret/name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| SpaceError::NotReady { space: name.to_owned(), waited: Duration::ZERO })?
+            .to_owned();
+        let root = client_for(for_space(self.admin.clone(), ROOT)?).await?;
+        let secret = Api::<Secret>::namespaced(root, SYSTEM_NAMESPACE).get(&secret_name).await?;
+        let bytes = secret
+            .data
+            .and_then(|mut d| d.remove("kubeconfig"))
+            .ok_or_else(|| SpaceError::Kubeconfig(format!("Secret {secret_name} has no kubeconfig")))?;
+        let text =
+            String::from_utf8(bytes.0).map_err(|_| SpaceError::Kubeconfig("the kubeconfig is not UTF-8".into()))?;
+        Kubeconfig::from_yaml(&text).map_err(|e| SpaceError::Kubeconfig(e.to_string()))
+    }
+
+    fn watch_spaces(&self) -> BoxStream<'static, Result<MultiEvent, SpaceError>> {
+        watcher::watcher(self.spaces.clone(), watcher::Config::default())
+            .map(|r| {
+                r.map(|e| tag(e, Some(ROOT), |o| o.metadata.name.clone().unwrap_or_default()))
+                    .map_err(|e| SpaceError::Kubeconfig(format!("space watch: {e}")))
+            })
+            .boxed()
+    }
+
+    fn watch_all(&self, resource: ApiResource) -> BoxStream<'static, Result<MultiEvent, SpaceError>> {
+        let api: Api<DynamicObject> = Api::all_with(self.wildcard.clone(), &resource);
+        watcher::watcher(api, watcher::Config::default())
+            .map(|r| {
+                r.map(|e| tag(e, None, |o| o.annotations().get(SPACE_ANNOTATION).cloned().unwrap_or_default()))
+                    .map_err(|e| SpaceError::Kubeconfig(format!("wildcard watch: {e}")))
+            })
+            .boxed()
+    }
+}

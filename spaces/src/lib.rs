@@ -1,0 +1,100 @@
+//! Spaces, whatever serves them. Controllers reach spaces only through a [`SpaceProvider`],
+//! so the same controllers run on orrery's embedded space server and on real Kubernetes
+//! API servers reached through a kubeconfig.
+//!
+//! The one operation that decides scale is [`SpaceProvider::watch_all`]: one resource
+//! across every space. The embedded provider makes it one wildcard watch
+//! (`/clusters/*/…`), so a controller follows 10,000 mailboxes with a single stream; the
+//! kubeconfig provider fans in one watch per space.
+
+mod embedded;
+mod kubeconfig;
+
+pub use embedded::EmbeddedProvider;
+pub use kubeconfig::KubeconfigProvider;
+
+use futures::stream::BoxStream;
+use kube::api::{ApiResource, DynamicObject};
+use std::collections::BTreeMap;
+
+/// The annotation the embedded server puts on objects of wildcard lists and watches.
+pub const SPACE_ANNOTATION: &str = "kcp.io/cluster";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpaceError {
+    #[error("space {0:?} not found")]
+    NotFound(String),
+    #[error("space {space:?} is not ready after {waited:?}")]
+    NotReady { space: String, waited: std::time::Duration },
+    #[error("this provider cannot {0}")]
+    Unsupported(&'static str),
+    #[error("kubeconfig: {0}")]
+    Kubeconfig(String),
+    #[error(transparent)]
+    Kube(#[from] kube::Error),
+}
+
+/// An object of a multi-space watch, with the space it lives in.
+#[derive(Clone, Debug)]
+pub struct Tagged {
+    pub space: String,
+    pub object: DynamicObject,
+}
+
+/// What a multi-space watch reports. A relist covers every space (`scope: None`, the
+/// wildcard watch) or one (`Some(space)`, a fanned-in watch): on `InitDone` a cache
+/// replaces what it held for that scope with what arrived since `Init`.
+#[derive(Clone, Debug)]
+pub enum MultiEvent {
+    Init { scope: Option<String> },
+    InitApply(Tagged),
+    InitDone { scope: Option<String> },
+    Apply(Tagged),
+    Delete(Tagged),
+}
+
+/// Creating, finding and watching spaces, and handing out clients for them.
+#[async_trait::async_trait]
+pub trait SpaceProvider: Send + Sync {
+    /// Creates a space (with these annotations on it) and returns when it serves.
+    /// Creating one that exists is fine.
+    async fn create(&self, name: &str, annotations: &BTreeMap<String, String>) -> Result<(), SpaceError>;
+
+    /// Deletes a space and everything in it. Deleting one that does not exist is fine.
+    async fn delete(&self, name: &str) -> Result<(), SpaceError>;
+
+    /// The spaces that exist now.
+    async fn list(&self) -> Result<Vec<String>, SpaceError>;
+
+    /// A client whose requests go to one space.
+    async fn client(&self, name: &str) -> Result<kube::Client, SpaceError>;
+
+    /// A kubeconfig for one space (for syncers and users).
+    async fn kubeconfig(&self, name: &str) -> Result<kube::config::Kubeconfig, SpaceError>;
+
+    /// One resource in every space, as one stream (see [`MultiEvent`]).
+    fn watch_all(&self, resource: ApiResource) -> BoxStream<'static, Result<MultiEvent, SpaceError>>;
+
+    /// The spaces themselves coming and going, with their annotations: objects tagged with
+    /// the space they describe. Providers whose spaces come from configuration never change,
+    /// and return a stream that stays silent.
+    fn watch_spaces(&self) -> BoxStream<'static, Result<MultiEvent, SpaceError>>;
+}
+
+/// Turns a watcher's events (of one scope) into multi-space events, tagging objects with
+/// `space_of`.
+pub(crate) fn tag(
+    event: kube::runtime::watcher::Event<DynamicObject>,
+    scope: Option<&str>,
+    space_of: impl Fn(&DynamicObject) -> String,
+) -> MultiEvent {
+    use kube::runtime::watcher::Event;
+    let tagged = |object: DynamicObject| Tagged { space: space_of(&object), object };
+    match event {
+        Event::Init => MultiEvent::Init { scope: scope.map(str::to_owned) },
+        Event::InitApply(o) => MultiEvent::InitApply(tagged(o)),
+        Event::InitDone => MultiEvent::InitDone { scope: scope.map(str::to_owned) },
+        Event::Apply(o) => MultiEvent::Apply(tagged(o)),
+        Event::Delete(o) => MultiEvent::Delete(tagged(o)),
+    }
+}

@@ -1,0 +1,154 @@
+//! `orrery controllers` as separate processes: one leads, a standby takes over when the
+//! leader is killed, and the pipeline keeps working. And `orrery up` all in one.
+
+use kube::api::{Api, PostParams};
+use orrery_api::{EdgePlacement, Location, SinglePlacementSlice, SyncTarget};
+use orrery_e2e::{Server, orrery_bin, wait_for};
+use serde_json::json;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+struct Proc {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Proc {
+    fn spawn(args: &[&str]) -> Self {
+        let mut child =
+            Command::new(orrery_bin()).args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn");
+        let err = child.stderr.take().expect("stderr");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for l in BufReader::new(err).lines().map_while(Result::ok) {
+                sink.lock().expect("lock").push(l);
+            }
+        });
+        Self { child, lines }
+    }
+
+    fn said(&self, what: &str) -> bool {
+        self.lines.lock().expect("lock").iter().any(|l| l.contains(what))
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn obj<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
+    serde_json::from_value(v).expect("object literal")
+}
+
+/// A SyncTarget + Location in `inv` and a placement in `wds`; waits for the slice.
+async fn place(server: &Server, inv: &str, wds: &str, target: &str) {
+    let inv = server.client(inv).await.expect("client");
+    let labels = json!({"id": target});
+    Api::<SyncTarget>::all(inv.clone())
+        .create(&PostParams::default(), &obj(json!({"metadata": {"name": target, "labels": labels}, "spec": {}})))
+        .await
+        .expect("st");
+    Api::<Location>::all(inv)
+        .create(
+            &PostParams::default(),
+            &obj(json!({"metadata": {"name": target, "labels": labels},
+                        "spec": {"resource": {"group": "edge.kubestellar.io", "version": "v2alpha1", "resource": "synctargets"},
+                                 "instanceSelector": {"matchLabels": {"id": target}}}})),
+        )
+        .await
+        .expect("location");
+    let wds = server.client(wds).await.expect("client");
+    Api::<EdgePlacement>::all(wds.clone())
+        .create(
+            &PostParams::default(),
+            &obj(
+                json!({"metadata": {"name": target}, "spec": {"locationSelectors": [{"matchLabels": {"id": target}}]}}),
+            ),
+        )
+        .await
+        .expect("ep");
+    let slices: Api<SinglePlacementSlice> = Api::all(wds);
+    wait_for(Duration::from_secs(30), || async {
+        let sps = slices.get_opt(target).await.ok().flatten()?;
+        (sps.spec.destinations.len() == 1).then_some(())
+    })
+    .await
+    .expect("the slice appears");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_takes_over_when_the_leader_is_killed() {
+    let server = Server::start().expect("server");
+    for s in ["imw1", "wds1"] {
+        server.create_space(s).await.expect("space");
+    }
+    let kc = server.kubeconfig.to_string_lossy().into_owned();
+    let start =
+        |id: &str| Proc::spawn(&["controllers", "--kubeconfig", &kc, "--identity", id, "--lease-duration", "2"]);
+    let a = start("replica-a");
+    let b = start("replica-b");
+    wait_for(Duration::from_secs(30), || async { (a.said("leads") || b.said("leads")).then_some(()) })
+        .await
+        .expect("one leads");
+    assert!(!(a.said("leads") && b.said("leads")), "never two leaders");
+    place(&server, "imw1", "wds1", "one").await;
+    let a_led = a.said("leads");
+    let (mut leader, standby) = if a_led { (a, b) } else { (b, a) };
+    let _ = leader.child.kill();
+    let _ = leader.child.wait();
+    wait_for(Duration::from_secs(30), || async { standby.said("leads").then_some(()) })
+        .await
+        .expect("the standby takes over");
+    place(&server, "imw1", "wds1", "two").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orrery_up_runs_the_pipeline_in_one_process() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let child = Command::new(orrery_bin())
+        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("orrery up");
+    // Killed on drop, whatever the test's outcome.
+    let mut up = Proc { child, lines: Arc::default() };
+    let mut line = String::new();
+    BufReader::new(up.child.stdout.take().expect("stdout")).read_line(&mut line).expect("ready line");
+    let ready: serde_json::Value = serde_json::from_str(&line).expect("json");
+    assert_eq!((ready["inventory"].as_str(), ready["wds"].as_str()), (Some("imw1"), Some("wds1")));
+    let kubeconfig = std::path::PathBuf::from(ready["kubeconfig"].as_str().expect("kubeconfig"));
+    assert!(kubeconfig.starts_with(&data));
+    let client = |space: &str| {
+        let text = std::fs::read_to_string(&kubeconfig)
+            .expect("kubeconfig")
+            .replace("/clusters/root", &format!("/clusters/{space}"));
+        let path = dir.path().join(format!("{space}.kubeconfig"));
+        std::fs::write(&path, text).expect("write");
+        path
+    };
+    let inv = orrery_e2e::client_from(&client("imw1")).await.expect("client");
+    Api::<SyncTarget>::all(inv.clone())
+        .create(
+            &PostParams::default(),
+            &obj(json!({"metadata": {"name": "edge1", "labels": {"id": "edge1"}}, "spec": {}})),
+        )
+        .await
+        .expect("st");
+    let st = Api::<SyncTarget>::all(inv).get("edge1").await.expect("st");
+    let mailbox = orrery_api::mailbox_space_name("imw1", st.metadata.uid.as_deref().expect("uid"));
+    let root = orrery_e2e::client_from(&client("root")).await.expect("client");
+    let spaces: Api<kube::api::DynamicObject> = Api::all_with(root, &orrery_api::space::api_resource());
+    wait_for(Duration::from_secs(30), || async { spaces.get_opt(&mailbox).await.ok().flatten().map(|_| ()) })
+        .await
+        .expect("the mailbox of the new SyncTarget appears");
+    drop(up);
+}
