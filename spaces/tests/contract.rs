@@ -29,7 +29,7 @@ fn cm(name: &str) -> ConfigMap {
 /// Waits (bounded) for a multi-space event matching `want`.
 async fn expect_event(
     stream: &mut futures::stream::BoxStream<'static, Result<MultiEvent, orrery_spaces::SpaceError>>,
-    want: impl Fn(&MultiEvent) -> bool,
+    mut want: impl FnMut(&MultiEvent) -> bool,
 ) {
     tokio::time::timeout(Duration::from_secs(20), async {
         while let Some(e) = stream.next().await {
@@ -64,12 +64,16 @@ async fn contract(p: &dyn SpaceProvider) {
     a.create(&PostParams::default(), &cm("only-in-a")).await.expect("create in a");
     assert!(b.get_opt("only-in-a").await.expect("get in b").is_none(), "spaces are isolated");
     b.create(&PostParams::default(), &cm("only-in-b")).await.expect("create in b");
-    for (space, name) in [("a", "only-in-a"), ("b", "only-in-b")] {
-        expect_event(&mut all, |e| {
-            matches!(e, MultiEvent::Apply(t) if t.space == space && t.object.metadata.name.as_deref() == Some(name))
-        })
-        .await;
-    }
+    // Events of different spaces may arrive in any order.
+    let mut seen = std::collections::BTreeSet::new();
+    expect_event(&mut all, |e| {
+        if let MultiEvent::Apply(t) = e {
+            seen.insert((t.space.clone(), t.object.metadata.name.clone().unwrap_or_default()));
+        }
+        seen.contains(&("a".to_owned(), "only-in-a".to_owned()))
+            && seen.contains(&("b".to_owned(), "only-in-b".to_owned()))
+    })
+    .await;
     a.delete("only-in-a", &DeleteParams::default()).await.expect("delete");
     expect_event(&mut all, |e| matches!(e, MultiEvent::Delete(t) if t.space == "a")).await;
 
