@@ -27,15 +27,7 @@ where
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mailboxes_follow_sync_targets() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(ServerConfig {
-        data_dir: dir.path().join("data"),
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        advertise_host: None,
-        insecure_http: true,
-        event_history: 10_000,
-    })
-    .await
-    .expect("server");
+    let server = start(ServerConfig::loopback_for_tests(dir.path().join("data"))).await.expect("server");
     let admin = Kubeconfig::read_from(&server.admin_kubeconfig).expect("kubeconfig");
     let provider: Arc<dyn SpaceProvider> = Arc::new(EmbeddedProvider::new(admin).await.expect("provider"));
     provider.create("imw1", &Default::default()).await.expect("inventory space");

@@ -12,13 +12,7 @@ use std::time::Duration;
 
 async fn server() -> (RunningServer, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = ServerConfig {
-        data_dir: dir.path().join("data"),
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        advertise_host: None,
-        insecure_http: true,
-        event_history: 10_000,
-    };
+    let config = ServerConfig::loopback_for_tests(dir.path().join("data"));
     (start(config).await.expect("server starts"), dir)
 }
 

@@ -30,14 +30,7 @@ struct Env {
 impl Env {
     async fn start() -> Result<Self, Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
-        let server = start(ServerConfig {
-            data_dir: dir.path().to_owned(),
-            listen: "127.0.0.1:0".parse()?,
-            advertise_host: None,
-            insecure_http: true,
-            event_history: 10_000,
-        })
-        .await?;
+        let server = start(ServerConfig::loopback_for_tests(dir.path().to_owned())).await?;
         let kubeconfig = Kubeconfig::read_from(&server.admin_kubeconfig)?;
         let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
         Ok(Self { _server: server, _dir: dir, config })

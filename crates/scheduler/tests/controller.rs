@@ -39,15 +39,7 @@ async fn reached(slices: &Api<SinglePlacementSlice>, name: &str) -> Option<Vec<S
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slices_follow_placements_and_inventory() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(ServerConfig {
-        data_dir: dir.path().join("data"),
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        advertise_host: None,
-        insecure_http: true,
-        event_history: 10_000,
-    })
-    .await
-    .expect("server");
+    let server = start(ServerConfig::loopback_for_tests(dir.path().join("data"))).await.expect("server");
     let provider: Arc<dyn SpaceProvider> = Arc::new(
         EmbeddedProvider::new(Kubeconfig::read_from(&server.admin_kubeconfig).expect("kc")).await.expect("provider"),
     );

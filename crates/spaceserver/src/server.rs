@@ -28,6 +28,20 @@ pub struct ServerConfig {
     pub event_history: usize,
 }
 
+impl ServerConfig {
+    /// A server on 127.0.0.1 with a port the OS picks, over plain HTTP: what in-process
+    /// tests of other components start.
+    pub fn loopback_for_tests(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            advertise_host: None,
+            insecure_http: true,
+            event_history: 10_000,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("{what}: {source}")]
