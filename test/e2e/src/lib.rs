@@ -98,6 +98,20 @@ impl Server {
         client_from(&self.space_kubeconfig(space)?).await
     }
 
+    /// A client for the server's root URL (no space prefix) that sends no credentials of its
+    /// own, with the admin token: for tests that build raw requests and set headers.
+    pub async fn raw_client(&self) -> anyhow::Result<(kube::Client, String)> {
+        let text = std::fs::read_to_string(&self.kubeconfig)?;
+        let doc: serde_json::Value = serde_saphyr::from_str(&text)?;
+        let token =
+            doc.pointer("/users/0/user/token").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+        let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig)?;
+        let mut config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
+        config.cluster_url = self.url.parse()?;
+        config.auth_info = Default::default();
+        Ok((kube::Client::try_from(config)?, token))
+    }
+
     /// Creates a space through the root space and waits until it is Ready.
     pub async fn create_space(&self, name: &str) -> anyhow::Result<()> {
         use kube::api::{Api, DynamicObject, PostParams};
@@ -191,14 +205,7 @@ impl Kubectl {
 
     /// Runs and asserts success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        succeeded(args, self.run(args))
     }
 
     /// Runs with `stdin` as input and asserts success.
@@ -212,14 +219,7 @@ impl Kubectl {
             .spawn()
             .expect("kubectl");
         child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
-        let out = child.wait_with_output().expect("kubectl output");
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        succeeded(args, child.wait_with_output().expect("kubectl output"))
     }
 
     /// Runs, asserts failure, returns stderr.
@@ -228,4 +228,15 @@ impl Kubectl {
         assert!(!out.status.success(), "kubectl {args:?} should have failed: {}", String::from_utf8_lossy(&out.stdout));
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
+}
+
+/// Asserts a kubectl run succeeded (showing what it printed if not); returns its stdout.
+fn succeeded(args: &[&str], out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

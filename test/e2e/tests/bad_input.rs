@@ -18,14 +18,8 @@ struct Raw {
 
 impl Raw {
     async fn new(server: &Server) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(&server.kubeconfig)?;
-        let doc: Value = serde_saphyr::from_str(&text)?;
-        let token = doc.pointer("/users/0/user/token").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let kc = kube::config::Kubeconfig::read_from(&server.kubeconfig)?;
-        let mut config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
-        config.cluster_url = server.url.parse()?;
-        config.auth_info = Default::default();
-        Ok(Self { client: kube::Client::try_from(config)?, token })
+        let (client, token) = server.raw_client().await?;
+        Ok(Self { client, token })
     }
 
     /// Sends one request; returns the status code and the body (JSON, or the text as a string).

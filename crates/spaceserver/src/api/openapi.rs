@@ -16,7 +16,7 @@ pub(super) fn root(space: &str, resources: &Resources) -> Value {
     for (group, versions) in resources.groups() {
         for version in versions {
             let gv_path = if group.is_empty() { format!("api/{version}") } else { format!("apis/{group}/{version}") };
-            let hash = group_version(resources, &group, &version).map(|d| digest(&d)).unwrap_or_default();
+            let hash = gv_digest(resources, &group, &version);
             paths.insert(
                 gv_path.clone(),
                 json!({"serverRelativeURL": format!("/clusters/{space}/openapi/v3/{gv_path}?hash={hash}")}),
@@ -26,9 +26,15 @@ pub(super) fn root(space: &str, resources: &Resources) -> Value {
     json!({"paths": paths})
 }
 
-fn digest(v: &Value) -> String {
+/// The cache key clients use for a group-version's document. The document follows from the
+/// resources served there (and this build), so they are hashed instead of building every
+/// document on each request for the root.
+fn gv_digest(resources: &Resources, group: &str, version: &str) -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    v.to_string().hash(&mut h);
+    env!("CARGO_PKG_VERSION").hash(&mut h);
+    for r in resources.iter().filter(|r| r.group == group && r.version == version) {
+        format!("{r:?}").hash(&mut h);
+    }
     format!("{:016X}", h.finish())
 }
 
