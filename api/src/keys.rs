@@ -12,6 +12,28 @@ pub const CUSTOMIZER: &str = "edge.kubestellar.io/customizer";
 /// Label on every object the placement translator writes into a mailbox: `yes`.
 pub const PROJECTED: &str = "edge.kubestellar.io/projected";
 
+/// The value of [`PROJECTED`]: KubeStellar selects mailbox copies with `projected=yes`.
+pub const PROJECTED_VALUE: &str = "yes";
+
+/// Annotation `kubectl apply` keeps on objects it applied (the last applied JSON). It
+/// describes the WDS object, not the copy, so it never travels.
+pub const LAST_APPLIED_CONFIGURATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Annotation a multi-space (wildcard) list or watch puts on each object to name the space
+/// it lives in (kcp's key). It describes where the source object is, so it never travels.
+pub const SPACE: &str = "kcp.io/cluster";
+
+/// Label the API server's bootstrap RBAC objects (`cluster-admin`, `system:*`) carry, with
+/// value [`RBAC_DEFAULTS`]. Every cluster has its own; orrery never sends the center's.
+pub const BOOTSTRAPPING: &str = "kubernetes.io/bootstrapping";
+
+/// The value of [`BOOTSTRAPPING`] on bootstrap RBAC objects.
+pub const RBAC_DEFAULTS: &str = "rbac-defaults";
+
+/// The `type` of the Secrets holding orrery space-access tokens. They are credentials for
+/// the center, so they never travel to a WEC.
+pub const SPACE_TOKEN_SECRET_TYPE: &str = "orrery.io/space-token";
+
 /// Annotation the syncer puts on objects it created in a WEC.
 pub const DOWNSYNCED: &str = "edge.kubestellar.io/downsynced";
 

@@ -14,10 +14,10 @@ pub use reconcile::{Desired, desired};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, ApiResource, Patch, PatchParams};
 use orrery_api::SyncTarget;
-use orrery_runtime::{Metrics, QueueConfig, Shutdown, WorkQueue, run_workers};
-use orrery_spaces::{MultiEvent, SpaceError, SpaceProvider, Tagged};
+use orrery_runtime::{Change, Key, Metrics, QueueConfig, Shutdown, Store, WorkQueue, Writer, reflect, run_workers};
+use orrery_spaces::{MultiEvent, SpaceError, SpaceProvider};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
@@ -42,28 +42,42 @@ pub enum MailboxError {
     Encode(String),
 }
 
-#[derive(Default)]
-struct Cache {
-    /// The SyncTargets that exist: key → UID.
-    targets: BTreeMap<TargetKey, String>,
-    /// UIDs seen for keys whose SyncTarget went away, so their mailbox can be deleted.
-    gone: BTreeMap<TargetKey, String>,
-}
-
 pub struct MailboxController {
-    provider: Arc<dyn SpaceProvider>,
+    /// Where the SyncTargets are (and the mailbox Secrets go).
+    inventory: Arc<dyn SpaceProvider>,
+    /// Where the mailbox spaces are made.
+    mailboxes: Arc<dyn SpaceProvider>,
     queue: WorkQueue<TargetKey>,
-    cache: Mutex<Cache>,
+    /// The SyncTargets of every space.
+    targets: Store,
+    /// UIDs of SyncTargets that went away (or were replaced by one of the same name), so
+    /// their mailbox can be deleted.
+    gone: Mutex<BTreeMap<TargetKey, String>>,
 }
 
 impl MailboxController {
+    /// Mailboxes are spaces of the provider that serves the inventory.
     pub fn new(provider: Arc<dyn SpaceProvider>, metrics: &Metrics) -> Arc<Self> {
-        let queue = WorkQueue::new(QueueConfig::named("mailbox").metrics(metrics));
-        Arc::new(Self { provider, queue, cache: Mutex::new(Cache::default()) })
+        Self::with_mailbox_host(provider.clone(), provider, metrics)
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    /// Inventories from one provider (e.g. spaces from a kubeconfig), mailboxes made by
+    /// another (e.g. an orrery space server).
+    pub fn with_mailbox_host(
+        inventory: Arc<dyn SpaceProvider>,
+        mailboxes: Arc<dyn SpaceProvider>,
+        metrics: &Metrics,
+    ) -> Arc<Self> {
+        let queue = WorkQueue::new(QueueConfig::named("mailbox").metrics(metrics));
+        Arc::new(Self { inventory, mailboxes, queue, targets: Store::default(), gone: Mutex::default() })
+    }
+
+    fn gone(&self) -> std::sync::MutexGuard<'_, BTreeMap<TargetKey, String>> {
+        self.gone.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn uid(&self, key: &TargetKey) -> Option<String> {
+        self.targets.get(&Key::new(&key.0, None, &key.1))?.metadata.uid.clone()
     }
 
     /// Runs until `shutdown`: follows SyncTargets and spaces, and reconciles.
@@ -82,66 +96,38 @@ impl MailboxController {
     }
 
     async fn follow_targets(self: Arc<Self>) {
-        let mut events = self.provider.watch_all(ApiResource::erase::<SyncTarget>(&()));
-        let mut relisted: BTreeMap<TargetKey, String> = BTreeMap::new();
-        while let Some(event) = events.next().await {
-            match event {
-                Ok(MultiEvent::Init { .. }) => relisted.clear(),
-                Ok(MultiEvent::InitApply(t)) => {
-                    if let Some(k) = key_uid(&t) {
-                        relisted.insert(k.0, k.1);
+        let events = self.inventory.watch_all(ApiResource::erase::<SyncTarget>(&()));
+        let mut changes = reflect(Writer::new(self.targets.clone()), events).boxed();
+        while let Some(change) = changes.next().await {
+            match change {
+                Change::Applied { key, old, new } => {
+                    let key = (key.space, key.name);
+                    let old_uid = old.and_then(|o| o.metadata.uid.clone());
+                    if old_uid.is_some() && old_uid == new.metadata.uid {
+                        // Labels, heartbeats, status: nothing a mailbox depends on.
+                        continue;
                     }
-                }
-                Ok(MultiEvent::InitDone { scope }) => {
-                    {
-                        let mut cache = self.cache();
-                        let stale: Vec<(TargetKey, String)> = cache
-                            .targets
-                            .iter()
-                            .filter(|(k, _)| scope.as_ref().is_none_or(|s| *s == k.0) && !relisted.contains_key(*k))
-                            .map(|(k, u)| (k.clone(), u.clone()))
-                            .collect();
-                        for (k, uid) in stale {
-                            cache.targets.remove(&k);
-                            cache.gone.insert(k.clone(), uid);
-                            self.queue.add(k);
-                        }
-                        for (k, uid) in std::mem::take(&mut relisted) {
-                            cache.targets.insert(k.clone(), uid);
-                            self.queue.add(k);
-                        }
+                    if let Some(old_uid) = old_uid {
+                        // Re-created under the same name: the old mailbox goes.
+                        self.gone().insert(key.clone(), old_uid);
                     }
-                    self.collect_orphans().await;
+                    self.queue.add(key);
                 }
-                Ok(MultiEvent::Apply(t)) => {
-                    if let Some((k, uid)) = key_uid(&t) {
-                        {
-                            let mut cache = self.cache();
-                            if let Some(old) = cache.targets.insert(k.clone(), uid.clone()).filter(|old| *old != uid) {
-                                cache.gone.insert(k.clone(), old);
-                            }
-                        }
-                        self.queue.add(k);
+                Change::Deleted { key, old } => {
+                    let key = (key.space, key.name);
+                    if let Some(uid) = old.metadata.uid.clone() {
+                        self.gone().insert(key.clone(), uid);
                     }
+                    self.queue.add(key);
                 }
-                Ok(MultiEvent::Delete(t)) => {
-                    if let Some((k, uid)) = key_uid(&t) {
-                        {
-                            let mut cache = self.cache();
-                            cache.targets.remove(&k);
-                            cache.gone.insert(k.clone(), uid);
-                        }
-                        self.queue.add(k);
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "SyncTarget watch"),
+                Change::Synced { .. } => self.collect_orphans().await,
             }
         }
     }
 
     /// A mailbox that goes away while its SyncTarget exists is made again.
     async fn follow_spaces(self: Arc<Self>) {
-        let mut events = self.provider.watch_spaces();
+        let mut events = self.mailboxes.watch_spaces();
         while let Some(event) = events.next().await {
             if let Ok(MultiEvent::Delete(space)) = event {
                 let ann = space.object.metadata.annotations.clone().unwrap_or_default();
@@ -154,40 +140,42 @@ impl MailboxController {
 
     /// Deletes mailbox spaces no SyncTarget accounts for (after a full relist).
     async fn collect_orphans(&self) {
-        let Ok(spaces) = self.provider.list().await else { return };
-        let wanted: BTreeSet<String> =
-            self.cache().targets.iter().map(|((space, _), uid)| orrery_api::mailbox_space_name(space, uid)).collect();
-        let inventory: BTreeSet<String> = self.cache().targets.keys().map(|(s, _)| s.clone()).collect();
+        let Ok(spaces) = self.mailboxes.list().await else { return };
+        let targets = self.targets.select(|_, _| true);
+        let wanted: BTreeSet<String> = targets
+            .iter()
+            .filter_map(|(k, o)| Some(orrery_api::mailbox_space_name(&k.space, o.metadata.uid.as_deref()?)))
+            .collect();
+        let inventories: BTreeSet<&str> = targets.iter().map(|(k, _)| k.space.as_str()).collect();
         for space in spaces {
-            let is_mailbox = inventory.iter().any(|inv| space.starts_with(&format!("{inv}-mb-")));
+            let is_mailbox = inventories.iter().any(|inv| space.starts_with(&format!("{inv}-mb-")));
             if is_mailbox && !wanted.contains(&space) {
                 tracing::info!(%space, "deleting a mailbox whose SyncTarget is gone");
-                let _ = self.provider.delete(&space).await;
+                if let Err(e) = self.mailboxes.delete(&space).await {
+                    tracing::warn!(%space, error = %e, "deleting an orphaned mailbox");
+                }
             }
         }
     }
 
     async fn reconcile(&self, key: &TargetKey) -> Result<(), MailboxError> {
-        let (uid, gone) = {
-            let cache = self.cache();
-            (cache.targets.get(key).cloned(), cache.gone.get(key).cloned())
-        };
+        let (uid, gone) = (self.uid(key), self.gone().get(key).cloned());
         match desired(key, uid.as_deref(), gone.as_deref()) {
             Desired { create: Some(mailbox), delete } => {
                 if let Some(old) = delete {
-                    self.provider.delete(&old).await?;
-                    self.cache().gone.remove(key);
+                    self.mailboxes.delete(&old).await?;
+                    self.gone().remove(key);
                 }
                 let annotations = BTreeMap::from([
                     (SYNC_TARGET_NAME.to_owned(), key.1.clone()),
                     (INVENTORY_SPACE.to_owned(), key.0.clone()),
                 ]);
-                self.provider.create(&mailbox, &annotations).await?;
+                self.mailboxes.create(&mailbox, &annotations).await?;
                 self.write_secret(key, uid.as_deref().unwrap_or_default(), &mailbox).await?;
             }
             Desired { create: None, delete: Some(old) } => {
-                self.provider.delete(&old).await?;
-                self.cache().gone.remove(key);
+                self.mailboxes.delete(&old).await?;
+                self.gone().remove(key);
             }
             Desired { create: None, delete: None } => {}
         }
@@ -197,7 +185,7 @@ impl MailboxController {
     /// The mailbox kubeconfig, in the inventory space, owned by the SyncTarget (so it goes
     /// with it).
     async fn write_secret(&self, key: &TargetKey, uid: &str, mailbox: &str) -> Result<(), MailboxError> {
-        let kubeconfig = self.provider.kubeconfig(mailbox).await?;
+        let kubeconfig = self.mailboxes.kubeconfig(mailbox).await?;
         let text = serde_saphyr::to_string(&kubeconfig).map_err(|e| MailboxError::Encode(e.to_string()))?;
         let secret = serde_json::json!({
             "apiVersion": "v1", "kind": "Secret",
@@ -210,7 +198,7 @@ impl MailboxController {
             "type": "Opaque",
             "stringData": {"kubeconfig": text, "mailbox": mailbox},
         });
-        let api: Api<Secret> = Api::namespaced(self.provider.client(&key.0).await?, SECRET_NAMESPACE);
+        let api: Api<Secret> = Api::namespaced(self.inventory.client(&key.0).await?, SECRET_NAMESPACE);
         api.patch(&secret_name(&key.1), &PatchParams::apply(MANAGER).force(), &Patch::Apply(secret)).await?;
         Ok(())
     }
@@ -219,9 +207,4 @@ impl MailboxController {
 /// The Secret in the inventory space that holds a SyncTarget's mailbox kubeconfig.
 pub fn secret_name(sync_target: &str) -> String {
     format!("mailbox-{sync_target}")
-}
-
-fn key_uid(t: &Tagged) -> Option<(TargetKey, String)> {
-    let o: &DynamicObject = &t.object;
-    Some(((t.space.clone(), o.metadata.name.clone()?), o.metadata.uid.clone()?))
 }

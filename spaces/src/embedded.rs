@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -19,10 +19,32 @@ const ROOT: &str = "root";
 const SYSTEM_NAMESPACE: &str = "orrery-system";
 
 pub struct EmbeddedProvider {
-    admin: Kubeconfig,
+    /// The server's root URL, no space: every space client sends through it, so requests
+    /// to 10,000 spaces share one connection pool instead of opening 10,000.
+    base: kube::Client,
+    root: kube::Client,
     spaces: Api<DynamicObject>,
     wildcard: kube::Client,
+    /// A client per space asked for, made once (each is a small task in front of `base`).
+    clients: std::sync::Mutex<std::collections::HashMap<String, kube::Client>>,
     ready_timeout: Duration,
+}
+
+/// A client for one space that sends through `base` (the server's root URL) with its path
+/// under `/clusters/<space>`.
+fn space_client(base: &kube::Client, space: &str) -> kube::Client {
+    let base = base.clone();
+    let prefix = format!("/clusters/{space}");
+    let service = tower::service_fn(move |mut request: http::Request<kube::client::Body>| {
+        let base = base.clone();
+        let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+        let uri = format!("{prefix}{path}").parse::<http::Uri>();
+        async move {
+            *request.uri_mut() = uri.map_err(|e| kube::Error::Service(Box::new(e)))?;
+            base.send(request).await
+        }
+    });
+    kube::Client::new(service, "default")
 }
 
 /// The kubeconfig with its current cluster's server pointed at `/clusters/<space>`.
@@ -48,7 +70,8 @@ pub(crate) fn for_space(mut kc: Kubeconfig, space: &str) -> Result<Kubeconfig, S
     Ok(kc)
 }
 
-pub(crate) async fn client_for(kc: Kubeconfig) -> Result<kube::Client, SpaceError> {
+/// A client for a kubeconfig's current context.
+pub async fn client_for(kc: Kubeconfig) -> Result<kube::Client, SpaceError> {
     let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await
         .map_err(|e| SpaceError::Kubeconfig(e.to_string()))?;
@@ -58,10 +81,21 @@ pub(crate) async fn client_for(kc: Kubeconfig) -> Result<kube::Client, SpaceErro
 impl EmbeddedProvider {
     /// A provider for the server an admin kubeconfig (any space of it) points at.
     pub async fn new(admin: Kubeconfig) -> Result<Self, SpaceError> {
-        let root = client_for(for_space(admin.clone(), ROOT)?).await?;
+        let base = {
+            let kc = for_space(admin.clone(), ROOT)?;
+            let mut config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| SpaceError::Kubeconfig(e.to_string()))?;
+            let url = config.cluster_url.to_string();
+            let root = url.find("/clusters/").map_or(url.trim_end_matches('/'), |i| &url[..i]);
+            config.cluster_url = root.parse().map_err(|e| SpaceError::Kubeconfig(format!("server URL: {e}")))?;
+            kube::Client::try_from(config)?
+        };
+        let root = space_client(&base, ROOT);
         let wildcard = client_for(for_space(admin.clone(), "*")?).await?;
-        let spaces = Api::all_with(root, &orrery_api::space::api_resource());
-        Ok(Self { admin, spaces, wildcard, ready_timeout: Duration::from_secs(60) })
+        let spaces = Api::all_with(root.clone(), &orrery_api::space::api_resource());
+        let clients = std::sync::Mutex::new([(ROOT.to_owned(), root.clone())].into());
+        Ok(Self { base, root, spaces, wildcard, clients, ready_timeout: Duration::from_secs(60) })
     }
 
     fn phase(s: &DynamicObject) -> Option<&str> {
@@ -101,6 +135,7 @@ impl SpaceProvider for EmbeddedProvider {
     }
 
     async fn delete(&self, name: &str) -> Result<(), SpaceError> {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner()).remove(name);
         match self.spaces.delete(name, &DeleteParams::default()).await {
             Ok(_) => Ok(()),
             Err(e) if is_status(&e, 404) => Ok(()),
@@ -114,7 +149,12 @@ impl SpaceProvider for EmbeddedProvider {
     }
 
     async fn client(&self, name: &str) -> Result<kube::Client, SpaceError> {
-        client_for(for_space(self.admin.clone(), name)?).await
+        if let Some(c) = self.clients.lock().unwrap_or_else(|e| e.into_inner()).get(name) {
+            return Ok(c.clone());
+        }
+        let c = space_client(&self.base, name);
+        self.clients.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_owned(), c.clone());
+        Ok(c)
     }
 
     /// The space's own kubeconfig, whose token opens that space only.
@@ -126,8 +166,7 @@ impl SpaceProvider for EmbeddedProvider {
             .and_then(Value::as_str)
             .ok_or_else(|| SpaceError::NotReady { space: name.to_owned(), waited: Duration::ZERO })?
             .to_owned();
-        let root = client_for(for_space(self.admin.clone(), ROOT)?).await?;
-        let secret = Api::<Secret>::namespaced(root, SYSTEM_NAMESPACE).get(&secret_name).await?;
+        let secret = Api::<Secret>::namespaced(self.root.clone(), SYSTEM_NAMESPACE).get(&secret_name).await?;
         let bytes = secret
             .data
             .and_then(|mut d| d.remove("kubeconfig"))
@@ -139,6 +178,7 @@ impl SpaceProvider for EmbeddedProvider {
 
     fn watch_spaces(&self) -> BoxStream<'static, Result<MultiEvent, SpaceError>> {
         watcher::watcher(self.spaces.clone(), watcher::Config::default())
+            .default_backoff()
             .map(|r| {
                 r.map(|e| tag(e, Some(ROOT), |o| o.metadata.name.clone().unwrap_or_default()))
                     .map_err(|e| SpaceError::Kubeconfig(format!("space watch: {e}")))
@@ -149,6 +189,7 @@ impl SpaceProvider for EmbeddedProvider {
     fn watch_all(&self, resource: ApiResource) -> BoxStream<'static, Result<MultiEvent, SpaceError>> {
         let api: Api<DynamicObject> = Api::all_with(self.wildcard.clone(), &resource);
         watcher::watcher(api, watcher::Config::default())
+            .default_backoff()
             .map(|r| {
                 r.map(|e| tag(e, None, |o| o.annotations().get(SPACE_ANNOTATION).cloned().unwrap_or_default()))
                     .map_err(|e| SpaceError::Kubeconfig(format!("wildcard watch: {e}")))

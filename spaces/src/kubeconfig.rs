@@ -8,7 +8,7 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::config::Kubeconfig;
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use std::collections::BTreeMap;
 
 pub struct KubeconfigProvider {
@@ -88,6 +88,7 @@ impl SpaceProvider for KubeconfigProvider {
             let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
             let space = space.clone();
             watcher::watcher(api, watcher::Config::default())
+                .default_backoff()
                 .map(move |r| {
                     r.map(|e| tag(e, Some(&space), |_| space.clone()))
                         .map_err(|e| SpaceError::Kubeconfig(format!("watch in space {space}: {e}")))

@@ -10,7 +10,7 @@
 mod embedded;
 mod kubeconfig;
 
-pub use embedded::EmbeddedProvider;
+pub use embedded::{EmbeddedProvider, client_for};
 pub use kubeconfig::KubeconfigProvider;
 
 use futures::stream::BoxStream;
@@ -66,7 +66,8 @@ pub trait SpaceProvider: Send + Sync {
     /// The spaces that exist now.
     async fn list(&self) -> Result<Vec<String>, SpaceError>;
 
-    /// A client whose requests go to one space.
+    /// A client whose requests go to one space. Providers keep them, so asking again is
+    /// cheap.
     async fn client(&self, name: &str) -> Result<kube::Client, SpaceError>;
 
     /// A kubeconfig for one space (for syncers and users).

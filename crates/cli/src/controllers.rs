@@ -6,7 +6,7 @@ use kube::config::Kubeconfig;
 use orrery_mailbox::MailboxController;
 use orrery_runtime::{LeaderElector, LeaseConfig, Metrics, Shutdown, serve_metrics, unique_identity};
 use orrery_scheduler::SchedulerController;
-use orrery_spaces::{EmbeddedProvider, SpaceProvider};
+use orrery_spaces::{EmbeddedProvider, KubeconfigProvider, SpaceProvider, client_for};
 use orrery_spaceserver::server::{ServerConfig, start};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,8 +17,35 @@ pub struct Args {
     /// The admin kubeconfig of the space server (default: $KUBECONFIG, then ~/.kube/config).
     #[arg(long, value_name = "FILE")]
     kubeconfig: Option<PathBuf>,
+    /// Take the spaces from configuration instead of from an orrery server: each context
+    /// of --kubeconfig is a space, named after the context (real clusters, kcp workspaces,
+    /// orrery spaces by URL). The leader-election Lease lives in the current context.
+    #[arg(long)]
+    spaces_from_contexts: bool,
+    /// With --spaces-from-contexts: the admin kubeconfig of the orrery server that hosts
+    /// the mailbox spaces. Without it, the mailbox controller does not run.
+    #[arg(long, value_name = "FILE", requires = "spaces_from_contexts")]
+    mailbox_host_kubeconfig: Option<PathBuf>,
     #[command(flatten)]
     run: RunArgs,
+}
+
+/// What the controllers run against.
+struct Wiring {
+    /// Where EdgePlacements, Locations and SyncTargets are followed.
+    spaces: Arc<dyn SpaceProvider>,
+    /// Where mailbox spaces are made; `None`: no mailbox controller.
+    mailboxes: Option<Arc<dyn SpaceProvider>>,
+    /// Where the leader-election Lease lives.
+    lease: kube::Client,
+}
+
+impl Wiring {
+    /// Everything on one orrery server; the Lease in its root space.
+    async fn embedded(provider: Arc<dyn SpaceProvider>) -> anyhow::Result<Self> {
+        let lease = provider.client("root").await?;
+        Ok(Self { spaces: provider.clone(), mailboxes: Some(provider), lease })
+    }
 }
 
 #[derive(clap::Args, Clone)]
@@ -40,7 +67,7 @@ pub struct RunArgs {
 
 /// Runs the controllers against `provider` until `shutdown`; only while this replica holds
 /// the `kube-system/orrery-controllers` Lease of the root space.
-async fn run_controllers(provider: Arc<dyn SpaceProvider>, args: RunArgs, shutdown: Shutdown) -> anyhow::Result<()> {
+async fn run_controllers(wiring: Wiring, args: RunArgs, shutdown: Shutdown) -> anyhow::Result<()> {
     let metrics = Metrics::new();
     let server = serve_metrics(args.metrics_listen, metrics.clone(), shutdown.clone()).await?;
     eprintln!("metrics at http://{}/metrics", server.local_addr());
@@ -50,7 +77,7 @@ async fn run_controllers(provider: Arc<dyn SpaceProvider>, args: RunArgs, shutdo
     lease.lease_duration = duration;
     lease.renew_deadline = duration * 2 / 3;
     lease.retry_period = duration * 2 / 15;
-    let elector = LeaderElector::new(provider.client("root").await?, lease)?;
+    let elector = LeaderElector::new(wiring.lease, lease)?;
     let mut leading = elector.subscribe();
     tokio::spawn(elector.run(shutdown.clone()));
     eprintln!("{identity} waiting to lead");
@@ -58,7 +85,12 @@ async fn run_controllers(provider: Arc<dyn SpaceProvider>, args: RunArgs, shutdo
         _ = leading.wait_for(|l| *l) => {}
         _ = shutdown.wait() => return Ok(()),
     }
-    eprintln!("{identity} leads: running the mailbox controller and the scheduler");
+    let controllers = if wiring.mailboxes.is_some() {
+        "the mailbox controller and the scheduler"
+    } else {
+        "the scheduler (no mailbox host)"
+    };
+    eprintln!("{identity} leads: running {controllers}");
     // Losing the Lease stops the controllers: a standby now leads, and two must never act.
     let lost = {
         let shutdown = shutdown.clone();
@@ -69,9 +101,17 @@ async fn run_controllers(provider: Arc<dyn SpaceProvider>, args: RunArgs, shutdo
             }
         })
     };
-    let mailbox = tokio::spawn(MailboxController::new(provider.clone(), &metrics).run(shutdown.clone(), args.workers));
-    let scheduler = tokio::spawn(SchedulerController::new(provider, &metrics).run(shutdown.clone(), args.workers));
-    let _ = tokio::join!(mailbox, scheduler);
+    let mailbox = wiring.mailboxes.map(|host| {
+        let controller = MailboxController::with_mailbox_host(wiring.spaces.clone(), host, &metrics);
+        tokio::spawn(controller.run(shutdown.clone(), args.workers))
+    });
+    let scheduler = SchedulerController::new(wiring.spaces, &metrics).run(shutdown.clone(), args.workers);
+    match mailbox {
+        Some(mailbox) => {
+            let _ = tokio::join!(mailbox, scheduler);
+        }
+        None => scheduler.await,
+    }
     lost.abort();
     Ok(())
 }
@@ -84,8 +124,19 @@ fn read_kubeconfig(path: Option<&PathBuf>) -> anyhow::Result<Kubeconfig> {
 }
 
 pub async fn controllers(args: Args) -> anyhow::Result<()> {
-    let provider = Arc::new(EmbeddedProvider::new(read_kubeconfig(args.kubeconfig.as_ref())?).await?);
-    run_controllers(provider, args.run, Shutdown::on_signals()).await
+    let kubeconfig = read_kubeconfig(args.kubeconfig.as_ref())?;
+    let wiring = if args.spaces_from_contexts {
+        let lease = client_for(kubeconfig.clone()).await.context("a client for the current context")?;
+        let spaces: Arc<dyn SpaceProvider> = Arc::new(KubeconfigProvider::from_contexts(kubeconfig).await?);
+        let mailboxes: Option<Arc<dyn SpaceProvider>> = match &args.mailbox_host_kubeconfig {
+            Some(path) => Some(Arc::new(EmbeddedProvider::new(read_kubeconfig(Some(path))?).await?)),
+            None => None,
+        };
+        Wiring { spaces, mailboxes, lease }
+    } else {
+        Wiring::embedded(Arc::new(EmbeddedProvider::new(kubeconfig).await?)).await?
+    };
+    run_controllers(wiring, args.run, Shutdown::on_signals()).await
 }
 
 #[derive(clap::Args)]
@@ -131,7 +182,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         server.endpoint.url,
         server.admin_kubeconfig.display()
     );
-    let controllers = run_controllers(provider, args.run, shutdown.clone());
+    let controllers = run_controllers(Wiring::embedded(provider).await?, args.run, shutdown.clone());
     tokio::select! {
         r = controllers => r?,
         _ = shutdown.wait() => {}

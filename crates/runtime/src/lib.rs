@@ -1,6 +1,6 @@
 //! Shared controller plumbing for orrery's controllers (DESIGN §3, §7): a work queue with
 //! client-go semantics and the worker pool over it, leader election on a Lease, Prometheus
-//! metrics with their HTTP endpoint, and one graceful-shutdown signal for all of them.
+//! metrics with their HTTP endpoint, a multi-space reflector, and one graceful-shutdown signal for all of them.
 //!
 //! A controller's wiring looks like:
 //!
@@ -27,6 +27,7 @@ pub mod leader;
 mod lease;
 pub mod metrics;
 pub mod queue;
+pub mod reflector;
 pub mod shutdown;
 mod workers;
 
@@ -34,5 +35,6 @@ pub use backoff::{RateLimit, TokenBucket};
 pub use leader::{LeaderElector, LeaderError, LeaseConfig, unique_identity};
 pub use metrics::{ControllerMetrics, Metrics, MetricsServer, serve_metrics};
 pub use queue::{Guard, QueueConfig, WorkQueue};
+pub use reflector::{Change, Key, Store, Writer, reflect};
 pub use shutdown::Shutdown;
 pub use workers::run_workers;

@@ -53,8 +53,10 @@ where
         let started = Instant::now();
         let outcome = AssertUnwindSafe(reconcile(key.clone())).catch_unwind().await;
         let ok = matches!(outcome, Ok(Ok(())));
+        let took = started.elapsed();
+        tracing::debug!(controller = queue.name(), ?key, ok, ms = took.as_secs_f64() * 1000.0, "reconciled");
         if let Some(m) = queue.metrics() {
-            m.reconciled(started.elapsed(), ok);
+            m.reconciled(took, ok);
         }
         match outcome {
             Ok(Ok(())) => guard.done(),

@@ -5,12 +5,13 @@
 
 use crate::{ObjectKey, Scheduler, is_validation_error_annotation, with_validation_error_annotations};
 use futures::StreamExt;
-use kube::api::{Api, ApiResource, Patch, PatchParams};
+use futures::stream::BoxStream;
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use orrery_api::{EdgePlacement, Location, SinglePlacementSlice, SyncTarget};
-use orrery_runtime::{Metrics, QueueConfig, Shutdown, WorkQueue, run_workers};
-use orrery_spaces::{MultiEvent, SpaceError, SpaceProvider, Tagged};
+use orrery_runtime::{Change, Key, Metrics, QueueConfig, Shutdown, Store, WorkQueue, Writer, reflect, run_workers};
+use orrery_spaces::{SpaceError, SpaceProvider};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 const MANAGER: &str = "orrery-scheduler";
@@ -23,19 +24,11 @@ pub enum ControllerError {
     Kube(#[from] kube::Error),
 }
 
-/// What a reconcile needs of a placement besides the scheduler's answer.
-#[derive(Clone, Debug, Default)]
-struct PlacementMeta {
-    uid: String,
-    generation: i64,
-    annotations: BTreeMap<String, String>,
-}
-
 pub struct SchedulerController {
     provider: Arc<dyn SpaceProvider>,
     state: Mutex<Scheduler>,
-    placements: Mutex<BTreeMap<ObjectKey, PlacementMeta>>,
-    clients: Mutex<HashMap<String, kube::Client>>,
+    /// The EdgePlacements of every space, for what a reconcile needs besides the decision.
+    placements: Store,
     queue: WorkQueue<ObjectKey>,
 }
 
@@ -52,8 +45,7 @@ impl SchedulerController {
         Arc::new(Self {
             provider,
             state: Mutex::new(Scheduler::new()),
-            placements: Mutex::new(BTreeMap::new()),
-            clients: Mutex::new(HashMap::new()),
+            placements: Store::default(),
             queue: WorkQueue::new(QueueConfig::named("scheduler").metrics(metrics)),
         })
     }
@@ -61,11 +53,16 @@ impl SchedulerController {
     /// Runs until `shutdown`.
     pub async fn run(self: Arc<Self>, shutdown: Shutdown, workers: usize) {
         self.queue.shutdown_on(&shutdown);
+        let watch = |r: ApiResource| self.provider.watch_all(r);
         let follows = [
-            tokio::spawn(self.clone().follow(Kind::Placement, ApiResource::erase::<EdgePlacement>(&()))),
-            tokio::spawn(self.clone().follow(Kind::Location, ApiResource::erase::<Location>(&()))),
-            tokio::spawn(self.clone().follow(Kind::Target, ApiResource::erase::<SyncTarget>(&()))),
-        ];
+            (
+                Kind::Placement,
+                reflect(Writer::new(self.placements.clone()), watch(ApiResource::erase::<EdgePlacement>(&()))).boxed(),
+            ),
+            (Kind::Location, reflect(Writer::default(), watch(ApiResource::erase::<Location>(&()))).boxed()),
+            (Kind::Target, reflect(Writer::default(), watch(ApiResource::erase::<SyncTarget>(&()))).boxed()),
+        ]
+        .map(|(kind, changes)| tokio::spawn(self.clone().follow(kind, changes)));
         let me = self.clone();
         run_workers(self.queue.clone(), workers, move |key: ObjectKey| {
             let me = me.clone();
@@ -77,123 +74,59 @@ impl SchedulerController {
         }
     }
 
-    fn enqueue(&self, affected: BTreeSet<ObjectKey>) {
-        for k in affected {
-            self.queue.add(k);
+    async fn follow(self: Arc<Self>, kind: Kind, mut changes: BoxStream<'static, Change>) {
+        while let Some(change) = changes.next().await {
+            let affected = match change {
+                Change::Applied { old: Some(old), new, .. }
+                    if matches!(kind, Kind::Placement) && !placement_moved(&old, &new) =>
+                {
+                    continue;
+                }
+                Change::Applied { key, new, .. } => self.apply(kind, &key.space, &new),
+                Change::Deleted { key, .. } => self.remove(kind, &key.space, &key.name),
+                Change::Synced { .. } => continue,
+            };
+            for k in affected {
+                self.queue.add(k);
+            }
         }
     }
 
-    fn apply(&self, kind: Kind, t: &Tagged) {
-        let space = t.space.as_str();
-        let value = serde_json::to_value(&t.object).unwrap_or_default();
-        let affected = {
-            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            match kind {
-                Kind::Placement => match serde_json::from_value::<EdgePlacement>(value) {
-                    Ok(ep) => {
-                        let key = ObjectKey::new(space, ep.metadata.name.clone().unwrap_or_default());
-                        let meta = PlacementMeta {
-                            uid: ep.metadata.uid.clone().unwrap_or_default(),
-                            generation: ep.metadata.generation.unwrap_or_default(),
-                            annotations: ep.metadata.annotations.clone().unwrap_or_default(),
-                        };
-                        self.placements.lock().unwrap_or_else(|e| e.into_inner()).insert(key, meta);
-                        state.upsert_placement(space, &ep)
-                    }
-                    Err(e) => {
-                        tracing::warn!(%space, error = %e, "an EdgePlacement that does not decode");
-                        BTreeSet::new()
-                    }
-                },
-                Kind::Location => match serde_json::from_value::<Location>(value) {
-                    Ok(l) => state.upsert_location(space, &l),
-                    Err(e) => {
-                        tracing::warn!(%space, error = %e, "a Location that does not decode");
-                        BTreeSet::new()
-                    }
-                },
-                Kind::Target => match serde_json::from_value::<SyncTarget>(value) {
-                    Ok(st) => state.upsert_sync_target(space, &st),
-                    Err(e) => {
-                        tracing::warn!(%space, error = %e, "a SyncTarget that does not decode");
-                        BTreeSet::new()
-                    }
-                },
-            }
+    /// Feeds one object to the scheduler; returns the placements whose answer may change.
+    fn apply(&self, kind: Kind, space: &str, object: &DynamicObject) -> BTreeSet<ObjectKey> {
+        fn decode<T: serde::de::DeserializeOwned>(space: &str, object: &DynamicObject) -> Option<T> {
+            let decoded = serde_json::to_value(object).and_then(serde_json::from_value);
+            decoded.inspect_err(|e| tracing::warn!(%space, error = %e, "an object that does not decode")).ok()
+        }
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let affected = match kind {
+            Kind::Placement => decode::<EdgePlacement>(space, object).map(|ep| state.upsert_placement(space, &ep)),
+            Kind::Location => decode::<Location>(space, object).map(|l| state.upsert_location(space, &l)),
+            Kind::Target => decode::<SyncTarget>(space, object).map(|st| state.upsert_sync_target(space, &st)),
         };
-        self.enqueue(affected);
+        affected.unwrap_or_default()
     }
 
-    fn remove(&self, kind: Kind, key: &ObjectKey) {
-        let affected = {
-            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            match kind {
-                Kind::Placement => {
-                    self.placements.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
-                    state.delete_placement(&key.space, &key.name)
-                }
-                Kind::Location => state.delete_location(&key.space, &key.name),
-                Kind::Target => state.delete_sync_target(&key.space, &key.name),
-            }
-        };
-        self.enqueue(affected);
-    }
-
-    async fn follow(self: Arc<Self>, kind: Kind, resource: ApiResource) {
-        let key_of = |t: &Tagged| ObjectKey::new(t.space.clone(), t.object.metadata.name.clone().unwrap_or_default());
-        let mut known: BTreeSet<ObjectKey> = BTreeSet::new();
-        let mut relisted: BTreeSet<ObjectKey> = BTreeSet::new();
-        let mut events = self.provider.watch_all(resource);
-        while let Some(event) = events.next().await {
-            match event {
-                Ok(MultiEvent::Init { .. }) => relisted.clear(),
-                Ok(MultiEvent::InitApply(t)) => {
-                    relisted.insert(key_of(&t));
-                    self.apply(kind, &t);
-                }
-                Ok(MultiEvent::InitDone { scope }) => {
-                    let stale: Vec<ObjectKey> = known
-                        .iter()
-                        .filter(|k| scope.as_ref().is_none_or(|s| *s == k.space) && !relisted.contains(*k))
-                        .cloned()
-                        .collect();
-                    for k in stale {
-                        known.remove(&k);
-                        self.remove(kind, &k);
-                    }
-                    known.extend(std::mem::take(&mut relisted));
-                }
-                Ok(MultiEvent::Apply(t)) => {
-                    known.insert(key_of(&t));
-                    self.apply(kind, &t);
-                }
-                Ok(MultiEvent::Delete(t)) => {
-                    let k = key_of(&t);
-                    known.remove(&k);
-                    self.remove(kind, &k);
-                }
-                Err(e) => tracing::warn!(?kind, error = %e, "watch"),
-            }
+    fn remove(&self, kind: Kind, space: &str, name: &str) -> BTreeSet<ObjectKey> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        match kind {
+            Kind::Placement => state.delete_placement(space, name),
+            Kind::Location => state.delete_location(space, name),
+            Kind::Target => state.delete_sync_target(space, name),
         }
-    }
-
-    async fn client(&self, space: &str) -> Result<kube::Client, ControllerError> {
-        if let Some(c) = self.clients.lock().unwrap_or_else(|e| e.into_inner()).get(space) {
-            return Ok(c.clone());
-        }
-        let c = self.provider.client(space).await?;
-        self.clients.lock().unwrap_or_else(|e| e.into_inner()).insert(space.to_owned(), c.clone());
-        Ok(c)
     }
 
     async fn reconcile(&self, key: &ObjectKey) -> Result<(), ControllerError> {
         let result = self.state.lock().unwrap_or_else(|e| e.into_inner()).result(key);
-        let meta = self.placements.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned();
-        let (Some(result), Some(meta)) = (result, meta) else {
+        let placement = self.placements.get(&Key::new(&key.space, None, &key.name));
+        let (Some(result), Some(placement)) = (result, placement) else {
             // Deleted: its slice goes with it (ownerReference garbage collection).
             return Ok(());
         };
-        let client = self.client(&key.space).await?;
+        let uid = placement.metadata.uid.clone().unwrap_or_default();
+        let generation = placement.metadata.generation.unwrap_or_default();
+        let annotations = placement.metadata.annotations.clone().unwrap_or_default();
+        let client = self.provider.client(&key.space).await?;
         let placements: Api<EdgePlacement> = Api::all(client.clone());
         match result {
             Ok(decision) => {
@@ -205,16 +138,15 @@ impl SchedulerController {
                         "name": key.name,
                         "ownerReferences": [{
                             "apiVersion": orrery_api::API_VERSION, "kind": "EdgePlacement", "name": key.name,
-                            "uid": meta.uid, "controller": true, "blockOwnerDeletion": true,
+                            "uid": uid, "controller": true, "blockOwnerDeletion": true,
                         }],
                     },
                     "destinations": decision.destinations,
                 });
                 slices.patch(&key.name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(slice)).await?;
-                let status = json!({"status": {"matchingLocationCount": decision.matching_location_count, "specGeneration": meta.generation}});
+                let status = json!({"status": {"matchingLocationCount": decision.matching_location_count, "specGeneration": generation}});
                 placements.patch_status(&key.name, &PatchParams::default(), &Patch::Merge(status)).await?;
-                let stale: BTreeMap<String, Value> = meta
-                    .annotations
+                let stale: BTreeMap<String, Value> = annotations
                     .keys()
                     .filter(|k| is_validation_error_annotation(k))
                     .map(|k| (k.clone(), Value::Null))
@@ -230,10 +162,10 @@ impl SchedulerController {
                 }
             }
             Err(errors) => {
-                let wanted = with_validation_error_annotations(&meta.annotations, &errors);
+                let wanted = with_validation_error_annotations(&annotations, &errors);
                 let mut patch: BTreeMap<String, Value> =
                     wanted.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
-                for k in meta.annotations.keys().filter(|k| !wanted.contains_key(*k)) {
+                for k in annotations.keys().filter(|k| !wanted.contains_key(*k)) {
                     patch.insert(k.clone(), Value::Null);
                 }
                 placements
@@ -247,5 +179,47 @@ impl SchedulerController {
             }
         }
         Ok(())
+    }
+}
+
+/// Whether a placement's update can change what its reconcile writes: its spec (seen as
+/// `generation`), its identity, or its annotations (validation errors are kept there).
+/// Not its status, which the reconcile itself writes.
+fn placement_moved(old: &DynamicObject, new: &DynamicObject) -> bool {
+    let m = |o: &DynamicObject| (o.metadata.uid.clone(), o.metadata.generation, o.metadata.annotations.clone());
+    m(old) != m(new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ep(v: serde_json::Value) -> DynamicObject {
+        serde_json::from_value(v).expect("object")
+    }
+
+    #[test]
+    fn only_spec_identity_and_annotations_move_a_placement() {
+        let base = json!({"apiVersion": "edge.kubestellar.io/v2alpha1", "kind": "EdgePlacement",
+                          "metadata": {"name": "p", "uid": "u1", "generation": 1, "resourceVersion": "5"},
+                          "spec": {}, "status": {"matchingLocationCount": 0}});
+        let with = |path: &str, value: serde_json::Value| {
+            let mut v = base.clone();
+            *v.pointer_mut(path).expect("path") = value;
+            ep(v)
+        };
+        let cases = [
+            ("status only", with("/status/matchingLocationCount", json!(3)), false),
+            ("resourceVersion only", with("/metadata/resourceVersion", json!("9")), false),
+            ("generation", with("/metadata/generation", json!(2)), true),
+            ("re-created", with("/metadata/uid", json!("u2")), true),
+        ];
+        for (name, new, want) in cases {
+            assert_eq!(placement_moved(&ep(base.clone()), &new), want, "{name}");
+        }
+        let mut annotated = base.clone();
+        annotated["metadata"]["annotations"] = json!({"validation-error.kubestellar.io/1": "x"});
+        assert!(placement_moved(&ep(base), &ep(annotated)), "annotations");
     }
 }

@@ -35,13 +35,18 @@
 //!
 //! | event | selector tests | affected placements |
 //! |---|---|---|
-//! | SyncTarget labels/UID change | one per Location of *its* space | placements of the Locations it joined or left |
+//! | SyncTarget labels/UID change | one per Location of *its* space that could match it¹ | placements of the Locations it joined or left |
 //! | SyncTarget status-only change | none | none |
 //! | SyncTarget deleted | none | placements of the Locations that had it |
 //! | Location labels change | one per valid placement | placements that start or stop matching it |
-//! | Location instanceSelector change | one per SyncTarget of its space | placements of it, if its targets changed |
+//! | Location instanceSelector change | one per SyncTarget of its space that could match it¹ | placements of it, if its targets changed |
 //! | Location deleted | none | placements that matched it |
 //! | placement selectors change | one per Location (all spaces) | the placement itself |
+//!
+//! ¹ A Location whose instance selector requires an exact `key=value` is indexed under
+//! that pair, and SyncTargets under each of theirs; only Locations without such a pair are
+//! tested against every SyncTarget. So the usual inventory — one Location per SyncTarget,
+//! selecting it by a unique label — costs O(1) tests per event however large it grows.
 //!
 //! So the cost of a SyncTarget event does not grow with the SyncTargets of other spaces
 //! nor with placements that cannot see it, and [`Scheduler::result`] reads only the

@@ -93,6 +93,37 @@ impl Server {
         Ok(path)
     }
 
+    /// One kubeconfig whose contexts are the given spaces (each named after its space), with
+    /// the admin token; `spaces[0]` is the current context. What `orrery controllers
+    /// --spaces-from-contexts` takes.
+    pub fn contexts_kubeconfig(&self, spaces: &[&str]) -> anyhow::Result<PathBuf> {
+        use kube::config::{Context, Kubeconfig, NamedCluster, NamedContext};
+        let admin = Kubeconfig::read_from(&self.kubeconfig)?;
+        let cluster = admin.clusters.first().and_then(|c| c.cluster.clone()).context("admin kubeconfig cluster")?;
+        let user = admin.auth_infos.first().context("admin kubeconfig user")?.clone();
+        let root = cluster.server.clone().context("server")?;
+        let mut out = Kubeconfig { current_context: spaces.first().map(|s| (*s).to_owned()), ..Default::default() };
+        for space in spaces {
+            let mut c = cluster.clone();
+            c.server = Some(root.replace("/clusters/root", &format!("/clusters/{space}")));
+            out.clusters.push(NamedCluster { name: (*space).to_owned(), cluster: Some(c), other: Default::default() });
+            out.contexts.push(NamedContext {
+                name: (*space).to_owned(),
+                context: Some(Context {
+                    cluster: (*space).to_owned(),
+                    user: Some(user.name.clone()),
+                    ..Default::default()
+                }),
+                other: Default::default(),
+            });
+        }
+        out.auth_infos.push(user);
+        let path = self.kubeconfig.with_file_name(format!("contexts-{}.kubeconfig", spaces.join("-")));
+        // JSON is YAML: every kubeconfig reader takes it.
+        std::fs::write(&path, serde_json::to_vec_pretty(&out)?)?;
+        Ok(path)
+    }
+
     /// A kube-rs client for a space, with the admin token.
     pub async fn client(&self, space: &str) -> anyhow::Result<kube::Client> {
         client_from(&self.space_kubeconfig(space)?).await
@@ -134,6 +165,84 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// KubeStellar's `ensure location`: a SyncTarget named `name` labelled `id=<name>` plus
+/// `labels`, and a Location of the same name and labels selecting it by `id`.
+pub async fn ensure_location(inventory: &kube::Client, name: &str, labels: &[(&str, &str)]) -> anyhow::Result<()> {
+    use kube::api::{Api, DynamicObject, PostParams};
+    let mut all: serde_json::Map<String, serde_json::Value> =
+        labels.iter().map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v))).collect();
+    all.insert("id".into(), name.into());
+    let edge = |kind: &str, plural: &str| {
+        kube::api::ApiResource::from_gvk_with_plural(
+            &kube::api::GroupVersionKind::gvk("edge.kubestellar.io", "v2alpha1", kind),
+            plural,
+        )
+    };
+    let target: DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "edge.kubestellar.io/v2alpha1", "kind": "SyncTarget",
+        "metadata": {"name": name, "labels": all}, "spec": {},
+    }))?;
+    let location: DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "edge.kubestellar.io/v2alpha1", "kind": "Location",
+        "metadata": {"name": name, "labels": all},
+        "spec": {"resource": {"group": "edge.kubestellar.io", "version": "v2alpha1", "resource": "synctargets"},
+                 "instanceSelector": {"matchLabels": {"id": name}}},
+    }))?;
+    Api::<DynamicObject>::all_with(inventory.clone(), &edge("SyncTarget", "synctargets"))
+        .create(&PostParams::default(), &target)
+        .await
+        .with_context(|| format!("SyncTarget {name}"))?;
+    Api::<DynamicObject>::all_with(inventory.clone(), &edge("Location", "locations"))
+        .create(&PostParams::default(), &location)
+        .await
+        .with_context(|| format!("Location {name}"))?;
+    Ok(())
+}
+
+/// A child `orrery` process whose stderr lines are kept for [`Process::said`]; killed when
+/// dropped, whatever the test's outcome.
+pub struct Process {
+    pub child: Child,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Process {
+    /// Starts `orrery ARGS` (stdout discarded).
+    pub fn spawn(args: &[&str]) -> anyhow::Result<Self> {
+        Self::adopt(Command::new(orrery_bin()).args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn()?)
+    }
+
+    /// Follows the stderr of a child spawned with `Stdio::piped()` stderr (or none).
+    pub fn adopt(mut child: Child) -> anyhow::Result<Self> {
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        if let Some(err) = child.stderr.take() {
+            let sink = lines.clone();
+            std::thread::spawn(move || {
+                for l in BufReader::new(err).lines().map_while(Result::ok) {
+                    sink.lock().unwrap_or_else(|e| e.into_inner()).push(l);
+                }
+            });
+        }
+        Ok(Self { child, lines })
+    }
+
+    /// Whether the process wrote a stderr line containing `what`.
+    pub fn said(&self, what: &str) -> bool {
+        self.lines.lock().unwrap_or_else(|e| e.into_inner()).iter().any(|l| l.contains(what))
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 

@@ -2,45 +2,12 @@
 //! leader is killed, and the pipeline keeps working. And `orrery up` all in one.
 
 use kube::api::{Api, PostParams};
-use orrery_api::{EdgePlacement, Location, SinglePlacementSlice, SyncTarget};
-use orrery_e2e::{Server, orrery_bin, wait_for};
+use orrery_api::{EdgePlacement, SinglePlacementSlice, SyncTarget};
+use orrery_e2e::{Process, Server, orrery_bin, wait_for};
 use serde_json::json;
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::Duration;
-
-struct Proc {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-}
-
-impl Proc {
-    fn spawn(args: &[&str]) -> Self {
-        let mut child =
-            Command::new(orrery_bin()).args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn");
-        let err = child.stderr.take().expect("stderr");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for l in BufReader::new(err).lines().map_while(Result::ok) {
-                sink.lock().expect("lock").push(l);
-            }
-        });
-        Self { child, lines }
-    }
-
-    fn said(&self, what: &str) -> bool {
-        self.lines.lock().expect("lock").iter().any(|l| l.contains(what))
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn obj<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
     serde_json::from_value(v).expect("object literal")
@@ -49,20 +16,7 @@ fn obj<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
 /// A SyncTarget + Location in `inv` and a placement in `wds`; waits for the slice.
 async fn place(server: &Server, inv: &str, wds: &str, target: &str) {
     let inv = server.client(inv).await.expect("client");
-    let labels = json!({"id": target});
-    Api::<SyncTarget>::all(inv.clone())
-        .create(&PostParams::default(), &obj(json!({"metadata": {"name": target, "labels": labels}, "spec": {}})))
-        .await
-        .expect("st");
-    Api::<Location>::all(inv)
-        .create(
-            &PostParams::default(),
-            &obj(json!({"metadata": {"name": target, "labels": labels},
-                        "spec": {"resource": {"group": "edge.kubestellar.io", "version": "v2alpha1", "resource": "synctargets"},
-                                 "instanceSelector": {"matchLabels": {"id": target}}}})),
-        )
-        .await
-        .expect("location");
+    orrery_e2e::ensure_location(&inv, target, &[]).await.expect("SyncTarget and Location");
     let wds = server.client(wds).await.expect("client");
     Api::<EdgePlacement>::all(wds.clone())
         .create(
@@ -89,8 +43,9 @@ async fn a_standby_takes_over_when_the_leader_is_killed() {
         server.create_space(s).await.expect("space");
     }
     let kc = server.kubeconfig.to_string_lossy().into_owned();
-    let start =
-        |id: &str| Proc::spawn(&["controllers", "--kubeconfig", &kc, "--identity", id, "--lease-duration", "2"]);
+    let start = |id: &str| {
+        Process::spawn(&["controllers", "--kubeconfig", &kc, "--identity", id, "--lease-duration", "2"]).expect("spawn")
+    };
     let a = start("replica-a");
     let b = start("replica-b");
     wait_for(Duration::from_secs(30), || async { (a.said("leads") || b.said("leads")).then_some(()) })
@@ -100,8 +55,7 @@ async fn a_standby_takes_over_when_the_leader_is_killed() {
     place(&server, "imw1", "wds1", "one").await;
     let a_led = a.said("leads");
     let (mut leader, standby) = if a_led { (a, b) } else { (b, a) };
-    let _ = leader.child.kill();
-    let _ = leader.child.wait();
+    leader.kill();
     wait_for(Duration::from_secs(30), || async { standby.said("leads").then_some(()) })
         .await
         .expect("the standby takes over");
@@ -119,8 +73,7 @@ async fn orrery_up_runs_the_pipeline_in_one_process() {
         .stderr(Stdio::null())
         .spawn()
         .expect("orrery up");
-    // Killed on drop, whatever the test's outcome.
-    let mut up = Proc { child, lines: Arc::default() };
+    let mut up = Process::adopt(child).expect("adopt");
     let mut line = String::new();
     BufReader::new(up.child.stdout.take().expect("stdout")).read_line(&mut line).expect("ready line");
     let ready: serde_json::Value = serde_json::from_str(&line).expect("json");

@@ -258,3 +258,42 @@ async fn recorder_events_are_read_back_through_the_core_api() {
     assert_eq!(found[0].message.as_deref(), Some("recorded by kube-runtime"));
     assert_eq!(found[0].reporting_component.as_deref(), Some("orrery-test"));
 }
+
+/// Writes that change nothing store nothing: same resourceVersion, no watch event. A
+/// controller that writes status and watches what it writes depends on this to settle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_that_change_nothing_are_not_stored() {
+    let server = Server::start().expect("server");
+    let api: Api<ConfigMap> = Api::namespaced(server.client("root").await.expect("client"), "default");
+    let created = api.create(&PostParams::default(), &cm("same", "x")).await.expect("create");
+    let rv = created.metadata.resource_version.clone();
+    let apply = PatchParams::apply("tester").force();
+    let applied = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "same"}, "data": {"v": "x"}});
+    let first = api.patch("same", &apply, &Patch::Apply(&applied)).await.expect("first apply");
+    assert_ne!(first.metadata.resource_version, rv, "the first apply adds a manager: a change");
+    let settled = first.metadata.resource_version.clone();
+    let mut watch = api
+        .watch(&kube::api::WatchParams::default(), settled.as_deref().expect("resourceVersion"))
+        .await
+        .expect("watch")
+        .boxed();
+    let again = api.patch("same", &apply, &Patch::Apply(&applied)).await.expect("same apply");
+    let merged = api.patch("same", &PatchParams::default(), &Patch::Merge(json!({"data": {"v": "x"}}))).await;
+    let replaced = api.replace("same", &PostParams::default(), &again).await.expect("same replace");
+    for (what, rv) in [
+        ("apply", again.metadata.resource_version),
+        ("merge patch", merged.expect("merge").metadata.resource_version),
+        ("replace", replaced.metadata.resource_version),
+    ] {
+        assert_eq!(rv, settled, "a no-op {what} keeps the resourceVersion");
+    }
+    // A real change comes through the watch; nothing came before it.
+    api.patch("same", &PatchParams::default(), &Patch::Merge(json!({"data": {"v": "y"}}))).await.expect("change");
+    let first_event = tokio::time::timeout(Duration::from_secs(10), watch.next()).await.expect("an event");
+    match first_event {
+        Some(Ok(kube::api::WatchEvent::Modified(cm))) => {
+            assert_eq!(cm.data.and_then(|d| d.get("v").cloned()).as_deref(), Some("y"), "the first event is the change")
+        }
+        other => panic!("expected the change as the first event, got {other:?}"),
+    }
+}

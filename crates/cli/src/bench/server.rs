@@ -2,14 +2,13 @@
 //! server`), so its memory is measured alone; the load comes from this process over
 //! loopback. Every figure is printed as JSON on stdout and as a table on stderr.
 
-use anyhow::{Context, bail};
+use super::common::{client, percentile, rss_bytes, start_server};
+use anyhow::bail;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
 use orrery_spaceserver::store::{EmbeddedStore, EmbeddedStoreConfig, Key, Precondition, Store, Write};
-use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,52 +37,11 @@ pub struct Args {
     memory_objects: usize,
 }
 
-struct Child9(Child);
-
-impl Drop for Child9 {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_server(dir: &std::path::Path) -> anyhow::Result<(Child9, String, std::path::PathBuf)> {
-    let exe = std::env::current_exe()?;
-    let mut child = Command::new(exe)
-        .args(["server", "--listen", "127.0.0.1:0", "--insecure-http", "--data-dir"])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting orrery server")?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
-    let ready: Value = serde_json::from_str(&line).with_context(|| format!("server ready line {line:?}"))?;
-    let url = ready["url"].as_str().context("url")?.to_owned();
-    let kubeconfig = ready["kubeconfig"].as_str().context("kubeconfig")?.into();
-    Ok((Child9(child), url, kubeconfig))
-}
-
-async fn client(kubeconfig: &std::path::Path, space: &str) -> anyhow::Result<kube::Client> {
-    let text = std::fs::read_to_string(kubeconfig)?.replace("/clusters/root", &format!("/clusters/{space}"));
-    let kc: kube::config::Kubeconfig = serde_saphyr::from_str(&text)?;
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
-    Ok(kube::Client::try_from(config)?)
-}
-
 fn cm(name: &str) -> ConfigMap {
     let mut c = ConfigMap::default();
     c.metadata.name = Some(name.to_owned());
     c.data = Some([("key".to_owned(), "value".repeat(20))].into());
     c
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 /// Creates `per_client` configmaps from each of `clients` tasks; returns creates/s.
@@ -126,17 +84,6 @@ async fn raw_commit_rate(writers: usize, per_writer: usize) -> anyhow::Result<f6
         t.await??;
     }
     Ok((writers * per_writer) as f64 / start.elapsed().as_secs_f64())
-}
-
-fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .context("VmRSS")?;
-    Ok(kb * 1024)
 }
 
 async fn fanout(kubeconfig: &std::path::Path, watchers: usize, events: usize) -> anyhow::Result<(f64, f64)> {

@@ -86,9 +86,9 @@ fn one_sync_target_change_costs_its_own_space_only() {
     assert_eq!(want.len(), 7, "the fixture: 4 edge + 3 core placements look at region r2");
     assert_eq!(got, want);
     assert_eq!(got, changed(&before, &all_answers(&s)), "affected = exactly the placements whose answer changed");
-    let locations_in_space = KINDS.len() as u64;
-    assert_eq!(cost, locations_in_space, "one selector test per Location of its space, none elsewhere");
-    assert!(cost <= locations_in_space + got.len() as u64);
+    // Candidates: `core` (anchored under tier=core, which it now carries) and `all` (no
+    // anchor); `edge` is left without a test, its anchor tier=edge being gone.
+    assert_eq!(cost, 2, "one selector test per Location of its space that could match, none elsewhere");
     assert!(cost < (SPACES * TARGETS_PER_SPACE / 100) as u64, "nowhere near the 10,000 targets");
 }
 
@@ -100,9 +100,10 @@ fn status_only_and_unmatched_changes_are_free() {
     assert_eq!(s.upsert_sync_target(&space(3), &target("c010", &[("tier", "edge")])), Affected::new());
     assert_eq!(s.evaluations(), work);
 
-    // A new label no instance selector looks at changes nothing, for 3 tests.
+    // A new label no instance selector looks at changes nothing, for 2 tests (`edge`, its
+    // anchor still carried, and the unanchored `all`).
     assert_eq!(s.upsert_sync_target(&space(3), &target("c010", &[("tier", "edge"), ("gpu", "yes")])), Affected::new());
-    assert_eq!(s.evaluations() - work, KINDS.len() as u64);
+    assert_eq!(s.evaluations() - work, 2);
 }
 
 #[test]
@@ -128,4 +129,43 @@ fn a_location_label_change_tests_each_placement_once() {
     want.extend(placements_seeing(21, &["all"]));
     assert_eq!(got, want, "placements of r0/all lose it, placements of r1/all gain it");
     assert_eq!(got, changed(&before, &all_answers(&s)));
+}
+
+/// KubeStellar's `ensure location` shape: one space, one Location per SyncTarget selecting
+/// it by `id`, plus group Locations. Events cost the same number of selector tests at 1,000
+/// and at 10,000 targets.
+#[test]
+fn one_location_per_target_costs_the_same_at_any_size() {
+    const GROUPS: usize = 10;
+    let cost_at = |n: usize| {
+        let mut s = Scheduler::new();
+        for g in 0..GROUPS {
+            let group = format!("g{g}");
+            s.upsert_location(
+                "inv",
+                &location(&group, &[("group", &group)], Some(json!({"matchLabels": {"group": group}}))),
+            );
+            s.upsert_placement("wds", &placement(&group, json!([{"matchLabels": {"group": group}}])));
+        }
+        for i in 0..n {
+            let (id, group) = (format!("t{i}"), format!("g{}", i % GROUPS));
+            s.upsert_sync_target("inv", &target(&id, &[("id", &id), ("group", &group)]));
+            s.upsert_location("inv", &location(&id, &[("id", &id)], Some(json!({"matchLabels": {"id": id}}))));
+        }
+        let work = s.evaluations();
+        let moved = s.upsert_sync_target("inv", &target("t0", &[("id", "t0"), ("group", "g1")]));
+        let label_cost = s.evaluations() - work;
+        assert_eq!(moved, [ObjectKey::new("wds", "g0"), ObjectKey::new("wds", "g1")].into_iter().collect());
+        let work = s.evaluations();
+        let id = format!("t{n}");
+        s.upsert_location("inv", &location(&id, &[("id", &id)], Some(json!({"matchLabels": {"id": id}}))));
+        s.upsert_sync_target("inv", &target(&id, &[("id", &id), ("group", "g0")]));
+        (label_cost, s.evaluations() - work)
+    };
+    let small = cost_at(1_000);
+    // A label change tests its own and its new group's Location. A new Location tests its
+    // labels against each placement (GROUPS) and its selector against no target (none has
+    // its id yet); the new SyncTarget then tests its own and its group's Location.
+    assert_eq!(small, (2, GROUPS as u64 + 2));
+    assert_eq!(cost_at(10_000), small, "flat in the size of the inventory");
 }

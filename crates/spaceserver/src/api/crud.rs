@@ -248,6 +248,10 @@ where
         let (next, bytes) = match outcome {
             Outcome::Put(mut v) => {
                 object::omit_empty_metadata(&mut v);
+                if object::is_no_op(&current_obj, &v) {
+                    // Nothing changes: nothing is written, and no watcher hears of it.
+                    return Ok((current_obj, false));
+                }
                 validate::object(server, ctx, &v)?;
                 let bytes = object_bytes(&v)?;
                 (v, Some(bytes))

@@ -105,6 +105,26 @@ pub fn spec_changed(old: &Value, new: &Value) -> bool {
     strip(old) != strip(new)
 }
 
+/// Whether an update would store nothing new: the objects are equal but for their
+/// resourceVersion and the times in managedFields. kube-apiserver skips such writes (no new
+/// resourceVersion, no watch event), and controllers depend on it: one that writes status
+/// and watches what it writes would otherwise wake itself forever.
+pub fn is_no_op(current: &Value, next: &Value) -> bool {
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(m) = meta_mut(&mut v) {
+            m.remove("resourceVersion");
+            if let Some(Value::Array(entries)) = m.get_mut("managedFields") {
+                for e in entries.iter_mut().filter_map(Value::as_object_mut) {
+                    e.remove("time");
+                }
+            }
+        }
+        v
+    };
+    strip(current) == strip(next)
+}
+
 /// Copies the server-owned metadata of `from` (the stored object) into `to` (a client's
 /// update): uid, creation time, generation, deletion state, and the name and namespace.
 pub fn keep_server_metadata(from: &Value, to: &mut Value) {

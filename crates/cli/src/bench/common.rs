@@ -1,0 +1,77 @@
+//! What the benchmarks share: the server as a child process, clients for its spaces,
+//! percentiles and memory readings.
+
+use anyhow::Context;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// A child process killed (SIGKILL) and reaped when dropped.
+pub struct Child9(pub Child);
+
+impl Drop for Child9 {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `orrery server` (this binary) over plain HTTP on a free loopback port; returns
+/// the process, its URL and its admin kubeconfig.
+pub fn start_server(dir: &Path) -> anyhow::Result<(Child9, String, PathBuf)> {
+    let exe = std::env::current_exe()?;
+    let mut child = Command::new(exe)
+        .args(["server", "--listen", "127.0.0.1:0", "--insecure-http", "--data-dir"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting orrery server")?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
+    let ready: Value = serde_json::from_str(&line).with_context(|| format!("server ready line {line:?}"))?;
+    let url = ready["url"].as_str().context("url")?.to_owned();
+    let kubeconfig = ready["kubeconfig"].as_str().context("kubeconfig")?.into();
+    Ok((Child9(child), url, kubeconfig))
+}
+
+/// A client for one space of the server an admin kubeconfig points at.
+pub async fn client(kubeconfig: &Path, space: &str) -> anyhow::Result<kube::Client> {
+    let text = std::fs::read_to_string(kubeconfig)?.replace("/clusters/root", &format!("/clusters/{space}"));
+    let kc: kube::config::Kubeconfig = serde_saphyr::from_str(&text)?;
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
+    Ok(kube::Client::try_from(config)?)
+}
+
+/// The `p` quantile (0..=1) of sorted samples, nearest rank; 0 for none.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Resident memory of a process, in bytes.
+pub fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .context("VmRSS")?;
+    Ok(kb * 1024)
+}
+
+/// CPU time (user + system) this process has used, in seconds.
+pub fn own_cpu_seconds() -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // Fields after the command (which may hold spaces), which ends at the last ')'.
+    let rest = stat.rsplit_once(')').context("/proc/self/stat")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).context("utime/stime");
+    // utime and stime, fields 14 and 15 of proc(5), in USER_HZ (100) ticks.
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
+}
