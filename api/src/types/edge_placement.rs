@@ -126,4 +126,11 @@ pub struct EdgePlacementStatus {
 
     /// How many Locations the location selectors match.
     pub matching_location_count: i32,
+
+    /// orrery's addition: how the placement is being carried out. `Translated` is False,
+    /// with every problem in its message, while a Customizer or a `%(parameter)` of an
+    /// object it places cannot be applied for some destination.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Option<Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>>,
 }

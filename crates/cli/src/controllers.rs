@@ -1,5 +1,5 @@
-//! `orrery controllers` and `orrery up`: the mailbox controller and the scheduler, behind
-//! leader election, with Prometheus metrics.
+//! `orrery controllers` and `orrery up`: the mailbox controller, the scheduler and the
+//! placement translator, behind leader election, with Prometheus metrics.
 
 use anyhow::Context;
 use kube::config::Kubeconfig;
@@ -8,6 +8,7 @@ use orrery_runtime::{LeaderElector, LeaseConfig, Metrics, Shutdown, serve_metric
 use orrery_scheduler::SchedulerController;
 use orrery_spaces::{EmbeddedProvider, KubeconfigProvider, SpaceProvider, client_for};
 use orrery_spaceserver::server::{ServerConfig, start};
+use orrery_translator::TranslatorController;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -86,7 +87,7 @@ async fn run_controllers(wiring: Wiring, args: RunArgs, shutdown: Shutdown) -> a
         _ = shutdown.wait() => return Ok(()),
     }
     let controllers = if wiring.mailboxes.is_some() {
-        "the mailbox controller and the scheduler"
+        "the mailbox controller, the scheduler and the placement translator"
     } else {
         "the scheduler (no mailbox host)"
     };
@@ -101,17 +102,15 @@ async fn run_controllers(wiring: Wiring, args: RunArgs, shutdown: Shutdown) -> a
             }
         })
     };
-    let mailbox = wiring.mailboxes.map(|host| {
-        let controller = MailboxController::with_mailbox_host(wiring.spaces.clone(), host, &metrics);
-        tokio::spawn(controller.run(shutdown.clone(), args.workers))
-    });
-    let scheduler = SchedulerController::new(wiring.spaces, &metrics).run(shutdown.clone(), args.workers);
-    match mailbox {
-        Some(mailbox) => {
-            let _ = tokio::join!(mailbox, scheduler);
-        }
-        None => scheduler.await,
+    let mut running = Vec::new();
+    if let Some(host) = wiring.mailboxes {
+        let mailbox = MailboxController::with_mailbox_host(wiring.spaces.clone(), host.clone(), &metrics);
+        running.push(tokio::spawn(mailbox.run(shutdown.clone(), args.workers)));
+        let translator = TranslatorController::with_mailbox_host(wiring.spaces.clone(), host, &metrics);
+        running.push(tokio::spawn(translator.run(shutdown.clone(), args.workers)));
     }
+    running.push(tokio::spawn(SchedulerController::new(wiring.spaces, &metrics).run(shutdown.clone(), args.workers)));
+    futures::future::join_all(running).await;
     lost.abort();
     Ok(())
 }

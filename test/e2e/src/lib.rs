@@ -234,6 +234,11 @@ impl Process {
         self.lines.lock().unwrap_or_else(|e| e.into_inner()).iter().any(|l| l.contains(what))
     }
 
+    /// Every stderr line so far (to print when a test fails).
+    pub fn output(&self) -> String {
+        self.lines.lock().unwrap_or_else(|e| e.into_inner()).join("\n")
+    }
+
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

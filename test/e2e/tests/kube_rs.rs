@@ -297,3 +297,23 @@ async fn writes_that_change_nothing_are_not_stored() {
         other => panic!("expected the change as the first event, got {other:?}"),
     }
 }
+
+/// `generateName` gives a fresh name on each create; an invalid prefix is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generate_name_makes_names() {
+    let server = Server::start().expect("server");
+    let api: Api<ConfigMap> = Api::namespaced(server.client("root").await.expect("client"), "default");
+    let generated: ConfigMap = serde_json::from_value(json!({"metadata": {"generateName": "job-"}})).expect("cm");
+    let a = api.create(&PostParams::default(), &generated).await.expect("first");
+    let b = api.create(&PostParams::default(), &generated).await.expect("second");
+    let (a, b) = (a.metadata.name.expect("name"), b.metadata.name.expect("name"));
+    assert!(a.starts_with("job-") && a.len() == "job-".len() + 5, "{a}");
+    assert_ne!(a, b);
+    let bad: ConfigMap = serde_json::from_value(json!({"metadata": {"generateName": "Bad_"}})).expect("cm");
+    match api.create(&PostParams::default(), &bad).await {
+        Err(kube::Error::Api(s)) => {
+            assert_eq!((s.code, s.message.contains("generateName")), (422, true), "{}", s.message)
+        }
+        other => panic!("expected 422, got {other:?}"),
+    }
+}

@@ -120,8 +120,14 @@ pub(super) fn object(_server: &Arc<ApiServer>, ctx: &Ctx, obj: &Value) -> Result
     let name = meta_str(obj, "name").unwrap_or_default();
     let mut errs = FieldErrors::default();
     let meta = FieldPath::new("metadata");
-    if name.is_empty() {
+    let prefix = meta_str(obj, "generateName").unwrap_or_default();
+    if name.is_empty() && prefix.is_empty() {
         errs.push(FieldError::required(meta.child("name"), "name or generateName is required"));
+    } else if name.is_empty() {
+        // The name will be the prefix and five characters: the prefix must start a valid name.
+        for msg in name_problems(ctx, &format!("{prefix}x")) {
+            errs.push(FieldError::invalid(meta.child("generateName"), prefix, msg));
+        }
     } else {
         for msg in name_problems(ctx, name) {
             errs.push(FieldError::invalid(meta.child("name"), name, msg));

@@ -1,0 +1,207 @@
+//! What one mailbox should hold: the customized copy of every object the placements
+//! reaching it select, and the SyncerConfig `the-one` that tells its syncer about them.
+//! Pure: the reconcile gathers the inputs from its caches and writes the difference.
+
+use super::discovery::Resource;
+use super::selection::PlacementKey;
+use crate::customize::{CustomizerRef, Params, Problem, customize, customizer_ref};
+use crate::order::ObjectId;
+use crate::project::project;
+use crate::syncer_config::{Placed, syncer_config};
+use orrery_api::downsync::Modulation;
+use orrery_api::keys::DOWNSYNC_OVERWRITE;
+use orrery_api::{Customizer, SyncerConfigSpec, UpsyncSet};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One selected WDS object, as a placement reaching the mailbox selects it.
+pub struct Source<'a> {
+    pub placement: &'a PlacementKey,
+    pub id: &'a ObjectId,
+    pub resource: &'a Resource,
+    pub object: &'a Value,
+    pub modulation: &'a Modulation,
+}
+
+/// A copy to write.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Copy {
+    pub resource: Resource,
+    pub value: Value,
+}
+
+/// A problem customizing one object for this mailbox.
+#[derive(Clone, Debug)]
+pub struct Reported {
+    /// The WDS and the object (for an Event on it).
+    pub space: String,
+    pub object: Value,
+    /// The placements that carry it here (for their status).
+    pub placements: BTreeSet<PlacementKey>,
+    pub problem: Problem,
+}
+
+#[derive(Debug, Default)]
+pub struct Desired {
+    pub copies: BTreeMap<ObjectId, Copy>,
+    pub the_one: SyncerConfigSpec,
+    pub problems: Vec<Reported>,
+    /// Objects of the same identity from two WDSes: the first placement (in key order)
+    /// wins, and these are logged.
+    pub conflicts: Vec<(ObjectId, PlacementKey)>,
+}
+
+/// Computes the mailbox's contents. `params` are the destination Location's (`None` when
+/// it is not known: parameters then stay unexpanded and are reported); `customizer` finds a
+/// Customizer in a WDS.
+pub fn desired<'a>(
+    sources: impl IntoIterator<Item = Source<'a>>,
+    params: Option<&Params>,
+    customizer: impl Fn(&str, &CustomizerRef) -> Option<Customizer>,
+    upsync: impl IntoIterator<Item = &'a UpsyncSet>,
+) -> Desired {
+    let no_params = Params::new(BTreeMap::new(), BTreeMap::new());
+    let params = params.unwrap_or(&no_params);
+    let mut out = Desired::default();
+    // Gather first, so an object placed by several placements of one WDS is one copy with
+    // the union of their modulations.
+    let mut gathered: BTreeMap<&ObjectId, (&Source<'a>, BTreeSet<PlacementKey>, Modulation)> = BTreeMap::new();
+    let sources: Vec<Source<'a>> = sources.into_iter().collect();
+    for s in &sources {
+        match gathered.get_mut(s.id) {
+            Some((first, placements, m)) if first.placement.0 == s.placement.0 => {
+                placements.insert(s.placement.clone());
+                m.create_only |= s.modulation.create_only;
+                m.status_collectors.extend(s.modulation.status_collectors.iter().cloned());
+            }
+            Some(_) => out.conflicts.push((s.id.clone(), s.placement.clone())),
+            None => {
+                gathered.insert(s.id, (s, BTreeSet::from([s.placement.clone()]), s.modulation.clone()));
+            }
+        }
+    }
+    let mut placed = Vec::new();
+    for (id, (s, placements, modulation)) in gathered {
+        let mut value = project(s.object);
+        if modulation.create_only
+            && let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            let annotations = meta.entry("annotations").or_insert_with(|| Value::Object(Default::default()));
+            if let Some(a) = annotations.as_object_mut() {
+                a.insert(DOWNSYNC_OVERWRITE.to_owned(), Value::String("false".into()));
+            }
+        }
+        let space = &s.placement.0;
+        let mut problems = Vec::new();
+        let found = match customizer_ref(s.object) {
+            Ok(Some(r)) => {
+                let c = customizer(space, &r);
+                if c.is_none() {
+                    problems.push(Problem::CustomizerNotFound { namespace: r.namespace.clone(), name: r.name.clone() });
+                }
+                c
+            }
+            Ok(None) => None,
+            Err(p) => {
+                problems.push(p);
+                None
+            }
+        };
+        problems.extend(customize(&mut value, params, found.as_ref()));
+        for problem in problems {
+            out.problems.push(Reported {
+                space: space.clone(),
+                object: s.object.clone(),
+                placements: placements.clone(),
+                problem,
+            });
+        }
+        placed.push(Placed {
+            group: id.group.clone(),
+            version: s.resource.api.version.clone(),
+            resource: id.resource.clone(),
+            namespace: id.namespace.clone(),
+            name: id.name.clone(),
+        });
+        out.copies.insert(id.clone(), Copy { resource: s.resource.clone(), value });
+    }
+    let upsync: Vec<UpsyncSet> = upsync.into_iter().cloned().collect();
+    out.the_one = syncer_config(&placed, &upsync);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::api::ApiResource;
+    use serde_json::json;
+
+    fn configmaps() -> Resource {
+        Resource { api: ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&()), namespaced: true }
+    }
+
+    fn id(name: &str) -> ObjectId {
+        ObjectId {
+            group: String::new(),
+            resource: "configmaps".into(),
+            namespace: Some("ns".into()),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn copies_are_projected_customized_and_reported() {
+        let r = configmaps();
+        let (p1, p2, other) = (
+            ("wds".to_owned(), "a".to_owned()),
+            ("wds".to_owned(), "b".to_owned()),
+            ("wds2".to_owned(), "c".to_owned()),
+        );
+        let plain = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                           "metadata": {"name": "plain", "namespace": "ns", "uid": "u", "resourceVersion": "3"},
+                           "data": {"k": "%(env)"}});
+        let expanded = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                              "metadata": {"name": "exp", "namespace": "ns", "annotations": {"edge.kubestellar.io/expand-parameters": "true"}},
+                              "data": {"k": "in %(env), %(zone)"}});
+        let broken = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                            "metadata": {"name": "broken", "namespace": "ns", "annotations": {"edge.kubestellar.io/customizer": "missing"}},
+                            "data": {"k": "v"}});
+        let (idp, ide, idb) = (id("plain"), id("exp"), id("broken"));
+        let plain_mod = Modulation::default();
+        let create_only = Modulation { create_only: true, ..Default::default() };
+        let sources = vec![
+            Source { placement: &p1, id: &idp, resource: &r, object: &plain, modulation: &plain_mod },
+            Source { placement: &p2, id: &idp, resource: &r, object: &plain, modulation: &create_only },
+            Source { placement: &other, id: &idp, resource: &r, object: &plain, modulation: &plain_mod },
+            Source { placement: &p1, id: &ide, resource: &r, object: &expanded, modulation: &plain_mod },
+            Source { placement: &p1, id: &idb, resource: &r, object: &broken, modulation: &plain_mod },
+        ];
+        let params = Params::new([("env".to_owned(), "prod".to_owned())].into(), Default::default());
+        let d = desired(sources, Some(&params), |_, _| None, []);
+
+        assert_eq!(d.copies.len(), 3);
+        let plain_copy = &d.copies[&idp].value;
+        assert_eq!(plain_copy["data"]["k"], "%(env)", "no expansion without the annotation");
+        assert_eq!(plain_copy["metadata"]["labels"]["edge.kubestellar.io/projected"], "yes");
+        assert!(plain_copy["metadata"].get("uid").is_none() && plain_copy["metadata"].get("resourceVersion").is_none());
+        assert_eq!(
+            plain_copy["metadata"]["annotations"]["edge.kubestellar.io/downsync-overwrite"], "false",
+            "either placement's createOnly"
+        );
+        assert_eq!(d.copies[&ide].value["data"]["k"], "in prod, %(zone)");
+        assert_eq!(d.conflicts, vec![(idp.clone(), other)], "the same object from another WDS");
+
+        let mut problems: Vec<String> =
+            d.problems.iter().map(|p| format!("{}: {}", p.object["metadata"]["name"], p.problem)).collect();
+        problems.sort();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].starts_with("\"broken\"") && problems[0].contains("missing"), "{problems:?}");
+        assert!(problems[1].starts_with("\"exp\"") && problems[1].contains("zone"), "{problems:?}");
+
+        let the_one = serde_json::to_value(&d.the_one).expect("json");
+        assert_eq!(
+            the_one["namespacedObjects"][0]["objectsByNamespace"][0]["names"],
+            json!(["broken", "exp", "plain"])
+        );
+    }
+}
