@@ -2,10 +2,12 @@
 //! percentiles and memory readings.
 
 use anyhow::Context;
+use kube::api::{Api, PostParams};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 
 /// A child process killed (SIGKILL) and reaped when dropped.
 pub struct Child9(pub Child);
@@ -74,4 +76,52 @@ pub fn own_cpu_seconds() -> anyhow::Result<f64> {
     let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).context("utime/stime");
     // utime and stime, fields 14 and 15 of proc(5), in USER_HZ (100) ticks.
     Ok((ticks(11)? + ticks(12)?) / 100.0)
+}
+
+/// `v` rounded to `digits` decimals, for reports.
+pub fn round(v: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (v * f).round() / f
+}
+
+/// A typed object from JSON.
+pub fn typed<T: serde::de::DeserializeOwned>(v: Value) -> anyhow::Result<T> {
+    Ok(serde_json::from_value(v)?)
+}
+
+/// Creates `objects` through `api` from `clients` concurrent tasks.
+pub async fn create_all<K>(api: Api<K>, objects: Vec<Value>, clients: usize) -> anyhow::Result<()>
+where
+    K: kube::Resource
+        + Clone
+        + serde::de::DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let objects = Arc::new(objects);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..clients.max(1))
+        .map(|_| {
+            let (api, objects, next) = (api.clone(), objects.clone(), next.clone());
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(v) = objects.get(i) else { return anyhow::Ok(()) };
+                    let mut v = v.clone();
+                    // The UIDs in the objects are for the pure measurement; servers assign their own.
+                    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                        m.remove("uid");
+                    }
+                    api.create(&PostParams::default(), &typed(v)?).await?;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await??;
+    }
+    Ok(())
 }

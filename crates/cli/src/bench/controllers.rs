@@ -13,16 +13,14 @@
 //!   event itself (index upkeep and selector tests), and apart from it the answers of the
 //!   placements it changes, which grow with those placements' destinations.
 
-use super::common::{client, own_cpu_seconds, percentile, rss_bytes, start_server};
+use super::common::{create_all, own_cpu_seconds, percentile, round, rss_bytes, typed};
+use super::inventory::{INVENTORY, Pipeline, WDS, location, site_location, target};
 use anyhow::{Context, bail};
 use futures::StreamExt;
-use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use orrery_api::{EdgePlacement, Location, SinglePlacementSlice, SyncTarget};
-use orrery_mailbox::MailboxController;
-use orrery_runtime::{Metrics, Shutdown};
-use orrery_scheduler::{ObjectKey, Scheduler, SchedulerController};
-use orrery_spaces::{EmbeddedProvider, SpaceProvider};
+use orrery_scheduler::{ObjectKey, Scheduler};
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -48,28 +46,8 @@ pub struct Args {
     workers: usize,
 }
 
-const INVENTORY: &str = "imw1";
-const WDS: &str = "wds1";
 /// How long any one stage may take before the run fails.
 const STAGE_DEADLINE: Duration = Duration::from_secs(1800);
-
-fn target(i: usize, group: usize) -> Value {
-    json!({"apiVersion": orrery_api::API_VERSION, "kind": "SyncTarget",
-           "metadata": {"name": format!("st-{i}"), "uid": format!("uid-{i}"), "labels": {"id": format!("st-{i}"), "group": format!("g{group}")}},
-           "spec": {}})
-}
-
-fn location(name: &str, labels: Value, selector: Value) -> Value {
-    json!({"apiVersion": orrery_api::API_VERSION, "kind": "Location",
-           "metadata": {"name": name, "labels": labels},
-           "spec": {"resource": {"group": "edge.kubestellar.io", "version": "v2alpha1", "resource": "synctargets"},
-                    "instanceSelector": {"matchLabels": selector}}})
-}
-
-fn site_location(i: usize) -> Value {
-    let id = format!("st-{i}");
-    location(&id, json!({"id": id, "kind": "site"}), json!({"id": id}))
-}
 
 fn group_location(g: usize) -> Value {
     let group = format!("g{g}");
@@ -80,10 +58,6 @@ fn placement(g: usize) -> Value {
     json!({"apiVersion": orrery_api::API_VERSION, "kind": "EdgePlacement",
            "metadata": {"name": format!("g{g}")},
            "spec": {"locationSelectors": [{"matchLabels": {"kind": "group", "group": format!("g{g}")}}]}})
-}
-
-fn typed<T: serde::de::DeserializeOwned>(v: Value) -> anyhow::Result<T> {
-    Ok(serde_json::from_value(v)?)
 }
 
 /// The target moved by label change `j`, spread over the inventory.
@@ -158,61 +132,13 @@ async fn until(
     }
 }
 
-/// Creates `objects` through `api` from `clients` concurrent tasks.
-async fn create_all<K>(api: Api<K>, objects: Vec<Value>, clients: usize) -> anyhow::Result<()>
-where
-    K: kube::Resource
-        + Clone
-        + serde::de::DeserializeOwned
-        + serde::Serialize
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    let objects = Arc::new(objects);
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let tasks: Vec<_> = (0..clients.max(1))
-        .map(|_| {
-            let (api, objects, next) = (api.clone(), objects.clone(), next.clone());
-            tokio::spawn(async move {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(v) = objects.get(i) else { return anyhow::Ok(()) };
-                    let mut v = v.clone();
-                    // The UIDs in the objects are for the pure measurement; servers assign their own.
-                    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-                        m.remove("uid");
-                    }
-                    api.create(&PostParams::default(), &typed(v)?).await?;
-                }
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await??;
-    }
-    Ok(())
-}
-
 /// One inventory size, end to end through the server.
 async fn through_server(n: usize, args: &Args) -> anyhow::Result<Value> {
-    let dir = tempfile::tempdir()?;
-    let (server, _url, kubeconfig) = start_server(&dir.path().join("data"))?;
-    let provider = Arc::new(EmbeddedProvider::new(kube::config::Kubeconfig::read_from(&kubeconfig)?).await?);
-    for space in [INVENTORY, WDS] {
-        provider.create(space, &Default::default()).await?;
-    }
-    let (inv, wds) = (client(&kubeconfig, INVENTORY).await?, client(&kubeconfig, WDS).await?);
+    let pipeline = Pipeline::start(args.workers, false).await?;
+    let (inv, wds) = (pipeline.client(INVENTORY).await?, pipeline.client(WDS).await?);
     let seen = Arc::new(Mutex::new(Seen::default()));
     let (tick, mut ticks) = watch::channel(0u64);
-    let watches = follow(client(&kubeconfig, "root").await?, wds.clone(), seen.clone(), tick);
-
-    let shutdown = Shutdown::new();
-    let metrics = Metrics::new();
-    let mailbox = MailboxController::new(provider.clone(), &metrics).run(shutdown.clone(), args.workers);
-    let scheduler = SchedulerController::new(provider.clone(), &metrics).run(shutdown.clone(), args.workers);
-    let controllers = tokio::spawn(async move { tokio::join!(mailbox, scheduler) });
+    let watches = follow(pipeline.client("root").await?, wds.clone(), seen.clone(), tick);
 
     let g = args.groups.max(1);
     create_all(Api::<Location>::all(inv.clone()), (0..g).map(group_location).collect(), args.clients).await?;
@@ -256,12 +182,10 @@ async fn through_server(n: usize, args: &Args) -> anyhow::Result<Value> {
     }
     let cpu_per_change_ms = (own_cpu_seconds()? - cpu_before) * 1000.0 / args.changes.max(1) as f64;
     latencies.sort_by(f64::total_cmp);
-    let server_rss = rss_bytes(server.0.id())? as f64 / 1048576.0;
+    let server_rss = pipeline.server_rss_mib()?;
     let own_rss = rss_bytes(std::process::id())? as f64 / 1048576.0;
-    shutdown.trigger();
-    let _ = controllers.await;
     watches.iter().for_each(|w| w.abort());
-    drop(server);
+    pipeline.stop().await;
     Ok(json!({
         "create_s": round(created_s, 1),
         "slices_complete_s": round(slices_s, 1),
@@ -325,11 +249,6 @@ fn pure_scheduler(n: usize, args: &Args) -> anyhow::Result<Value> {
         "answers_us": stats(&mut answer_us),
         "destinations_answered_per_event": destinations as f64 / events as f64,
     }))
-}
-
-fn round(v: f64, digits: i32) -> f64 {
-    let f = 10f64.powi(digits);
-    (v * f).round() / f
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {

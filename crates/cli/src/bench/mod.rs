@@ -2,7 +2,9 @@
 
 mod common;
 mod controllers;
+mod inventory;
 mod server;
+mod translator;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -18,11 +20,15 @@ enum Command {
     /// The mailbox controller and the scheduler at inventory scale: time to N mailboxes,
     /// label change to slice latency, and the scheduler's cost per event.
     Controllers(controllers::Args),
+    /// The placement translator: a WDS write until every mailbox copy is written, for
+    /// 1 to 10,000 destinations.
+    Translator(translator::Args),
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         Command::Server(a) => server::run(a).await,
         Command::Controllers(a) => controllers::run(a).await,
+        Command::Translator(a) => translator::run(a).await,
     }
 }
