@@ -381,3 +381,61 @@ impl Drop for Dump<'_> {
         }
     }
 }
+
+/// What a translator wrote is recorded in each mailbox's `the-one`: a new translator
+/// process, started after WDS changes it did not see, prunes and updates the same copies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_translator_picks_up_where_the_last_one_stopped() {
+    let server = Server::start().expect("server");
+    for s in ["imw1", "wds1"] {
+        server.create_space(s).await.expect("space");
+    }
+    let kc = server.kubeconfig.to_string_lossy().into_owned();
+    let start = || Process::spawn(&["controllers", "--kubeconfig", &kc, "--lease-duration", "2"]).expect("controllers");
+    let mut first = start();
+    let inv = server.client("imw1").await.expect("client");
+    ensure_location(&inv, "florin", &[("env", "prod")]).await.expect("inventory");
+    let wds = server.client("wds1").await.expect("client");
+    create(&wds, &namespaces(), json!({"metadata": {"name": "ns1"}})).await;
+    for name in ["a", "b"] {
+        create(&wds, &configmaps(), json!({"metadata": {"name": name, "namespace": "ns1"}, "data": {"v": "1"}})).await;
+    }
+    create(
+        &wds,
+        &placements(),
+        json!({"metadata": {"name": "p"},
+               "spec": {"locationSelectors": [{"matchLabels": {"env": "prod"}}],
+                        "downsync": [{"apiGroup": "", "resources": ["namespaces", "configmaps"], "namespaces": ["ns1"]},
+                                     {"apiGroup": "", "resources": ["namespaces"], "objectNames": ["ns1"]}]}}),
+    )
+    .await;
+    let uid = Api::<SyncTarget>::all(inv.clone()).get("florin").await.expect("st").metadata.uid.expect("uid");
+    let space = orrery_api::mailbox_space_name("imw1", &uid);
+    until("the mailbox exists", || async { the_one_exists(&server, &space).await }).await;
+    let mailbox = server.client(&space).await.expect("client");
+    until("both copies are there", || async { projected(&mailbox, &configmaps()).await == set(&["ns1/a", "ns1/b"]) })
+        .await;
+
+    first.kill();
+    api(&wds, &configmaps(), Some("ns1")).delete("b", &DeleteParams::default()).await.expect("delete");
+    api(&wds, &configmaps(), Some("ns1"))
+        .patch("a", &PatchParams::default(), &Patch::Merge(json!({"data": {"v": "2"}})))
+        .await
+        .expect("edit");
+    assert_eq!(
+        projected(&mailbox, &configmaps()).await,
+        set(&["ns1/a", "ns1/b"]),
+        "nobody translates while it is down"
+    );
+
+    let second = start();
+    let _dump = Dump(&second);
+    until("the copy of the deleted object is pruned", || async {
+        projected(&mailbox, &configmaps()).await == set(&["ns1/a"])
+    })
+    .await;
+    until("and the edit arrives", || async {
+        get(&mailbox, &configmaps(), Some("ns1"), "a").await.is_some_and(|o| o.data["data"]["v"] == "2")
+    })
+    .await;
+}

@@ -13,7 +13,7 @@ use orrery_api::validation::FieldPath;
 use orrery_api::{Customizer, EdgePlacement, Location, SinglePlacementSlice};
 use orrery_runtime::{Change, Key, Store, Writer, reflect};
 use orrery_spaces::MultiEvent;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -41,7 +41,64 @@ pub(super) fn start(me: &Me) -> Vec<JoinHandle<()>> {
             on_customizer,
         )),
         tokio::spawn(discover(me.clone())),
+        tokio::spawn(follow_mailbox_spaces(me.clone())),
     ]
+}
+
+/// Keeps the set of serving spaces of the mailbox host, and reconciles a mailbox when it
+/// starts serving (or goes away: what was written there is forgotten).
+async fn follow_mailbox_spaces(me: Me) {
+    let ready = |o: &DynamicObject| o.data.pointer("/status/phase").and_then(|p| p.as_str()) == Some("Ready");
+    let mut events = me.mailboxes.watch_spaces();
+    let mut listing: Option<BTreeSet<String>> = None;
+    while let Some(event) = events.next().await {
+        let (appeared, gone): (Vec<String>, Vec<String>) = {
+            let mut guard = me.ready.write().unwrap_or_else(|e| e.into_inner());
+            match event {
+                Ok(MultiEvent::Init { .. }) => {
+                    listing = Some(BTreeSet::new());
+                    (Vec::new(), Vec::new())
+                }
+                Ok(MultiEvent::InitApply(t)) => {
+                    if ready(&t.object) {
+                        listing.get_or_insert_default().insert(t.space);
+                    }
+                    (Vec::new(), Vec::new())
+                }
+                Ok(MultiEvent::InitDone { .. }) => {
+                    let fresh = listing.take().unwrap_or_default();
+                    let old = guard.replace(fresh.clone()).unwrap_or_default();
+                    (fresh.difference(&old).cloned().collect(), old.difference(&fresh).cloned().collect())
+                }
+                Ok(MultiEvent::Apply(t)) => {
+                    let set = guard.get_or_insert_default();
+                    match (ready(&t.object), set.contains(&t.space)) {
+                        (true, false) => {
+                            set.insert(t.space.clone());
+                            (vec![t.space], Vec::new())
+                        }
+                        (false, true) => {
+                            set.remove(&t.space);
+                            (Vec::new(), vec![t.space])
+                        }
+                        _ => (Vec::new(), Vec::new()),
+                    }
+                }
+                Ok(MultiEvent::Delete(t)) => {
+                    let was = guard.get_or_insert_default().remove(&t.space);
+                    (Vec::new(), if was { vec![t.space] } else { Vec::new() })
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "mailbox host space watch");
+                    (Vec::new(), Vec::new())
+                }
+            }
+        };
+        for space in &gone {
+            lock(&me.written).remove(space);
+        }
+        me.enqueue(appeared.into_iter().chain(gone).collect());
+    }
 }
 
 async fn follow_kind(me: Me, resource: ApiResource, store: Store, on: fn(&Me, &Key, Option<&DynamicObject>)) {

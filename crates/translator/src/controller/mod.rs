@@ -79,6 +79,10 @@ pub struct TranslatorController {
     problems: Mutex<HashMap<PlacementKey, BTreeMap<String, Vec<String>>>>,
     conditions: Mutex<HashMap<PlacementKey, String>>,
     rediscover: tokio::sync::Notify,
+    /// Mailbox spaces that exist and serve, once the mailbox host's space watch has listed
+    /// them (`None` before, or for a host whose spaces come from configuration): a mailbox
+    /// not there yet is reconciled when it appears, not retried against a 404.
+    ready: RwLock<Option<BTreeSet<String>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -114,6 +118,7 @@ impl TranslatorController {
             problems: Mutex::default(),
             conditions: Mutex::default(),
             rediscover: tokio::sync::Notify::new(),
+            ready: RwLock::new(None),
         })
     }
 

@@ -41,6 +41,11 @@ fn typed<T: serde::de::DeserializeOwned>(o: &DynamicObject) -> Option<T> {
 impl TranslatorController {
     pub(super) async fn reconcile(&self, mailbox: &str) -> Result<(), TranslatorError> {
         let entry = lock(&self.index).mailbox(mailbox).cloned();
+        let serving = self.ready.read().unwrap_or_else(|e| e.into_inner()).as_ref().map(|r| r.contains(mailbox));
+        if serving == Some(false) {
+            // Not there (yet, or any more): reconciled when it starts serving.
+            return Ok(());
+        }
         if entry.is_none() && lock(&self.written).get(mailbox).is_some_and(|w| w.seeded && w.objects.is_empty()) {
             return Ok(());
         }
