@@ -8,8 +8,11 @@
 //! Level-triggered: the queue carries SyncTarget keys, and a reconcile makes the world
 //! match what the cache says about that key, whatever happened before.
 
+mod heartbeat;
 mod reconcile;
+mod relay;
 
+pub use heartbeat::{HEARTBEAT_HEALTHY, Health, health};
 pub use reconcile::{Desired, desired};
 
 use futures::StreamExt;
@@ -53,6 +56,12 @@ pub struct MailboxController {
     /// UIDs of SyncTargets that went away (or were replaced by one of the same name), so
     /// their mailbox can be deleted.
     gone: Mutex<BTreeMap<TargetKey, String>>,
+    /// Mailbox space → its SyncTarget, for heartbeats.
+    owners: Mutex<std::collections::HashMap<String, TargetKey>>,
+    /// Per SyncTarget: the last heartbeat and the condition status last written.
+    beats: Mutex<std::collections::HashMap<TargetKey, relay::Beat>>,
+    /// How long a syncer may be silent before `HeartbeatHealthy` turns False.
+    heartbeat_timeout: std::time::Duration,
 }
 
 impl MailboxController {
@@ -69,11 +78,36 @@ impl MailboxController {
         metrics: &Metrics,
     ) -> Arc<Self> {
         let queue = WorkQueue::new(QueueConfig::named("mailbox").metrics(metrics));
-        Arc::new(Self { inventory, mailboxes, queue, targets: Store::default(), gone: Mutex::default() })
+        Arc::new(Self {
+            inventory,
+            mailboxes,
+            queue,
+            targets: Store::default(),
+            gone: Mutex::default(),
+            owners: Mutex::default(),
+            beats: Mutex::default(),
+            heartbeat_timeout: std::time::Duration::from_secs(60),
+        })
+    }
+
+    /// Sets how long a syncer may be silent before its SyncTarget says so (default 60 s).
+    pub fn with_heartbeat_timeout(mut self: Arc<Self>, timeout: std::time::Duration) -> Arc<Self> {
+        if let Some(me) = Arc::get_mut(&mut self) {
+            me.heartbeat_timeout = timeout;
+        }
+        self
     }
 
     fn gone(&self) -> std::sync::MutexGuard<'_, BTreeMap<TargetKey, String>> {
         self.gone.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn owners(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, TargetKey>> {
+        self.owners.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn beats(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<TargetKey, relay::Beat>> {
+        self.beats.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn uid(&self, key: &TargetKey) -> Option<String> {
@@ -85,6 +119,8 @@ impl MailboxController {
         self.queue.shutdown_on(&shutdown);
         let targets = tokio::spawn(self.clone().follow_targets());
         let spaces = tokio::spawn(self.clone().follow_spaces());
+        let relay = tokio::spawn(self.clone().relay_heartbeats());
+        let judge = tokio::spawn(self.clone().judge_heartbeats());
         let me = self.clone();
         run_workers(self.queue.clone(), workers, move |key: TargetKey| {
             let me = me.clone();
@@ -93,6 +129,8 @@ impl MailboxController {
         .await;
         targets.abort();
         spaces.abort();
+        relay.abort();
+        judge.abort();
     }
 
     async fn follow_targets(self: Arc<Self>) {
@@ -102,6 +140,9 @@ impl MailboxController {
             match change {
                 Change::Applied { key, old, new } => {
                     let key = (key.space, key.name);
+                    if let Some(uid) = &new.metadata.uid {
+                        self.owners().insert(orrery_api::mailbox_space_name(&key.0, uid), key.clone());
+                    }
                     let old_uid = old.and_then(|o| o.metadata.uid.clone());
                     if old_uid.is_some() && old_uid == new.metadata.uid {
                         // Labels, heartbeats, status: nothing a mailbox depends on.
@@ -115,6 +156,10 @@ impl MailboxController {
                 }
                 Change::Deleted { key, old } => {
                     let key = (key.space, key.name);
+                    if let Some(uid) = &old.metadata.uid {
+                        self.owners().remove(&orrery_api::mailbox_space_name(&key.0, uid));
+                    }
+                    self.beats().remove(&key);
                     if let Some(uid) = old.metadata.uid.clone() {
                         self.gone().insert(key.clone(), uid);
                     }

@@ -64,6 +64,10 @@ pub struct RunArgs {
     /// leader renews every 2/15 of it and steps down after 2/3 of it without renewing.
     #[arg(long, value_name = "SECONDS", default_value_t = 15.0)]
     lease_duration: f64,
+    /// How long a syncer may be silent before its SyncTarget's `HeartbeatHealthy`
+    /// condition turns False, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    heartbeat_timeout: f64,
 }
 
 /// Runs the controllers against `provider` until `shutdown`; only while this replica holds
@@ -104,7 +108,9 @@ async fn run_controllers(wiring: Wiring, args: RunArgs, shutdown: Shutdown) -> a
     };
     let mut running = Vec::new();
     if let Some(host) = wiring.mailboxes {
-        let mailbox = MailboxController::with_mailbox_host(wiring.spaces.clone(), host.clone(), &metrics);
+        let timeout = std::time::Duration::try_from_secs_f64(args.heartbeat_timeout).context("--heartbeat-timeout")?;
+        let mailbox = MailboxController::with_mailbox_host(wiring.spaces.clone(), host.clone(), &metrics)
+            .with_heartbeat_timeout(timeout);
         running.push(tokio::spawn(mailbox.run(shutdown.clone(), args.workers)));
         let translator = TranslatorController::with_mailbox_host(wiring.spaces.clone(), host, &metrics);
         running.push(tokio::spawn(translator.run(shutdown.clone(), args.workers)));

@@ -5,6 +5,7 @@ mod controllers;
 mod crds;
 mod server;
 mod space;
+mod syncer;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -28,8 +29,10 @@ enum Command {
     Space(space::Args),
     /// Measure orrery (JSON on stdout, a table on stderr).
     Bench(bench::Args),
-    /// Run the controllers (mailbox, scheduler) against a space server.
+    /// Run the controllers (mailbox, scheduler, placement translator) against a space server.
     Controllers(controllers::Args),
+    /// Run a syncer: in a workload execution cluster, dialling inward to its mailbox.
+    Syncer(syncer::Args),
     /// Run everything in one process: the space server and the controllers, with an
     /// inventory space (imw1) and a workload description space (wds1).
     Up(controllers::UpArgs),
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Space(args) => runtime().and_then(|rt| rt.block_on(space::run(args))),
         Command::Bench(args) => runtime().and_then(|rt| rt.block_on(bench::run(args))),
         Command::Controllers(args) => runtime().and_then(|rt| rt.block_on(controllers::controllers(args))),
+        Command::Syncer(args) => runtime().and_then(|rt| rt.block_on(syncer::run(args))),
         Command::Up(args) => runtime().and_then(|rt| rt.block_on(controllers::up(args))),
     };
     match result {

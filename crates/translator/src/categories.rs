@@ -183,6 +183,10 @@ pub enum SystemObject {
     KubernetesService,
     /// RBAC that the API server bootstraps (`kubernetes.io/bootstrapping: rbac-defaults`).
     BootstrapRbac,
+    /// A CRD defining a resource that never travels (orrery's own `edge.kubestellar.io`
+    /// kinds, which every space is seeded with): its objects could not go anyway, and a
+    /// WEC has its own if it wants them.
+    ControlPlaneCrd,
 }
 
 impl fmt::Display for SystemObject {
@@ -197,6 +201,7 @@ impl fmt::Display for SystemObject {
             SystemObject::BootstrapRbac => {
                 "bootstrap RBAC (kubernetes.io/bootstrapping=rbac-defaults) of the API server"
             }
+            SystemObject::ControlPlaneCrd => "the definition of a resource that never leaves the center",
         })
     }
 }
@@ -220,6 +225,16 @@ pub fn system_object(group: &str, resource: &str, object: &Value) -> Option<Syst
             if label(object, BOOTSTRAPPING) == Some(RBAC_DEFAULTS) =>
         {
             Some(SystemObject::BootstrapRbac)
+        }
+        ("apiextensions.k8s.io", "customresourcedefinitions") => {
+            let spec = object.get("spec")?;
+            let group = spec.get("group")?.as_str()?;
+            let plural = spec.get("names")?.get("plural")?.as_str()?;
+            let travels = matches!(
+                resource_mode(group, plural).propagation,
+                Propagation::GoesToEdge | Propagation::GoesToMailbox
+            );
+            (!travels).then_some(SystemObject::ControlPlaneCrd)
         }
         _ => None,
     }

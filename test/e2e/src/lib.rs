@@ -2,6 +2,8 @@
 //! OS-chosen port, talk to it with kubectl and kube-rs, and wait on conditions with
 //! deadlines (never fixed sleeps).
 
+pub mod objects;
+
 use anyhow::{Context, bail};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -239,9 +241,29 @@ impl Process {
         self.lines.lock().unwrap_or_else(|e| e.into_inner()).join("\n")
     }
 
+    /// A guard that prints this process's log if the test panics while it lives.
+    pub fn log_on_panic(&self, name: &str) -> LogOnPanic {
+        LogOnPanic { lines: self.lines.clone(), name: name.to_owned() }
+    }
+
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// See [`Process::log_on_panic`].
+pub struct LogOnPanic {
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    name: String,
+}
+
+impl Drop for LogOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let lines = self.lines.lock().unwrap_or_else(|e| e.into_inner()).join("\n");
+            eprintln!("--- {} ---\n{lines}", self.name);
+        }
     }
 }
 

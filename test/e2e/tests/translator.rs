@@ -7,66 +7,21 @@
 //! placement's status and as an Event.
 
 use k8s_openapi::api::core::v1::Event;
-use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
-};
+use kube::api::{Api, ApiResource, DeleteParams, ListParams, Patch, PatchParams};
 use orrery_api::SyncTarget;
-use orrery_e2e::{Process, Server, ensure_location, wait_for};
+use orrery_e2e::objects::{api, configmaps, crds, create, get, namespaces, placements, resource, until, widgets};
+use orrery_e2e::{Process, Server, ensure_location};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::time::Duration;
 
-const DEADLINE: Duration = Duration::from_secs(30);
-
-fn resource(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
-    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
-}
-
-fn configmaps() -> ApiResource {
-    resource("", "v1", "ConfigMap", "configmaps")
-}
-fn namespaces() -> ApiResource {
-    resource("", "v1", "Namespace", "namespaces")
-}
 fn replicasets() -> ApiResource {
     resource("apps", "v1", "ReplicaSet", "replicasets")
-}
-fn widgets() -> ApiResource {
-    resource("example.com", "v1", "Widget", "widgets")
-}
-fn crds() -> ApiResource {
-    resource("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions")
 }
 fn apiservices() -> ApiResource {
     resource("apiregistration.k8s.io", "v1", "APIService", "apiservices")
 }
 fn syncer_configs() -> ApiResource {
     resource("edge.kubestellar.io", "v2alpha1", "SyncerConfig", "syncerconfigs")
-}
-fn placements() -> ApiResource {
-    resource("edge.kubestellar.io", "v2alpha1", "EdgePlacement", "edgeplacements")
-}
-
-fn api(client: &kube::Client, r: &ApiResource, ns: Option<&str>) -> Api<DynamicObject> {
-    match ns {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, r),
-        None => Api::all_with(client.clone(), r),
-    }
-}
-
-async fn create(client: &kube::Client, r: &ApiResource, object: Value) {
-    let ns = object["metadata"]["namespace"].as_str().map(str::to_owned);
-    let what = format!("{} {}", r.kind, object["metadata"]["name"]);
-    let mut object: DynamicObject = serde_json::from_value(object).expect("object literal");
-    object.types = Some(kube::api::TypeMeta { api_version: r.api_version.clone(), kind: r.kind.clone() });
-    api(client, r, ns.as_deref())
-        .create(&PostParams::default(), &object)
-        .await
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
-}
-
-async fn get(client: &kube::Client, r: &ApiResource, ns: Option<&str>, name: &str) -> Option<DynamicObject> {
-    api(client, r, ns).get_opt(name).await.ok().flatten()
 }
 
 /// The names (`ns/name` or `name`) of the projected objects of a resource in a mailbox.
@@ -107,22 +62,6 @@ fn listed(spec: &Value, resource: &str) -> BTreeSet<String> {
 
 fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
-}
-
-async fn until<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    if wait_for(DEADLINE, || {
-        let f = check();
-        async move { f.await.then_some(()) }
-    })
-    .await
-    .is_err()
-    {
-        panic!("timed out waiting until {what}");
-    }
 }
 
 async fn workload(wds: &kube::Client) {
@@ -212,8 +151,7 @@ async fn mailboxes_hold_exactly_the_customized_objects() {
     }
     let kc = server.kubeconfig.to_string_lossy().into_owned();
     let controllers = Process::spawn(&["controllers", "--kubeconfig", &kc]).expect("controllers");
-    // Printed only when the test fails (the harness captures it otherwise).
-    let _dump = Dump(&controllers);
+    let _log = controllers.log_on_panic("orrery controllers");
     let inv = server.client("imw1").await.expect("client");
     for (name, env, region) in [("florin", "prod", "eu"), ("guilder", "prod", "us"), ("kiev", "dev", "eu")] {
         ensure_location(&inv, name, &[("env", env), ("region", region)]).await.expect("inventory");
@@ -371,17 +309,6 @@ async fn the_one_exists(server: &Server, space: &str) -> bool {
     }
 }
 
-/// Prints the controllers' log when the test panics.
-struct Dump<'a>(&'a Process);
-
-impl Drop for Dump<'_> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("--- orrery controllers ---\n{}", self.0.output());
-        }
-    }
-}
-
 /// What a translator wrote is recorded in each mailbox's `the-one`: a new translator
 /// process, started after WDS changes it did not see, prunes and updates the same copies.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -429,7 +356,7 @@ async fn a_restarted_translator_picks_up_where_the_last_one_stopped() {
     );
 
     let second = start();
-    let _dump = Dump(&second);
+    let _log = second.log_on_panic("orrery controllers (second)");
     until("the copy of the deleted object is pruned", || async {
         projected(&mailbox, &configmaps()).await == set(&["ns1/a"])
     })

@@ -162,6 +162,21 @@ fn system_objects_and_exclusions() {
             None,
             None,
         ),
+        (
+            "apiextensions.k8s.io",
+            "customresourcedefinitions",
+            json!({"metadata": {"name": "edgeplacements.edge.kubestellar.io"},
+                   "spec": {"group": "edge.kubestellar.io", "names": {"plural": "edgeplacements"}}}),
+            Some(ControlPlaneCrd),
+            Some(Exclusion::System(ControlPlaneCrd)),
+        ),
+        (
+            "apiextensions.k8s.io",
+            "customresourcedefinitions",
+            json!({"metadata": {"name": "widgets.example.com"}, "spec": {"group": "example.com", "names": {"plural": "widgets"}}}),
+            None,
+            None,
+        ),
         // the name or type alone is not enough: the resource must match too
         ("example.com", "configmaps", json!({"metadata": {"name": "kube-root-ca.crt"}}), None, None),
         ("example.com", "widgets", bootstrap, None, None),

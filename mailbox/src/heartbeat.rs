@@ -1,0 +1,63 @@
+//! Syncer heartbeats, from each mailbox's `the-one` to its SyncTarget: a platform team sees
+//! `status.lastSyncerHeartbeatTime` and the condition `HeartbeatHealthy`, which turns False
+//! when a syncer has been silent for longer than the timeout — and for how long.
+
+use jiff::{SignedDuration, Timestamp};
+use std::time::Duration;
+
+/// The SyncTarget condition type (kcp's).
+pub const HEARTBEAT_HEALTHY: &str = "HeartbeatHealthy";
+
+/// What the condition says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Health {
+    pub status: &'static str,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+/// The condition for a syncer last heard from at `last` (never: `None`), seen at `now`.
+pub fn health(last: Option<Timestamp>, now: Timestamp, timeout: Duration) -> Health {
+    let Some(last) = last else {
+        return Health {
+            status: "Unknown",
+            reason: "NoHeartbeat",
+            message: "no syncer has reported in to this SyncTarget's mailbox yet".into(),
+        };
+    };
+    let silent = now.duration_since(last).max(SignedDuration::ZERO);
+    let timeout = SignedDuration::try_from(timeout).unwrap_or(SignedDuration::MAX);
+    if silent <= timeout {
+        Health { status: "True", reason: "Heartbeat", message: format!("the syncer reported in at {last}") }
+    } else {
+        Health {
+            status: "False",
+            reason: "HeartbeatTimeout",
+            message: format!("no heartbeat for {}s (last at {last}, timeout {}s)", silent.as_secs(), timeout.as_secs()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_follows_the_last_heartbeat() {
+        let t = |s: i64| Timestamp::from_second(1_800_000_000 + s).expect("time");
+        let timeout = Duration::from_secs(60);
+        let cases = [
+            (None, 0, "Unknown", "NoHeartbeat"),
+            (Some(0), 0, "True", "Heartbeat"),
+            (Some(0), 60, "True", "Heartbeat"),
+            (Some(0), 61, "False", "HeartbeatTimeout"),
+            (Some(10), 0, "True", "Heartbeat"),
+        ];
+        for (last, now, status, reason) in cases {
+            let h = health(last.map(t), t(now), timeout);
+            assert_eq!((h.status, h.reason), (status, reason), "last {last:?}, now {now}");
+        }
+        let late = health(Some(t(0)), t(95), timeout);
+        assert!(late.message.contains("no heartbeat for 95s"), "{}", late.message);
+    }
+}

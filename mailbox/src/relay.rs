@@ -1,0 +1,113 @@
+//! The wiring of heartbeats: `the-one` of every mailbox (one multi-space watch) to its
+//! SyncTarget's status, and a periodic judgement of who has gone silent.
+
+use crate::heartbeat::{HEARTBEAT_HEALTHY, health};
+use crate::{MailboxController, TargetKey};
+use futures::StreamExt;
+use jiff::Timestamp;
+use kube::api::{Api, ApiResource, Patch, PatchParams};
+use orrery_api::{SyncTarget, SyncerConfig};
+use orrery_spaces::MultiEvent;
+use serde_json::json;
+use std::sync::Arc;
+
+/// What is known of one SyncTarget's syncer.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Beat {
+    last: Option<Timestamp>,
+    /// The condition status last written (`None`: not yet).
+    written: Option<&'static str>,
+    /// The heartbeat last written into the SyncTarget.
+    written_beat: Option<Timestamp>,
+}
+
+impl MailboxController {
+    /// Follows `the-one` in every mailbox and records each new heartbeat.
+    pub(crate) async fn relay_heartbeats(self: Arc<Self>) {
+        let mut events = self.mailboxes.watch_all(ApiResource::erase::<SyncerConfig>(&()));
+        while let Some(event) = events.next().await {
+            let t = match event {
+                Ok(MultiEvent::Apply(t) | MultiEvent::InitApply(t)) => t,
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "SyncerConfig watch");
+                    continue;
+                }
+            };
+            let Some(key) = self.owners().get(&t.space).cloned() else { continue };
+            let last = t
+                .object
+                .data
+                .pointer("/status/lastSyncerHeartbeatTime")
+                .and_then(|v| v.as_str())
+                .and_then(|v| v.parse::<Timestamp>().ok());
+            let Some(last) = last else { continue };
+            // 10,000 syncers beating every 10 s must not mean 1,000 SyncTarget writes a
+            // second: a heartbeat is copied when it is a third of the timeout newer than
+            // the one last copied (and at once when the condition would change).
+            let refresh = self.heartbeat_timeout / 3;
+            let due = {
+                let mut beats = self.beats();
+                let beat = beats.entry(key.clone()).or_default();
+                beat.last = Some(last);
+                let stale = beat.written_beat.is_none_or(|w| {
+                    last.duration_since(w)
+                        >= jiff::SignedDuration::try_from(refresh).unwrap_or(jiff::SignedDuration::MAX)
+                });
+                stale || Some(health(beat.last, Timestamp::now(), self.heartbeat_timeout).status) != beat.written
+            };
+            if due {
+                self.write_health(&key).await;
+            }
+        }
+    }
+
+    /// Every few seconds, turns the condition False for syncers silent past the timeout.
+    pub(crate) async fn judge_heartbeats(self: Arc<Self>) {
+        let every = (self.heartbeat_timeout / 4)
+            .clamp(std::time::Duration::from_millis(100), std::time::Duration::from_secs(5));
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            let now = Timestamp::now();
+            let due: Vec<TargetKey> = self
+                .beats()
+                .iter()
+                .filter(|(_, b)| Some(health(b.last, now, self.heartbeat_timeout).status) != b.written)
+                .map(|(k, _)| k.clone())
+                .collect();
+            for key in due {
+                self.write_health(&key).await;
+            }
+        }
+    }
+
+    async fn write_health(&self, key: &TargetKey) {
+        let Some(beat) = self.beats().get(key).cloned() else { return };
+        let h = health(beat.last, Timestamp::now(), self.heartbeat_timeout);
+        let now = Timestamp::now().round(jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default();
+        let severity = if h.status == "False" { Some("Error") } else { None };
+        let status = json!({
+            "lastSyncerHeartbeatTime": beat.last.map(|t| t.round(jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default()),
+            "conditions": [{"type": HEARTBEAT_HEALTHY, "status": h.status, "severity": severity,
+                            "reason": h.reason, "message": h.message, "lastTransitionTime": now}],
+        });
+        let result = match self.inventory.client(&key.0).await {
+            Ok(client) => Api::<SyncTarget>::all(client)
+                .patch_status(&key.1, &PatchParams::default(), &Patch::Merge(json!({"status": status})))
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match result {
+            Ok(()) => {
+                if let Some(b) = self.beats().get_mut(key) {
+                    b.written = Some(h.status);
+                    b.written_beat = beat.last;
+                }
+            }
+            Err(e) => tracing::warn!(target = ?key, error = %e, "writing the SyncTarget's heartbeat"),
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! The WEC object made from a mailbox copy, and the mark that says the syncer made it.
+//!
+//! **The mark.** Every object the syncer creates in the WEC carries annotation
+//! `edge.kubestellar.io/downsynced: "<Kind>/<namespace>/<name>"` — KubeStellar v0.14.2's
+//! `makeOwnedValue` (`pkg/syncer/syncers/downsyncer.go`), where the namespace of a
+//! cluster-scoped object is empty, giving `Kind//name`. Ownership is an *exact* match of that
+//! value against the object's own kind, namespace and name, not mere presence of the key:
+//! controllers copy annotations onto objects they make (the Deployment controller puts a
+//! Deployment's annotations on its ReplicaSets), and such a copy must not look owned — or
+//! the syncer would delete ReplicaSets it never made.
+//!
+//! **What the WEC object keeps.** KubeStellar creates the WEC object from the mailbox copy
+//! as it is, minus `resourceVersion`, `uid` and `managedFields`. orrery keeps what it keeps
+//! and drops more:
+//!
+//! - `status`: the WEC's controllers write it; it flows back up, never down.
+//! - all server-set metadata (`resourceVersion`, `uid`, `managedFields`,
+//!   `creationTimestamp`, `generation`, `selfLink`, deletion fields, `generateName`);
+//! - `ownerReferences`: they name mailbox objects by UID; in the WEC no such owner exists
+//!   and the garbage collector would delete the object as an orphan;
+//! - `finalizers`: they name controllers of the center; nothing in the WEC would remove
+//!   them, and the object could never be deleted;
+//! - annotation `kcp.io/cluster`, which a multi-space watch adds to name the mailbox.
+//!
+//! Labels and the other annotations are kept, **including `edge.kubestellar.io/projected:
+//! yes`**, as KubeStellar does: the WEC object says what the mailbox says, and
+//! `-l edge.kubestellar.io/projected=yes` finds in a WEC everything that came from the
+//! center. `edge.kubestellar.io/downsync-overwrite: "false"` is kept too — on the WEC object
+//! it is what protects a create-only object from later deletion (see [`crate::plan`]).
+
+use crate::object::{annotation, meta_str, namespace, set_annotation, strip_server_metadata};
+use orrery_api::keys::{DOWNSYNCED, SPACE};
+use serde_json::{Value, json};
+
+/// The value of the [`DOWNSYNCED`] annotation on the object `kind`/`namespace`/`name`:
+/// `Kind/namespace/name`, with an empty namespace (`""`) for cluster-scoped objects.
+pub fn owner_mark(kind: &str, namespace: &str, name: &str) -> String {
+    format!("{kind}/{namespace}/{name}")
+}
+
+/// Whether `wec_obj` carries the syncer's mark for exactly `kind`/`namespace`/`name`
+/// (`namespace` is `""` for a cluster-scoped object).
+pub fn is_owned(wec_obj: &Value, kind: &str, namespace: &str, name: &str) -> bool {
+    annotation(wec_obj, DOWNSYNCED) == Some(owner_mark(kind, namespace, name).as_str())
+}
+
+/// Whether `wec_obj` carries the syncer's mark for itself: [`is_owned`] with its own
+/// namespace and name.
+pub(crate) fn is_self_owned(wec_obj: &Value, kind: &str) -> bool {
+    is_owned(wec_obj, kind, namespace(wec_obj).unwrap_or_default(), meta_str(wec_obj, "name").unwrap_or_default())
+}
+
+/// The object to apply in the WEC for `mailbox_copy`, an object of kind `kind` (see the
+/// module doc for exactly what changes). `kind` is passed in because objects read from a
+/// list lack `kind` and `apiVersion`; it is also written into the object. `apiVersion` is
+/// kept as the copy has it — the wiring sets it (from [`crate::wanted::ResourceRef`]) when
+/// the copy came from a list.
+///
+/// A value that is not a JSON object is returned unchanged (no API server holds one).
+pub fn downstream(mailbox_copy: &Value, kind: &str) -> Value {
+    let mut object = mailbox_copy.clone();
+    let Some(map) = object.as_object_mut() else {
+        return object;
+    };
+    map.remove("status");
+    map.insert("kind".to_owned(), Value::String(kind.to_owned()));
+    strip_server_metadata(&mut object);
+    crate::object::remove_annotations(&mut object, |k| k == SPACE);
+    let mark = owner_mark(
+        kind,
+        namespace(mailbox_copy).unwrap_or_default(),
+        meta_str(mailbox_copy, "name").unwrap_or_default(),
+    );
+    set_annotation(&mut object, DOWNSYNCED, &mark);
+    object
+}
+
+/// The Namespace the syncer creates when a namespace it needs
+/// ([`crate::wanted::Wanted::namespaces_to_ensure`]) does not exist in the WEC.
+///
+/// It carries the syncer's mark, so that when `the-one` later lists the Namespace object
+/// itself, the syncer applies it over this one instead of calling its own namespace a
+/// conflict. The wiring **creates** it (POST; 409 Already Exists means there is nothing to
+/// do) and never applies it: a namespace that already exists — made by someone else, or
+/// `default` — is left exactly as it is, and not taken over. Namespaces are never deleted
+/// by the syncer (see [`crate::plan::to_delete`]), so marking this one risks nothing.
+pub fn implicit_namespace(name: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "annotations": {DOWNSYNCED: owner_mark("Namespace", "", name)}},
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (case, WEC object, (kind, namespace, name), owned).
+    type OwnedCase = (&'static str, Value, (&'static str, &'static str, &'static str), bool);
+
+    #[test]
+    fn owner_mark_is_kubestellars() {
+        let table = [
+            (("Deployment", "shop", "web"), "Deployment/shop/web"),
+            (("Namespace", "", "shop"), "Namespace//shop"),
+            (("CustomResourceDefinition", "", "widgets.example.com"), "CustomResourceDefinition//widgets.example.com"),
+        ];
+        for ((kind, ns, name), want) in table {
+            assert_eq!(owner_mark(kind, ns, name), want);
+        }
+    }
+
+    #[test]
+    fn is_owned_table() {
+        let with =
+            |mark: Value| json!({"metadata": {"name": "web", "namespace": "shop", "annotations": {DOWNSYNCED: mark}}});
+        let table: Vec<OwnedCase> = vec![
+            ("exact mark", with(json!("Deployment/shop/web")), ("Deployment", "shop", "web"), true),
+            (
+                "a ReplicaSet carrying its Deployment's copied mark",
+                with(json!("Deployment/shop/web")),
+                ("ReplicaSet", "shop", "web-5d8f"),
+                false,
+            ),
+            ("another kind", with(json!("Deployment/shop/web")), ("StatefulSet", "shop", "web"), false),
+            ("another namespace", with(json!("Deployment/bank/web")), ("Deployment", "shop", "web"), false),
+            ("empty mark", with(json!("")), ("Deployment", "shop", "web"), false),
+            ("a mark that is not a string", with(json!(1)), ("Deployment", "shop", "web"), false),
+            ("no annotations", json!({"metadata": {"name": "web"}}), ("Deployment", "shop", "web"), false),
+            ("not an object", json!(null), ("Deployment", "shop", "web"), false),
+        ];
+        for (case, object, (kind, ns, name), want) in table {
+            assert_eq!(is_owned(&object, kind, ns, name), want, "{case}");
+        }
+    }
+
+    #[test]
+    fn downstream_table() {
+        let table: Vec<(&str, Value, &str, Value)> = vec![
+            (
+                "a mailbox copy as a watch delivers it",
+                json!({
+                    "apiVersion": "apps/v1", "kind": "Deployment",
+                    "metadata": {
+                        "name": "web", "namespace": "shop", "uid": "u-1", "resourceVersion": "42", "generation": 3,
+                        "creationTimestamp": "2024-01-01T00:00:00Z", "selfLink": "/apis/apps/v1/x",
+                        "managedFields": [{"manager": "placement-translator"}],
+                        "ownerReferences": [{"kind": "X", "name": "o", "uid": "u"}],
+                        "finalizers": ["example.com/guard"], "generateName": "web-",
+                        "deletionTimestamp": "2024-01-02T00:00:00Z", "deletionGracePeriodSeconds": 0,
+                        "labels": {"app": "web", "edge.kubestellar.io/projected": "yes"},
+                        "annotations": {"kcp.io/cluster": "root-mb-1", "note": "keep",
+                                        "edge.kubestellar.io/downsync-overwrite": "false"}
+                    },
+                    "spec": {"replicas": 2},
+                    "status": {"readyReplicas": 2}
+                }),
+                "Deployment",
+                json!({
+                    "apiVersion": "apps/v1", "kind": "Deployment",
+                    "metadata": {
+                        "name": "web", "namespace": "shop",
+                        "labels": {"app": "web", "edge.kubestellar.io/projected": "yes"},
+                        "annotations": {"note": "keep", "edge.kubestellar.io/downsync-overwrite": "false",
+                                        "edge.kubestellar.io/downsynced": "Deployment/shop/web"}
+                    },
+                    "spec": {"replicas": 2}
+                }),
+            ),
+            (
+                "a cluster-scoped list item without kind: kind written, Kind//name",
+                json!({"apiVersion": "v1", "metadata": {"name": "shop", "labels": {"team": "a"}}}),
+                "Namespace",
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop", "labels": {"team": "a"},
+                       "annotations": {"edge.kubestellar.io/downsynced": "Namespace//shop"}}}),
+            ),
+            (
+                "null annotations, an empty namespace, a stale mark replaced",
+                json!({"kind": "ConfigMap", "metadata": {"name": "c", "namespace": "", "annotations": null},
+                       "data": {"k": "v"}}),
+                "ConfigMap",
+                json!({"kind": "ConfigMap", "metadata": {"name": "c", "namespace": "",
+                       "annotations": {"edge.kubestellar.io/downsynced": "ConfigMap//c"}}, "data": {"k": "v"}}),
+            ),
+            (
+                "an old mark from elsewhere is overwritten",
+                json!({"kind": "ConfigMap", "metadata": {"name": "c", "namespace": "shop",
+                       "annotations": {"edge.kubestellar.io/downsynced": "Deployment/shop/other"}}}),
+                "ConfigMap",
+                json!({"kind": "ConfigMap", "metadata": {"name": "c", "namespace": "shop",
+                       "annotations": {"edge.kubestellar.io/downsynced": "ConfigMap/shop/c"}}}),
+            ),
+            ("not an object", json!([1, 2]), "ConfigMap", json!([1, 2])),
+        ];
+        for (case, copy, kind, want) in table {
+            let got = downstream(&copy, kind);
+            assert_eq!(got, want, "{case}");
+            if got.is_object() {
+                let ns = namespace(&got).unwrap_or_default();
+                let name = meta_str(&got, "name").unwrap_or_default();
+                assert!(is_owned(&got, kind, ns, name), "{case}: what downstream makes is owned");
+                assert_eq!(downstream(&got, kind), got, "{case}: idempotent");
+            }
+        }
+    }
+
+    #[test]
+    fn implicit_namespace_is_owned() {
+        let ns = implicit_namespace("shop");
+        assert_eq!(
+            ns,
+            json!({"apiVersion": "v1", "kind": "Namespace",
+                   "metadata": {"name": "shop", "annotations": {"edge.kubestellar.io/downsynced": "Namespace//shop"}}})
+        );
+        assert!(is_owned(&ns, "Namespace", "", "shop"));
+        assert!(is_self_owned(&ns, "Namespace"));
+    }
+}

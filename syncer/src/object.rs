@@ -1,0 +1,163 @@
+//! Reading and editing the few parts of a JSON object the syncer cares about, without
+//! assuming the object is well formed: whatever a watch delivers must never panic here.
+
+use serde_json::{Map, Value};
+
+/// `metadata` fields the API server sets for the stored object itself. A copy of an object
+/// in another cluster or space describes a different stored object, so none of them travel:
+///
+/// - `resourceVersion`, `uid`, `creationTimestamp`, `generation`, `selfLink`,
+///   `managedFields`: the server of the copy sets its own (and rejects a foreign
+///   `resourceVersion` or `uid` as a precondition that fails);
+/// - `ownerReferences`: they name owners by UID in the *source* cluster; in the copy's
+///   cluster no such owner exists, and its garbage collector would delete the copy;
+/// - `finalizers`: they name controllers of the source cluster; nothing would ever remove
+///   them from the copy, which could then never be deleted;
+/// - `deletionTimestamp`, `deletionGracePeriodSeconds`: a client may not set them;
+/// - `generateName`: the copy has a name already.
+pub(crate) const SERVER_METADATA: &[&str] = &[
+    "resourceVersion",
+    "uid",
+    "managedFields",
+    "creationTimestamp",
+    "generation",
+    "ownerReferences",
+    "selfLink",
+    "finalizers",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "generateName",
+];
+
+/// `metadata` of `object`, when it has one that is a map.
+pub(crate) fn metadata(object: &Value) -> Option<&Map<String, Value>> {
+    object.get("metadata")?.as_object()
+}
+
+/// A string field of `metadata` (`name`, `namespace`); `None` when absent or not a string.
+pub(crate) fn meta_str<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
+    metadata(object)?.get(field)?.as_str()
+}
+
+/// `metadata.namespace`, with `""` (how Go clients write "none") read as no namespace.
+pub(crate) fn namespace(object: &Value) -> Option<&str> {
+    meta_str(object, "namespace").filter(|ns| !ns.is_empty())
+}
+
+/// The value of annotation `key`, when present and a string.
+pub(crate) fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
+    metadata(object)?.get("annotations")?.get(key)?.as_str()
+}
+
+/// Whether the object is on its way out (`metadata.deletionTimestamp` is set).
+pub(crate) fn is_terminating(object: &Value) -> bool {
+    metadata(object).and_then(|m| m.get("deletionTimestamp")).is_some_and(|t| !t.is_null())
+}
+
+/// `.status`, unless absent or `null` (which mean the same to an API server).
+pub(crate) fn status(object: &Value) -> Option<&Value> {
+    object.get("status").filter(|s| !s.is_null())
+}
+
+/// `object`'s `metadata` map, made to exist (a missing or non-map `metadata` is replaced
+/// by an empty map). `None` only when `object` itself is not a map.
+pub(crate) fn metadata_mut(object: &mut Value) -> Option<&mut Map<String, Value>> {
+    let meta = object.as_object_mut()?.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+    if !meta.is_object() {
+        *meta = Value::Object(Map::new());
+    }
+    meta.as_object_mut()
+}
+
+/// Removes [`SERVER_METADATA`] from `object`.
+pub(crate) fn strip_server_metadata(object: &mut Value) {
+    if let Some(meta) = metadata_mut(object) {
+        for field in SERVER_METADATA {
+            meta.remove(*field);
+        }
+    }
+}
+
+/// Sets annotation `key` to `value`, creating the annotation map when needed (a `null` or
+/// non-map `annotations` is replaced).
+pub(crate) fn set_annotation(object: &mut Value, key: &str, value: &str) {
+    let Some(meta) = metadata_mut(object) else { return };
+    let annotations = meta.entry("annotations").or_insert_with(|| Value::Object(Map::new()));
+    if !annotations.is_object() {
+        *annotations = Value::Object(Map::new());
+    }
+    if let Some(annotations) = annotations.as_object_mut() {
+        annotations.insert(key.to_owned(), Value::String(value.to_owned()));
+    }
+}
+
+/// Removes the annotations `drop` picks, and the map itself when that leaves it empty (or
+/// it is not a map), so that the copy has no `annotations: {}` its source did not have.
+pub(crate) fn remove_annotations(object: &mut Value, drop: impl Fn(&str) -> bool) {
+    let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) else { return };
+    let Some(value) = meta.get_mut("annotations") else { return };
+    if let Some(map) = value.as_object_mut() {
+        map.retain(|k, _| !drop(k));
+        if !map.is_empty() {
+            return;
+        }
+    }
+    meta.remove("annotations");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn readers_tolerate_malformed_objects() {
+        let table: Vec<(Value, Option<&str>, Option<&str>, bool)> = vec![
+            (json!(null), None, None, false),
+            (json!("text"), None, None, false),
+            (json!({"metadata": 3}), None, None, false),
+            (json!({"metadata": {"namespace": ""}}), None, None, false),
+            (json!({"metadata": {"namespace": 5, "annotations": {"a": 1}}}), None, None, false),
+            (json!({"metadata": {"namespace": "ns", "annotations": {"a": "x"}}}), Some("ns"), Some("x"), false),
+            (json!({"metadata": {"deletionTimestamp": null}}), None, None, false),
+            (json!({"metadata": {"deletionTimestamp": "2024-01-01T00:00:00Z"}}), None, None, true),
+        ];
+        for (object, ns, a, terminating) in table {
+            assert_eq!(namespace(&object), ns, "{object}");
+            assert_eq!(annotation(&object, "a"), a, "{object}");
+            assert_eq!(is_terminating(&object), terminating, "{object}");
+        }
+    }
+
+    #[test]
+    fn editors_repair_what_they_touch() {
+        let table: Vec<(Value, Value)> = vec![
+            (json!({}), json!({"metadata": {"annotations": {"k": "v"}}})),
+            (json!({"metadata": null}), json!({"metadata": {"annotations": {"k": "v"}}})),
+            (json!({"metadata": {"annotations": null}}), json!({"metadata": {"annotations": {"k": "v"}}})),
+            (
+                json!({"metadata": {"annotations": {"k": "old", "o": "1"}}}),
+                json!({"metadata": {"annotations": {"k": "v", "o": "1"}}}),
+            ),
+            (json!([1]), json!([1])),
+        ];
+        for (mut object, want) in table {
+            set_annotation(&mut object, "k", "v");
+            assert_eq!(object, want);
+        }
+        let table: Vec<(Value, Value)> = vec![
+            (json!({"metadata": {"annotations": {"k": "v"}}}), json!({"metadata": {}})),
+            (
+                json!({"metadata": {"annotations": {"k": "v", "o": "1"}}}),
+                json!({"metadata": {"annotations": {"o": "1"}}}),
+            ),
+            (json!({"metadata": {"annotations": null}}), json!({"metadata": {}})),
+            (json!({"metadata": {}}), json!({"metadata": {}})),
+            (json!({}), json!({})),
+        ];
+        for (mut object, want) in table {
+            remove_annotations(&mut object, |k| k == "k");
+            assert_eq!(object, want);
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! Reconciling one object between the mailbox and the WEC, and the heartbeat.
+
+use super::watches::api_resource;
+use super::{MANAGER, SyncError, Syncer, lock};
+use crate::downstream::downstream;
+use crate::plan::{Action, create_only_patch, decide, to_delete};
+use crate::status::status_to_return;
+use crate::wanted::{ObjectKey, ResourceRef};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::runtime::reflector::ObjectRef;
+use orrery_runtime::Shutdown;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// Annotation the syncer puts on a mailbox copy it will not apply because an object of the
+/// same name, not created by the syncer, is in the WEC (the conflict policy: never take over).
+pub const CONFLICT: &str = "edge.kubestellar.io/syncer-conflict";
+
+fn is_status(e: &kube::Error, code: u16) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == code)
+}
+
+fn api(client: &kube::Client, ar: &kube::api::ApiResource, namespace: Option<&str>) -> Api<DynamicObject> {
+    match namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, ar),
+        None => Api::all_with(client.clone(), ar),
+    }
+}
+
+impl Syncer {
+    pub(super) async fn reconcile(&self, key: &ObjectKey) -> Result<(), SyncError> {
+        let Some(wanted) = self.wanted.read().unwrap_or_else(|e| e.into_inner()).clone() else { return Ok(()) };
+        let found = {
+            let watched = lock(&self.watched);
+            watched.iter().find(|(r, _)| r.group == key.group && r.resource == key.resource).map(|(r, w)| {
+                let ar = api_resource(r);
+                let mut at = ObjectRef::new_with(&key.name, ar.clone());
+                if let Some(ns) = &key.namespace {
+                    at = at.within(ns);
+                }
+                let synced = |s: &std::sync::atomic::AtomicBool| s.load(std::sync::atomic::Ordering::Acquire);
+                let both = synced(&w.mailbox_synced) && synced(&w.wec_synced);
+                (r.clone(), ar, w.mailbox.get(&at), w.wec.get(&at), both, w.kind.clone())
+            })
+        };
+        // Nothing is decided on half a picture: the first list of each side requeues
+        // every object it holds.
+        let Some((r, ar, copy, current, true, kind)) = found else { return Ok(()) };
+        let kind = self.kind_of(&r, &kind).await?;
+        let copy = copy.map(|c| serde_json::to_value(&*c)).transpose()?;
+        let current = current.map(|c| serde_json::to_value(&*c)).transpose()?;
+        let ns = key.namespace.as_deref();
+        let wec = api(&self.wec, &ar, ns);
+
+        let Some(copy) = copy.filter(|_| wanted.wants(key)) else {
+            // Not (or no longer) placed here: delete it if the syncer made it — but only on
+            // the word of a mailbox cache that has been listed, never of an empty one.
+            if let Some(current) = &current {
+                let doomed = to_delete(&key.group, &key.resource, &kind, std::iter::once(current), &wanted, |_| false);
+                if doomed.iter().any(|k| k == key) {
+                    match wec.delete(&key.name, &DeleteParams::default()).await {
+                        Ok(_) => tracing::info!(?key, "deleted from the WEC: no longer placed here"),
+                        Err(e) if is_status(&e, 404) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            return Ok(());
+        };
+
+        if let Some(ns) = ns {
+            self.ensure_namespace(ns).await?;
+        }
+        let merge = |v: Value| Patch::Merge(v);
+        match decide(&copy, &kind, current.as_ref()) {
+            Action::Create => self.create(&wec, key, &copy, &kind).await?,
+            Action::Apply { clear_create_only: false } => self.apply(&wec, key, &copy, &kind).await?,
+            Action::Apply { clear_create_only: true } => {
+                self.apply(&wec, key, &copy, &kind).await?;
+                wec.patch(&key.name, &PatchParams::default(), &merge(create_only_patch(false))).await?;
+            }
+            Action::MarkCreateOnly => {
+                wec.patch(&key.name, &PatchParams::default(), &merge(create_only_patch(true))).await?;
+            }
+            Action::Skip(_) => {}
+            Action::Conflict(reason) => {
+                tracing::warn!(?key, %reason, "left alone");
+                self.mark_conflict(&ar, key, &copy, Some(&reason.to_string())).await?;
+                return Ok(());
+            }
+        }
+        self.mark_conflict(&ar, key, &copy, None).await?;
+
+        // Status return, only from an object the syncer owns, only when it changed.
+        if let Some(current) = &current
+            && let Some(status) = status_to_return(&key.group, &key.resource, &kind, current, &copy)
+        {
+            let mailbox = api(&self.mailbox, &ar, ns);
+            let patch = Patch::Merge(json!({"status": status}));
+            match mailbox.patch_status(&key.name, &PatchParams::default(), &patch).await {
+                Ok(_) => {}
+                // No status subresource: the status is part of the object.
+                Err(e) if is_status(&e, 404) => {
+                    mailbox.patch(&key.name, &PatchParams::default(), &patch).await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates the WEC object (a create, not an apply: if an object of that name appeared
+    /// meanwhile, it is not the syncer's to take over).
+    async fn create(
+        &self,
+        wec: &Api<DynamicObject>,
+        key: &ObjectKey,
+        copy: &Value,
+        kind: &str,
+    ) -> Result<(), SyncError> {
+        let object: DynamicObject = serde_json::from_value(downstream(copy, kind))?;
+        let params = PostParams { field_manager: Some(MANAGER.to_owned()), ..Default::default() };
+        match wec.create(&params, &object).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_status(&e, 409) => Err(SyncError::AppearedMeanwhile(format!("{key:?}"))),
+            Err(e) if is_status(&e, 404) => Err(SyncError::NotEstablished(format!("{}.{}", key.resource, key.group))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Server-side apply of the WEC object made from the mailbox copy.
+    async fn apply(
+        &self,
+        wec: &Api<DynamicObject>,
+        key: &ObjectKey,
+        copy: &Value,
+        kind: &str,
+    ) -> Result<(), SyncError> {
+        let object = downstream(copy, kind);
+        let params = PatchParams::apply(MANAGER).force();
+        match wec.patch(&key.name, &params, &Patch::Apply(&object)).await {
+            Ok(_) => Ok(()),
+            // A custom resource whose CRD is not established yet: retried with backoff.
+            Err(e) if is_status(&e, 404) => Err(SyncError::NotEstablished(format!("{}.{}", key.resource, key.group))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The kind of a resource, from the mailbox's discovery (list items carry none).
+    async fn kind_of(&self, r: &ResourceRef, cache: &std::sync::Mutex<Option<String>>) -> Result<String, SyncError> {
+        if let Some(k) = lock(cache).clone() {
+            return Ok(k);
+        }
+        let gv = kube::core::GroupVersion::gv(&r.group, &r.version);
+        let group = kube::discovery::oneshot::pinned_group(&self.mailbox, &gv).await?;
+        let kind = group
+            .versioned_resources(&r.version)
+            .into_iter()
+            .find(|(ar, _)| ar.plural == r.resource)
+            .map(|(ar, _)| ar.kind)
+            .ok_or_else(|| SyncError::UnknownResource(format!("{}/{}", r.api_version(), r.resource)))?;
+        *lock(cache) = Some(kind.clone());
+        Ok(kind)
+    }
+
+    /// Records (or clears) a conflict on the mailbox copy, where the center can see it.
+    async fn mark_conflict(
+        &self,
+        ar: &kube::api::ApiResource,
+        key: &ObjectKey,
+        copy: &Value,
+        conflict: Option<&str>,
+    ) -> Result<(), SyncError> {
+        let has = copy.pointer("/metadata/annotations").and_then(|a| a.get(CONFLICT)).and_then(Value::as_str);
+        if has == conflict {
+            return Ok(());
+        }
+        let message = conflict
+            .map(|c| format!("{c}: an object of this name exists in the WEC and was not created by the syncer"));
+        let patch = json!({"metadata": {"annotations": {CONFLICT: message}}});
+        api(&self.mailbox, ar, key.namespace.as_deref())
+            .patch(&key.name, &PatchParams::default(), &Patch::Merge(patch))
+            .await?;
+        Ok(())
+    }
+
+    async fn ensure_namespace(&self, ns: &str) -> Result<(), SyncError> {
+        if lock(&self.namespaces).contains(ns) {
+            return Ok(());
+        }
+        let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.wec.clone());
+        let object = serde_json::from_value(json!({"metadata": {"name": ns}}))?;
+        match api.create(&PostParams::default(), &object).await {
+            Ok(_) => {}
+            Err(e) if is_status(&e, 409) => {}
+            Err(e) => return Err(e.into()),
+        }
+        lock(&self.namespaces).insert(ns.to_owned());
+        Ok(())
+    }
+}
+
+/// Reports in to the mailbox every `settings.heartbeat`: `the-one`'s
+/// `status.lastSyncerHeartbeatTime`, which the mailbox controller carries to the SyncTarget.
+pub(super) async fn heartbeat(me: Arc<Syncer>, shutdown: Shutdown) {
+    let api: Api<orrery_api::SyncerConfig> = Api::all(me.mailbox.clone());
+    let mut tick = tokio::time::interval(me.settings.heartbeat);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.wait() => return,
+        }
+        let now = jiff::Timestamp::now().round(jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default();
+        let patch = Patch::Merge(json!({"status": {"lastSyncerHeartbeatTime": now}}));
+        match api.patch_status(orrery_api::keys::SYNCER_CONFIG_NAME, &PatchParams::default(), &patch).await {
+            Ok(_) => tracing::debug!("heartbeat"),
+            Err(e) => tracing::debug!(error = %e, "heartbeat not delivered"),
+        }
+    }
+}

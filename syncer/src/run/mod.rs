@@ -1,0 +1,123 @@
+//! The syncer's wiring: two clients (inward to the mailbox, local to the WEC), watches on
+//! both sides, one work queue of object keys, and a heartbeat.
+//!
+//! Every connection goes from the WEC to the center: the mailbox client is the only one
+//! that reaches out, with a token valid for that one mailbox, through `HTTPS_PROXY` when
+//! set. When the center cannot be reached, the watches retry with backoff and the caches
+//! keep what they last saw, so nothing in the WEC is deleted because of a disconnect; on
+//! reconnect a watch resumes or relists, and every object is reconciled again.
+
+mod apply;
+mod watches;
+
+use crate::wanted::{ObjectKey, ResourceRef, Wanted};
+use kube::api::DynamicObject;
+use kube::runtime::reflector::Store;
+use orrery_runtime::{Metrics, QueueConfig, Shutdown, WorkQueue, run_workers};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+pub use crate::FIELD_MANAGER as MANAGER;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Kube(#[from] kube::Error),
+    #[error("encoding: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("{0} is not established in the WEC yet")]
+    NotEstablished(String),
+    #[error("{0} appeared in the WEC while it was being created; looked at again")]
+    AppearedMeanwhile(String),
+    #[error("the mailbox does not serve {0}")]
+    UnknownResource(String),
+}
+
+/// How a syncer runs.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How often the syncer reports in to its mailbox.
+    pub heartbeat: Duration,
+    /// Concurrent reconciles.
+    pub workers: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { heartbeat: Duration::from_secs(10), workers: 4 }
+    }
+}
+
+/// The caches of one resource on both sides.
+struct Watched {
+    mailbox: Store<DynamicObject>,
+    wec: Store<DynamicObject>,
+    /// Whether the mailbox cache has been listed at least once: before that, an object
+    /// missing from it says nothing, and nothing may be deleted because of it.
+    mailbox_synced: Arc<std::sync::atomic::AtomicBool>,
+    /// Whether the WEC cache has been listed: before that, an object missing from it may
+    /// well exist, and creating it would take it over.
+    wec_synced: Arc<std::sync::atomic::AtomicBool>,
+    /// The resource's kind, found by discovery in the mailbox when first needed.
+    kind: Arc<Mutex<Option<String>>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+pub struct Syncer {
+    mailbox: kube::Client,
+    wec: kube::Client,
+    settings: Settings,
+    queue: WorkQueue<ObjectKey>,
+    /// What `the-one` asks for; `None` until it has been read (nothing is done before).
+    wanted: RwLock<Option<Wanted>>,
+    watched: Mutex<BTreeMap<ResourceRef, Watched>>,
+    /// Namespaces known to exist in the WEC.
+    namespaces: Mutex<BTreeSet<String>>,
+    metrics: Metrics,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Syncer {
+    pub fn new(mailbox: kube::Client, wec: kube::Client, settings: Settings, metrics: &Metrics) -> Arc<Self> {
+        Arc::new(Self {
+            mailbox,
+            wec,
+            settings,
+            queue: WorkQueue::new(QueueConfig::named("syncer").metrics(metrics)),
+            wanted: RwLock::new(None),
+            watched: Mutex::default(),
+            namespaces: Mutex::default(),
+            metrics: metrics.clone(),
+        })
+    }
+
+    /// Runs until `shutdown`.
+    pub async fn run(self: Arc<Self>, shutdown: Shutdown) {
+        self.queue.shutdown_on(&shutdown);
+        let tasks = [
+            tokio::spawn(watches::follow_the_one(self.clone())),
+            tokio::spawn(apply::heartbeat(self.clone(), shutdown.clone())),
+        ];
+        let me = self.clone();
+        let workers = self.settings.workers;
+        run_workers(self.queue.clone(), workers, move |key: ObjectKey| {
+            let me = me.clone();
+            async move { me.reconcile(&key).await }
+        })
+        .await;
+        for t in tasks {
+            t.abort();
+        }
+        for (_, w) in std::mem::take(&mut *lock(&self.watched)) {
+            w.tasks.iter().for_each(|t| t.abort());
+        }
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+}

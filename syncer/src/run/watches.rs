@@ -1,0 +1,135 @@
+//! The syncer's watches: `the-one` in the mailbox, and each resource it names on both sides.
+
+use super::{Syncer, Watched, lock};
+use crate::wanted::{ObjectKey, ResourceRef, Wanted};
+use futures::StreamExt;
+use kube::api::{Api, ApiResource, DynamicObject};
+use kube::runtime::reflector::store::Writer;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
+use orrery_api::SyncerConfigSpec;
+use orrery_api::keys::SYNCER_CONFIG_NAME;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub(super) fn api_resource(r: &ResourceRef) -> ApiResource {
+    ApiResource {
+        group: r.group.clone(),
+        version: r.version.clone(),
+        api_version: if r.group.is_empty() { r.version.clone() } else { format!("{}/{}", r.group, r.version) },
+        kind: String::new(),
+        plural: r.resource.clone(),
+    }
+}
+
+/// Follows `the-one`: a new spec re-plans everything; a heartbeat (status only) nothing.
+pub(super) async fn follow_the_one(me: Arc<Syncer>) {
+    let api: Api<orrery_api::SyncerConfig> = Api::all(me.mailbox.clone());
+    let config = watcher::Config::default().fields(&format!("metadata.name={SYNCER_CONFIG_NAME}"));
+    let mut events = watcher(api, config).default_backoff().applied_objects().boxed();
+    let mut seen: Option<SyncerConfigSpec> = None;
+    while let Some(event) = events.next().await {
+        let config = match event {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "watching the-one");
+                continue;
+            }
+        };
+        if seen.as_ref() == Some(&config.spec) {
+            continue;
+        }
+        let wanted = Wanted::new(&config.spec);
+        follow_resources(&me, &wanted);
+        *me.wanted.write().unwrap_or_else(|e| e.into_inner()) = Some(wanted);
+        seen = Some(config.spec);
+        requeue_all(&me);
+    }
+}
+
+/// Starts watching the resources `wanted` names and stops watching the others. A
+/// resource no longer named keeps nothing in the WEC: its owned objects are requeued, and
+/// each reconcile deletes its object, before the watches go.
+fn follow_resources(me: &Arc<Syncer>, wanted: &Wanted) {
+    let resources = wanted.resources();
+    let mut watched = lock(&me.watched);
+    for r in resources.iter().filter(|r| !r.is_wildcard()) {
+        if !watched.contains_key(r) {
+            watched.insert(r.clone(), watch_resource(me, r));
+        }
+    }
+    // Resources no longer named stay watched: their owned WEC objects still need
+    // deleting, which needs the cache. They cost one watch each until the syncer restarts.
+}
+
+fn watch_resource(me: &Arc<Syncer>, r: &ResourceRef) -> Watched {
+    let ar = api_resource(r);
+    let side = |client: kube::Client, synced: Arc<AtomicBool>| {
+        let api: Api<DynamicObject> = Api::all_with(client, &ar);
+        let writer = Writer::new(ar.clone());
+        let reader = writer.as_reader();
+        let stream = reflector(writer, watcher(api, watcher::Config::default()).default_backoff());
+        let (weak, r) = (Arc::downgrade(me), r.clone());
+        let task = tokio::spawn(async move {
+            let mut stream = stream.boxed();
+            while let Some(event) = stream.next().await {
+                let Some(me) = weak.upgrade() else { return };
+                let object = match event {
+                    Ok(watcher::Event::Apply(o) | watcher::Event::Delete(o) | watcher::Event::InitApply(o)) => o,
+                    Ok(watcher::Event::InitDone) => {
+                        synced.store(true, Ordering::Release);
+                        // Whatever the relist dropped or kept, look at it again.
+                        requeue_resource(&me, &r);
+                        continue;
+                    }
+                    Ok(watcher::Event::Init) => continue,
+                    Err(e) => {
+                        tracing::debug!(resource = %r.resource, error = %e, "watch");
+                        continue;
+                    }
+                };
+                if let Some(name) = object.metadata.name.clone() {
+                    me.queue.add(ObjectKey {
+                        group: r.group.clone(),
+                        resource: r.resource.clone(),
+                        namespace: object.metadata.namespace.clone(),
+                        name,
+                    });
+                }
+            }
+        });
+        (reader, task)
+    };
+    let (mailbox_synced, wec_synced) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    let (mailbox, a) = side(me.mailbox.clone(), mailbox_synced.clone());
+    let (wec, b) = side(me.wec.clone(), wec_synced.clone());
+    Watched { mailbox, wec, mailbox_synced, wec_synced, kind: Arc::default(), tasks: vec![a, b] }
+}
+
+/// Every object of one resource either side holds.
+fn requeue_resource(me: &Arc<Syncer>, r: &ResourceRef) {
+    let watched = lock(&me.watched);
+    if let Some(w) = watched.get(r) {
+        enqueue_objects(me, r, w);
+    }
+}
+
+fn enqueue_objects(me: &Syncer, r: &ResourceRef, w: &Watched) {
+    for o in w.mailbox.state().into_iter().chain(w.wec.state()) {
+        if let Some(name) = o.metadata.name.clone() {
+            me.queue.add(ObjectKey {
+                group: r.group.clone(),
+                resource: r.resource.clone(),
+                namespace: o.metadata.namespace.clone(),
+                name,
+            });
+        }
+    }
+}
+
+/// Every object either side holds, for a new plan.
+fn requeue_all(me: &Arc<Syncer>) {
+    let watched = lock(&me.watched);
+    for (r, w) in watched.iter() {
+        enqueue_objects(me, r, w);
+    }
+}
