@@ -5,6 +5,7 @@ use super::{MANAGER, SyncError, Syncer, lock};
 use crate::downstream::downstream;
 use crate::plan::{Action, create_only_patch, decide, to_delete};
 use crate::status::status_to_return;
+use crate::upsync::{UpsyncAction, decide_upsync, is_upsync_copy, upsync_copy, upsyncs};
 use crate::wanted::{ObjectKey, ResourceRef};
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::ObjectRef;
@@ -51,6 +52,17 @@ impl Syncer {
         let current = current.map(|c| serde_json::to_value(&*c)).transpose()?;
         let ns = key.namespace.as_deref();
         let wec = api(&self.wec, &ar, ns);
+
+        // Upsync: WEC objects the upsync sets select, and the copies made of them. An
+        // upsynced copy is never downsynced, and a downsynced object never upsynced.
+        let matchers = self.upsync.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let upsync_copy_here = copy.as_ref().is_some_and(|c| is_upsync_copy(c, &kind));
+        if upsync_copy_here || upsyncs(&matchers, key) {
+            self.upsync(&ar, key, &kind, current.as_ref(), copy.as_ref(), &matchers).await?;
+            if upsync_copy_here || !wanted.wants(key) {
+                return Ok(());
+            }
+        }
 
         let Some(copy) = copy.filter(|_| wanted.wants(key)) else {
             // Not (or no longer) placed here: delete it if the syncer made it — but only on
@@ -161,6 +173,57 @@ impl Syncer {
             .ok_or_else(|| SyncError::UnknownResource(format!("{}/{}", r.api_version(), r.resource)))?;
         *lock(cache) = Some(kind.clone());
         Ok(kind)
+    }
+
+    /// Keeps the mailbox's copy of an upsynced WEC object: created, updated, deleted.
+    async fn upsync(
+        &self,
+        ar: &kube::api::ApiResource,
+        key: &ObjectKey,
+        kind: &str,
+        wec: Option<&Value>,
+        mailbox_obj: Option<&Value>,
+        matchers: &[orrery_api::upsync::UpsyncMatcher],
+    ) -> Result<(), SyncError> {
+        let mailbox = api(&self.mailbox, ar, key.namespace.as_deref());
+        match decide_upsync(key, kind, wec, mailbox_obj, matchers) {
+            UpsyncAction::Create | UpsyncAction::Update => {
+                let Some(wec) = wec else { return Ok(()) };
+                if let Some(ns) = &key.namespace {
+                    self.ensure_mailbox_namespace(ns).await?;
+                }
+                let copy = upsync_copy(wec, kind);
+                let params = PatchParams::apply(MANAGER).force();
+                mailbox.patch(&key.name, &params, &Patch::Apply(&copy)).await?;
+                if let Some(status) = copy.get("status").filter(|s| !s.is_null()) {
+                    let patch = Patch::Merge(json!({"status": status}));
+                    match mailbox.patch_status(&key.name, &PatchParams::default(), &patch).await {
+                        Ok(_) => {}
+                        Err(e) if is_status(&e, 404) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                tracing::debug!(?key, "upsynced");
+            }
+            UpsyncAction::Delete => match mailbox.delete(&key.name, &DeleteParams::default()).await {
+                Ok(_) => tracing::debug!(?key, "upsynced copy deleted"),
+                Err(e) if is_status(&e, 404) => {}
+                Err(e) => return Err(e.into()),
+            },
+            UpsyncAction::Nothing => {}
+            UpsyncAction::Conflict(c) => tracing::warn!(?key, %c, "not upsynced"),
+        }
+        Ok(())
+    }
+
+    async fn ensure_mailbox_namespace(&self, ns: &str) -> Result<(), SyncError> {
+        let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.mailbox.clone());
+        let object = serde_json::from_value(json!({"metadata": {"name": ns}}))?;
+        match api.create(&PostParams::default(), &object).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_status(&e, 409) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Records (or clears) a conflict on the mailbox copy, where the center can see it.

@@ -13,7 +13,7 @@ mod watches;
 use crate::wanted::{ObjectKey, ResourceRef, Wanted};
 use kube::api::DynamicObject;
 use kube::runtime::reflector::Store;
-use orrery_runtime::{Metrics, QueueConfig, Shutdown, WorkQueue, run_workers};
+use orrery_runtime::{Metrics, QueueConfig, RateLimit, Shutdown, WorkQueue, run_workers};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -71,6 +71,8 @@ pub struct Syncer {
     queue: WorkQueue<ObjectKey>,
     /// What `the-one` asks for; `None` until it has been read (nothing is done before).
     wanted: RwLock<Option<Wanted>>,
+    /// `the-one`'s upsync sets, compiled.
+    upsync: RwLock<Vec<orrery_api::upsync::UpsyncMatcher>>,
     watched: Mutex<BTreeMap<ResourceRef, Watched>>,
     /// Namespaces known to exist in the WEC.
     namespaces: Mutex<BTreeSet<String>>,
@@ -87,8 +89,15 @@ impl Syncer {
             mailbox,
             wec,
             settings,
-            queue: WorkQueue::new(QueueConfig::named("syncer").metrics(metrics)),
+            // Retries back off to at most 30 s: a syncer that lost its center must notice
+            // its return within seconds, not the 1,000 s client-go would wait.
+            queue: WorkQueue::new(
+                QueueConfig::named("syncer")
+                    .metrics(metrics)
+                    .rate_limit(RateLimit { max_delay: Duration::from_secs(30), ..RateLimit::default() }),
+            ),
             wanted: RwLock::new(None),
+            upsync: RwLock::default(),
             watched: Mutex::default(),
             namespaces: Mutex::default(),
             metrics: metrics.clone(),

@@ -1,6 +1,7 @@
 //! The syncer's watches: `the-one` in the mailbox, and each resource it names on both sides.
 
 use super::{Syncer, Watched, lock};
+use crate::upsync::{compile_upsync, upsync_resources};
 use crate::wanted::{ObjectKey, ResourceRef, Wanted};
 use futures::StreamExt;
 use kube::api::{Api, ApiResource, DynamicObject};
@@ -40,6 +41,13 @@ pub(super) async fn follow_the_one(me: Arc<Syncer>) {
         }
         let wanted = Wanted::new(&config.spec);
         follow_resources(&me, &wanted);
+        let sets = config.spec.upsync.clone().unwrap_or_default();
+        let (matchers, invalid) = compile_upsync(&sets);
+        for i in invalid {
+            tracing::warn!(error = %i, "an upsync set of the-one is invalid; ignored");
+        }
+        follow_upsync_resources(&me, &sets).await;
+        *me.upsync.write().unwrap_or_else(|e| e.into_inner()) = matchers;
         *me.wanted.write().unwrap_or_else(|e| e.into_inner()) = Some(wanted);
         seen = Some(config.spec);
         requeue_all(&me);
@@ -54,11 +62,50 @@ fn follow_resources(me: &Arc<Syncer>, wanted: &Wanted) {
     let mut watched = lock(&me.watched);
     for r in resources.iter().filter(|r| !r.is_wildcard()) {
         if !watched.contains_key(r) {
-            watched.insert(r.clone(), watch_resource(me, r));
+            let w = watch_resource(me, r);
+            watched.insert(r.clone(), w);
         }
     }
     // Resources no longer named stay watched: their owned WEC objects still need
     // deleting, which needs the cache. They cost one watch each until the syncer restarts.
+}
+
+/// Watches the resources the upsync sets name, at the WEC's preferred version (upsync sets
+/// carry none). A resource the WEC does not serve (yet) is looked up again on the next
+/// `the-one` change.
+async fn follow_upsync_resources(me: &Arc<Syncer>, sets: &[orrery_api::UpsyncSet]) {
+    for (group, resource) in upsync_resources(sets) {
+        if resource == "*" {
+            tracing::warn!(%group, "upsync of every resource of a group (\"*\") is not supported yet");
+            continue;
+        }
+        let known = lock(&me.watched).keys().any(|r| r.group == group && r.resource == resource);
+        if known {
+            continue;
+        }
+        match served(&me.wec, &group, &resource).await {
+            Ok(Some(r)) => {
+                let mut watched = lock(&me.watched);
+                if let std::collections::btree_map::Entry::Vacant(slot) = watched.entry(r) {
+                    let w = watch_resource(me, slot.key());
+                    slot.insert(w);
+                }
+            }
+            Ok(None) => tracing::info!(%group, %resource, "the WEC does not serve this upsync resource (yet)"),
+            Err(e) => tracing::warn!(%group, %resource, error = %e, "discovery for upsync"),
+        }
+    }
+}
+
+/// The WEC's preferred version of a resource, and its scope.
+async fn served(client: &kube::Client, group: &str, resource: &str) -> Result<Option<ResourceRef>, kube::Error> {
+    let g = kube::discovery::oneshot::group(client, group).await?;
+    Ok(g.recommended_resources().into_iter().find(|(ar, _)| ar.plural == resource).map(|(ar, caps)| ResourceRef {
+        group: ar.group,
+        version: ar.version,
+        resource: ar.plural,
+        namespaced: matches!(caps.scope, kube::discovery::Scope::Namespaced),
+    }))
 }
 
 fn watch_resource(me: &Arc<Syncer>, r: &ResourceRef) -> Watched {

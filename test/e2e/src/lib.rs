@@ -37,6 +37,9 @@ pub struct ServerOptions {
     pub event_history: Option<usize>,
     /// Reuse this data directory (for restarts); a fresh one otherwise.
     pub data_dir: Option<PathBuf>,
+    /// Listen here (`127.0.0.1:PORT`, to come back on the same address after a restart);
+    /// an OS-chosen port otherwise.
+    pub listen: Option<String>,
 }
 
 impl Server {
@@ -58,7 +61,8 @@ impl Server {
             bail!("{} does not exist: build it with `cargo build --bin orrery` (or set ORRERY_BIN)", bin.display());
         }
         let mut cmd = Command::new(&bin);
-        cmd.args(["server", "--listen", "127.0.0.1:0", "--data-dir"]).arg(&data_dir);
+        let listen = opts.listen.unwrap_or_else(|| "127.0.0.1:0".to_owned());
+        cmd.args(["server", "--listen", &listen, "--data-dir"]).arg(&data_dir);
         if opts.insecure_http {
             cmd.arg("--insecure-http");
         }
@@ -82,6 +86,11 @@ impl Server {
     }
 
     /// Kills the server with SIGKILL (no chance to flush anything) and waits for it.
+    /// `127.0.0.1:PORT` the server listens on.
+    pub fn address(&self) -> String {
+        self.url.trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/').to_owned()
+    }
+
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

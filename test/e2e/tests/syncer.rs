@@ -206,3 +206,57 @@ async fn a_mailbox_token_opens_only_its_own_mailbox() {
         other => panic!("another mailbox must refuse the token, got {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upsync_copies_wec_objects_into_the_mailbox() {
+    let server = Server::start().expect("server");
+    for s in ["imw1", "wds1", "wec1"] {
+        server.create_space(s).await.expect("space");
+    }
+    let kc = server.kubeconfig.to_string_lossy().into_owned();
+    let controllers = Process::spawn(&["controllers", "--kubeconfig", &kc]).expect("controllers");
+    let _log = controllers.log_on_panic("orrery controllers");
+    let inv = server.client("imw1").await.expect("client");
+    ensure_location(&inv, "edge1", &[("env", "prod")]).await.expect("inventory");
+    let (mailbox_kc, mailbox) = mailbox_kubeconfig(&server, &inv, "edge1").await;
+    let wds = server.client("wds1").await.expect("client");
+    create(
+        &wds,
+        &orrery_e2e::objects::placements(),
+        json!({"metadata": {"name": "reports"},
+               "spec": {"locationSelectors": [{"matchLabels": {"env": "prod"}}],
+                        "upsync": [{"apiGroup": "", "resources": ["configmaps"], "namespaces": ["reports"], "names": ["*"]}]}}),
+    )
+    .await;
+    let syncer = Process::spawn(&[
+        "syncer",
+        "--mailbox-kubeconfig",
+        &mailbox_kc.to_string_lossy(),
+        "--wec-kubeconfig",
+        &server.space_kubeconfig("wec1").expect("kubeconfig").to_string_lossy(),
+    ])
+    .expect("syncer");
+    let _slog = syncer.log_on_panic("orrery syncer");
+
+    let wec = server.client("wec1").await.expect("client");
+    let mb = server.client(&mailbox).await.expect("mailbox client");
+    create(&wec, &namespaces(), json!({"metadata": {"name": "reports"}})).await;
+    create(&wec, &configmaps(), json!({"metadata": {"name": "r1", "namespace": "reports"}, "data": {"v": "1"}})).await;
+    create(&wec, &configmaps(), json!({"metadata": {"name": "elsewhere", "namespace": "default"}, "data": {"v": "1"}}))
+        .await;
+    until("the report reaches the mailbox, marked as upsynced", || async {
+        get(&mb, &configmaps(), Some("reports"), "r1").await.is_some_and(|o| {
+            o.data["data"]["v"] == "1" && annotation(&o, "edge.kubestellar.io/upsynced") == Some("ConfigMap/reports/r1")
+        })
+    })
+    .await;
+    let edit = Patch::Merge(json!({"data": {"v": "2"}}));
+    api(&wec, &configmaps(), Some("reports")).patch("r1", &PatchParams::default(), &edit).await.expect("edit");
+    until("the update follows", || async {
+        get(&mb, &configmaps(), Some("reports"), "r1").await.is_some_and(|o| o.data["data"]["v"] == "2")
+    })
+    .await;
+    assert!(get(&mb, &configmaps(), Some("default"), "elsewhere").await.is_none(), "only what the upsync sets select");
+    api(&wec, &configmaps(), Some("reports")).delete("r1", &DeleteParams::default()).await.expect("delete");
+    until("the deletion follows", || async { get(&mb, &configmaps(), Some("reports"), "r1").await.is_none() }).await;
+}
