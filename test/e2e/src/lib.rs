@@ -4,6 +4,8 @@
 
 pub mod objects;
 
+pub use objects::mailbox_kubeconfig;
+
 use anyhow::{Context, bail};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -223,7 +225,17 @@ pub struct Process {
 impl Process {
     /// Starts `orrery ARGS` (stdout discarded).
     pub fn spawn(args: &[&str]) -> anyhow::Result<Self> {
-        Self::adopt(Command::new(orrery_bin()).args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn()?)
+        Self::spawn_with_env(args, &[])
+    }
+
+    /// Starts `orrery ARGS` with these environment variables set.
+    pub fn spawn_with_env(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let mut cmd = Command::new(orrery_bin());
+        cmd.args(args).stdout(Stdio::null()).stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Self::adopt(cmd.spawn()?)
     }
 
     /// Follows the stderr of a child spawned with `Stdio::piped()` stderr (or none).

@@ -74,3 +74,25 @@ pub fn widget_crd() -> Value {
                     "versions": [{"name": "v1", "served": true, "storage": true, "subresources": {"status": {}},
                                   "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}})
 }
+
+/// The mailbox kubeconfig the mailbox controller leaves for a SyncTarget (Secret
+/// `kube-system/mailbox-<target>` of the inventory space), written next to the server's
+/// admin kubeconfig; with the mailbox's name.
+pub async fn mailbox_kubeconfig(
+    server: &crate::Server,
+    inventory: &kube::Client,
+    target: &str,
+) -> anyhow::Result<(std::path::PathBuf, String)> {
+    use anyhow::Context;
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(inventory.clone(), "kube-system");
+    let secret = crate::wait_for(DEADLINE, || async { secrets.get_opt(&format!("mailbox-{target}")).await.ok()? })
+        .await
+        .context("the mailbox Secret")?;
+    let data = secret.data.context("the mailbox Secret has no data")?;
+    let field = |k: &str| -> anyhow::Result<String> {
+        Ok(String::from_utf8(data.get(k).with_context(|| format!("no {k}"))?.0.clone())?)
+    };
+    let path = server.kubeconfig.with_file_name(format!("mailbox-{target}.kubeconfig"));
+    std::fs::write(&path, field("kubeconfig")?)?;
+    Ok((path, field("mailbox")?))
+}

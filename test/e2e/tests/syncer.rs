@@ -4,11 +4,10 @@
 //! conflict policy), status return, heartbeats, and a mailbox token that opens only its
 //! own mailbox.
 
-use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use orrery_api::SyncTarget;
-use orrery_e2e::objects::{DEADLINE, api, configmaps, create, get, namespaces, resource, until, widget_crd, widgets};
-use orrery_e2e::{Process, Server, ensure_location, wait_for};
+use orrery_e2e::objects::{api, configmaps, create, get, namespaces, resource, until, widget_crd, widgets};
+use orrery_e2e::{Process, Server, ensure_location, mailbox_kubeconfig};
 use serde_json::json;
 
 const DOWNSYNCED: &str = "edge.kubestellar.io/downsynced";
@@ -16,20 +15,6 @@ const CONFLICT: &str = "edge.kubestellar.io/syncer-conflict";
 
 fn annotation<'a>(o: &'a DynamicObject, key: &str) -> Option<&'a str> {
     o.metadata.annotations.as_ref()?.get(key).map(String::as_str)
-}
-
-/// The mailbox kubeconfig the mailbox controller left for a SyncTarget, written to a file.
-async fn mailbox_kubeconfig(server: &Server, inv: &kube::Client, target: &str) -> (std::path::PathBuf, String) {
-    let secrets: Api<Secret> = Api::namespaced(inv.clone(), "kube-system");
-    let secret = wait_for(DEADLINE, || async { secrets.get_opt(&format!("mailbox-{target}")).await.ok()? })
-        .await
-        .expect("the mailbox Secret");
-    let data = secret.data.expect("data");
-    let text = String::from_utf8(data["kubeconfig"].0.clone()).expect("utf-8");
-    let mailbox = String::from_utf8(data["mailbox"].0.clone()).expect("utf-8");
-    let path = server.kubeconfig.with_file_name(format!("mailbox-{target}.kubeconfig"));
-    std::fs::write(&path, text).expect("write");
-    (path, mailbox)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,7 +28,7 @@ async fn the_syncer_downsyncs_returns_status_and_reports_in() {
         Process::spawn(&["controllers", "--kubeconfig", &kc, "--heartbeat-timeout", "3"]).expect("controllers");
     let inv = server.client("imw1").await.expect("client");
     ensure_location(&inv, "edge1", &[("env", "prod")]).await.expect("inventory");
-    let (mailbox_kc, mailbox) = mailbox_kubeconfig(&server, &inv, "edge1").await;
+    let (mailbox_kc, mailbox) = mailbox_kubeconfig(&server, &inv, "edge1").await.expect("mailbox kubeconfig");
     let wec = server.client("wec1").await.expect("client");
     let wds = server.client("wds1").await.expect("client");
 
@@ -193,8 +178,8 @@ async fn a_mailbox_token_opens_only_its_own_mailbox() {
     for name in ["edge1", "edge2"] {
         ensure_location(&inv, name, &[]).await.expect("inventory");
     }
-    let (kc1, mailbox1) = mailbox_kubeconfig(&server, &inv, "edge1").await;
-    let (_, mailbox2) = mailbox_kubeconfig(&server, &inv, "edge2").await;
+    let (kc1, mailbox1) = mailbox_kubeconfig(&server, &inv, "edge1").await.expect("mailbox kubeconfig");
+    let (_, mailbox2) = mailbox_kubeconfig(&server, &inv, "edge2").await.expect("mailbox kubeconfig");
     let own = orrery_e2e::client_from(&kc1).await.expect("client");
     Api::<k8s_openapi::api::core::v1::Namespace>::all(own).list(&ListParams::default()).await.expect("its own mailbox");
     let text = std::fs::read_to_string(&kc1).expect("read").replace(&mailbox1, &mailbox2);
@@ -218,7 +203,7 @@ async fn upsync_copies_wec_objects_into_the_mailbox() {
     let _log = controllers.log_on_panic("orrery controllers");
     let inv = server.client("imw1").await.expect("client");
     ensure_location(&inv, "edge1", &[("env", "prod")]).await.expect("inventory");
-    let (mailbox_kc, mailbox) = mailbox_kubeconfig(&server, &inv, "edge1").await;
+    let (mailbox_kc, mailbox) = mailbox_kubeconfig(&server, &inv, "edge1").await.expect("mailbox kubeconfig");
     let wds = server.client("wds1").await.expect("client");
     create(
         &wds,

@@ -6,7 +6,7 @@
 
 use kube::api::{Patch, PatchParams};
 use orrery_e2e::objects::{api, configmaps, crds, create, get, namespaces, placements, until, widget_crd, widgets};
-use orrery_e2e::{Process, Server, ServerOptions, ensure_location, wait_for};
+use orrery_e2e::{Process, Server, ServerOptions, ensure_location, mailbox_kubeconfig};
 use serde_json::json;
 use std::time::Duration;
 
@@ -47,14 +47,7 @@ async fn the_wec_keeps_running_while_the_center_is_down_and_converges_after() {
     .await;
 
     // The syncer, with the mailbox kubeconfig the mailbox controller left.
-    let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> = kube::Api::namespaced(inv.clone(), "kube-system");
-    let secret = wait_for(Duration::from_secs(30), || async { secrets.get_opt("mailbox-edge1").await.ok()? })
-        .await
-        .expect("the mailbox Secret");
-    let data = secret.data.expect("data");
-    let mailbox_kc = center.kubeconfig.with_file_name("mailbox-edge1.kubeconfig");
-    std::fs::write(&mailbox_kc, &data["kubeconfig"].0).expect("write");
-    let mailbox = String::from_utf8(data["mailbox"].0.clone()).expect("utf-8");
+    let (mailbox_kc, mailbox) = mailbox_kubeconfig(&center, &inv, "edge1").await.expect("mailbox kubeconfig");
     let syncer = Process::spawn(&[
         "syncer",
         "--mailbox-kubeconfig",
