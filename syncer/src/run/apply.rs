@@ -108,6 +108,7 @@ impl Syncer {
             && let Some(status) = status_to_return(&key.group, &key.resource, &kind, current, &copy)
         {
             let mailbox = api(&self.mailbox, &ar, ns);
+            self.telemetry.synced.inc();
             let patch = Patch::Merge(json!({"status": status}));
             match mailbox.patch_status(&key.name, &PatchParams::default(), &patch).await {
                 Ok(_) => {}
@@ -121,6 +122,15 @@ impl Syncer {
         Ok(())
     }
 
+    /// Counts a write to the WEC.
+    fn count(&self, ok: bool) {
+        if ok {
+            self.telemetry.synced.inc()
+        } else {
+            self.telemetry.apply_errors.inc()
+        };
+    }
+
     /// Creates the WEC object (a create, not an apply: if an object of that name appeared
     /// meanwhile, it is not the syncer's to take over).
     async fn create(
@@ -132,7 +142,9 @@ impl Syncer {
     ) -> Result<(), SyncError> {
         let object: DynamicObject = serde_json::from_value(downstream(copy, kind))?;
         let params = PostParams { field_manager: Some(MANAGER.to_owned()), ..Default::default() };
-        match wec.create(&params, &object).await {
+        let result = wec.create(&params, &object).await;
+        self.count(result.is_ok());
+        match result {
             Ok(_) => Ok(()),
             Err(e) if is_status(&e, 409) => Err(SyncError::AppearedMeanwhile(format!("{key:?}"))),
             Err(e) if is_status(&e, 404) => Err(SyncError::NotEstablished(format!("{}.{}", key.resource, key.group))),
@@ -150,7 +162,9 @@ impl Syncer {
     ) -> Result<(), SyncError> {
         let object = downstream(copy, kind);
         let params = PatchParams::apply(MANAGER).force();
-        match wec.patch(&key.name, &params, &Patch::Apply(&object)).await {
+        let result = wec.patch(&key.name, &params, &Patch::Apply(&object)).await;
+        self.count(result.is_ok());
+        match result {
             Ok(_) => Ok(()),
             // A custom resource whose CRD is not established yet: retried with backoff.
             Err(e) if is_status(&e, 404) => Err(SyncError::NotEstablished(format!("{}.{}", key.resource, key.group))),
@@ -203,6 +217,7 @@ impl Syncer {
                         Err(e) => return Err(e.into()),
                     }
                 }
+                self.telemetry.synced.inc();
                 tracing::debug!(?key, "upsynced");
             }
             UpsyncAction::Delete => match mailbox.delete(&key.name, &DeleteParams::default()).await {
@@ -276,7 +291,10 @@ pub(super) async fn heartbeat(me: Arc<Syncer>, shutdown: Shutdown) {
         let now = jiff::Timestamp::now().round(jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default();
         let patch = Patch::Merge(json!({"status": {"lastSyncerHeartbeatTime": now}}));
         match api.patch_status(orrery_api::keys::SYNCER_CONFIG_NAME, &PatchParams::default(), &patch).await {
-            Ok(_) => tracing::debug!("heartbeat"),
+            Ok(_) => {
+                me.telemetry.contact();
+                tracing::debug!("heartbeat");
+            }
             Err(e) => tracing::debug!(error = %e, "heartbeat not delivered"),
         }
     }

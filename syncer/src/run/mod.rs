@@ -8,7 +8,10 @@
 //! reconnect a watch resumes or relists, and every object is reconciled again.
 
 mod apply;
+mod telemetry;
 mod watches;
+
+pub use telemetry::Telemetry;
 
 use crate::wanted::{ObjectKey, ResourceRef, Wanted};
 use kube::api::DynamicObject;
@@ -77,6 +80,7 @@ pub struct Syncer {
     /// Namespaces known to exist in the WEC.
     namespaces: Mutex<BTreeSet<String>>,
     metrics: Metrics,
+    telemetry: Telemetry,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -101,6 +105,7 @@ impl Syncer {
             watched: Mutex::default(),
             namespaces: Mutex::default(),
             metrics: metrics.clone(),
+            telemetry: Telemetry::register(metrics),
         })
     }
 

@@ -110,7 +110,7 @@ async fn served(client: &kube::Client, group: &str, resource: &str) -> Result<Op
 
 fn watch_resource(me: &Arc<Syncer>, r: &ResourceRef) -> Watched {
     let ar = api_resource(r);
-    let side = |client: kube::Client, synced: Arc<AtomicBool>| {
+    let side = |client: kube::Client, synced: Arc<AtomicBool>, name: &'static str| {
         let api: Api<DynamicObject> = Api::all_with(client, &ar);
         let writer = Writer::new(ar.clone());
         let reader = writer.as_reader();
@@ -131,9 +131,13 @@ fn watch_resource(me: &Arc<Syncer>, r: &ResourceRef) -> Watched {
                     Ok(watcher::Event::Init) => continue,
                     Err(e) => {
                         tracing::debug!(resource = %r.resource, error = %e, "watch");
+                        me.telemetry.watch_restarts.get_or_create(&[("side", name)]).inc();
                         continue;
                     }
                 };
+                if name == "mailbox" {
+                    me.telemetry.contact();
+                }
                 if let Some(name) = object.metadata.name.clone() {
                     me.queue.add(ObjectKey {
                         group: r.group.clone(),
@@ -147,8 +151,8 @@ fn watch_resource(me: &Arc<Syncer>, r: &ResourceRef) -> Watched {
         (reader, task)
     };
     let (mailbox_synced, wec_synced) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
-    let (mailbox, a) = side(me.mailbox.clone(), mailbox_synced.clone());
-    let (wec, b) = side(me.wec.clone(), wec_synced.clone());
+    let (mailbox, a) = side(me.mailbox.clone(), mailbox_synced.clone(), "mailbox");
+    let (wec, b) = side(me.wec.clone(), wec_synced.clone(), "wec");
     Watched { mailbox, wec, mailbox_synced, wec_synced, kind: Arc::default(), tasks: vec![a, b] }
 }
 
