@@ -73,7 +73,8 @@ pub struct Syncer {
     settings: Settings,
     queue: WorkQueue<ObjectKey>,
     /// What `the-one` asks for; `None` until it has been read (nothing is done before).
-    wanted: RwLock<Option<Wanted>>,
+    /// Shared, not cloned, by every reconcile: it lists every object placed here.
+    wanted: RwLock<Option<Arc<Wanted>>>,
     /// `the-one`'s upsync sets, compiled.
     upsync: RwLock<Vec<orrery_api::upsync::UpsyncMatcher>>,
     watched: Mutex<BTreeMap<ResourceRef, Watched>>,

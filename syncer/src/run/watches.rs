@@ -48,7 +48,7 @@ pub(super) async fn follow_the_one(me: Arc<Syncer>) {
         }
         follow_upsync_resources(&me, &sets).await;
         *me.upsync.write().unwrap_or_else(|e| e.into_inner()) = matchers;
-        *me.wanted.write().unwrap_or_else(|e| e.into_inner()) = Some(wanted);
+        *me.wanted.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(wanted));
         seen = Some(config.spec);
         requeue_all(&me);
     }
@@ -114,7 +114,12 @@ fn watch_resource(me: &Arc<Syncer>, r: &ResourceRef) -> Watched {
         let api: Api<DynamicObject> = Api::all_with(client, &ar);
         let writer = Writer::new(ar.clone());
         let reader = writer.as_reader();
-        let stream = reflector(writer, watcher(api, watcher::Config::default()).default_backoff());
+        // managedFields are never read here, and held twice per object they were half of
+        // the syncer's memory: dropped before the caches.
+        let events = watcher(api, watcher::Config::default()).default_backoff().modify(|o| {
+            o.metadata.managed_fields = None;
+        });
+        let stream = reflector(writer, events);
         let (weak, r) = (Arc::downgrade(me), r.clone());
         let task = tokio::spawn(async move {
             let mut stream = stream.boxed();

@@ -69,9 +69,18 @@ pub fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
 
 /// CPU time (user + system) this process has used, in seconds.
 pub fn own_cpu_seconds() -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    stat_cpu_seconds("/proc/self/stat")
+}
+
+/// CPU time (user + system) another process has used, in seconds.
+pub fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    stat_cpu_seconds(&format!("/proc/{pid}/stat"))
+}
+
+fn stat_cpu_seconds(path: &str) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(path)?;
     // Fields after the command (which may hold spaces), which ends at the last ')'.
-    let rest = stat.rsplit_once(')').context("/proc/self/stat")?.1;
+    let rest = stat.rsplit_once(')').with_context(|| path.to_owned())?.1;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).context("utime/stime");
     // utime and stime, fields 14 and 15 of proc(5), in USER_HZ (100) ticks.

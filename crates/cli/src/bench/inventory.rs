@@ -38,6 +38,7 @@ pub fn site_location(i: usize) -> Value {
 /// A server with spaces `imw1` and `wds1`, and the controllers running against it.
 pub struct Pipeline {
     server: Child9,
+    provider: Arc<dyn SpaceProvider>,
     kubeconfig: PathBuf,
     shutdown: Shutdown,
     controllers: tokio::task::JoinHandle<()>,
@@ -61,12 +62,24 @@ impl Pipeline {
             tokio::spawn(SchedulerController::new(provider.clone(), &metrics).run(shutdown.clone(), workers)),
         ];
         if translator {
-            running.push(tokio::spawn(TranslatorController::new(provider, &metrics).run(shutdown.clone(), workers)));
+            running.push(tokio::spawn(
+                TranslatorController::new(provider.clone(), &metrics).run(shutdown.clone(), workers),
+            ));
         }
         let controllers = tokio::spawn(async move {
             futures::future::join_all(running).await;
         });
-        Ok(Self { server, kubeconfig, shutdown, controllers, _dir: dir })
+        Ok(Self { server, provider, kubeconfig, shutdown, controllers, _dir: dir })
+    }
+
+    /// Creates one more space (e.g. an embedded one playing a WEC) and waits until it is Ready.
+    pub async fn create_space(&self, name: &str) -> anyhow::Result<()> {
+        Ok(self.provider.create(name, &Default::default()).await?)
+    }
+
+    /// The space's own kubeconfig, whose token opens that space only.
+    pub async fn space_kubeconfig(&self, name: &str) -> anyhow::Result<Kubeconfig> {
+        Ok(self.provider.kubeconfig(name).await?)
     }
 
     pub async fn client(&self, space: &str) -> anyhow::Result<kube::Client> {

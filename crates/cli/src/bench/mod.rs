@@ -4,6 +4,7 @@ mod common;
 mod controllers;
 mod inventory;
 mod server;
+mod syncer;
 mod translator;
 
 #[derive(clap::Args)]
@@ -23,6 +24,9 @@ enum Command {
     /// The placement translator: a WDS write until every mailbox copy is written, for
     /// 1 to 10,000 destinations.
     Translator(translator::Args),
+    /// The syncer: a mailbox change until it is applied in the WEC, and the syncer's memory
+    /// idle and with 1,000 synced objects.
+    Syncer(syncer::Args),
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -30,5 +34,6 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Command::Server(a) => server::run(a).await,
         Command::Controllers(a) => controllers::run(a).await,
         Command::Translator(a) => translator::run(a).await,
+        Command::Syncer(a) => syncer::run(a).await,
     }
 }
