@@ -146,7 +146,13 @@ impl Syncer {
         self.count(result.is_ok());
         match result {
             Ok(_) => Ok(()),
-            Err(e) if is_status(&e, 409) => Err(SyncError::AppearedMeanwhile(format!("{key:?}"))),
+            // Usually the syncer's own create, whose watch event has not reached the cache
+            // yet; looked at again shortly, when the cache says whose it is.
+            Err(e) if is_status(&e, 409) => {
+                tracing::debug!(?key, "exists already; looked at again once the cache has it");
+                self.queue.add_after(key.clone(), std::time::Duration::from_millis(200));
+                Ok(())
+            }
             Err(e) if is_status(&e, 404) => Err(SyncError::NotEstablished(format!("{}.{}", key.resource, key.group))),
             Err(e) => Err(e.into()),
         }

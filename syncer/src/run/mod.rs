@@ -8,6 +8,7 @@
 //! reconnect a watch resumes or relists, and every object is reconciled again.
 
 mod apply;
+mod reconnect;
 mod telemetry;
 mod watches;
 
@@ -31,8 +32,6 @@ pub enum SyncError {
     Json(#[from] serde_json::Error),
     #[error("{0} is not established in the WEC yet")]
     NotEstablished(String),
-    #[error("{0} appeared in the WEC while it was being created; looked at again")]
-    AppearedMeanwhile(String),
     #[error("the mailbox does not serve {0}")]
     UnknownResource(String),
 }

@@ -1,5 +1,6 @@
 //! The syncer's watches: `the-one` in the mailbox, and each resource it names on both sides.
 
+use super::reconnect::Reconnect;
 use super::{Syncer, Watched, lock};
 use crate::upsync::{compile_upsync, upsync_resources};
 use crate::wanted::{ObjectKey, ResourceRef, Wanted};
@@ -26,7 +27,7 @@ pub(super) fn api_resource(r: &ResourceRef) -> ApiResource {
 pub(super) async fn follow_the_one(me: Arc<Syncer>) {
     let api: Api<orrery_api::SyncerConfig> = Api::all(me.mailbox.clone());
     let config = watcher::Config::default().fields(&format!("metadata.name={SYNCER_CONFIG_NAME}"));
-    let mut events = watcher(api, config).default_backoff().applied_objects().boxed();
+    let mut events = watcher(api, config).backoff(Reconnect::default()).applied_objects().boxed();
     let mut seen: Option<SyncerConfigSpec> = None;
     while let Some(event) = events.next().await {
         let config = match event {
@@ -116,7 +117,7 @@ fn watch_resource(me: &Arc<Syncer>, r: &ResourceRef) -> Watched {
         let reader = writer.as_reader();
         // managedFields are never read here, and held twice per object they were half of
         // the syncer's memory: dropped before the caches.
-        let events = watcher(api, watcher::Config::default()).default_backoff().modify(|o| {
+        let events = watcher(api, watcher::Config::default()).backoff(Reconnect::default()).modify(|o| {
             o.metadata.managed_fields = None;
         });
         let stream = reflector(writer, events);
