@@ -13,7 +13,7 @@
 pub mod crds;
 pub mod downsync;
 pub mod keys;
-mod object;
+pub mod object;
 pub mod selector;
 pub mod space;
 pub mod types;

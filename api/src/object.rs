@@ -17,6 +17,33 @@ pub struct ObjectRef<'a> {
     pub labels: &'a Labels,
 }
 
+/// `metadata` fields the API server sets for the stored object itself. A copy of an object
+/// in another space or cluster (a mailbox copy, a WEC object) describes a different stored
+/// object, so none of them travel:
+///
+/// - `resourceVersion`, `uid`, `creationTimestamp`, `generation`, `selfLink`,
+///   `managedFields`: the server of the copy sets its own (and rejects a foreign
+///   `resourceVersion` or `uid` as a precondition that fails);
+/// - `ownerReferences`: they name owners by UID in the *source* space; in the copy's no
+///   such owner exists, and its garbage collector would delete the copy;
+/// - `finalizers`: they name controllers of the source space; nothing would ever remove
+///   them from the copy, which could then never be deleted;
+/// - `deletionTimestamp`, `deletionGracePeriodSeconds`: a client may not set them;
+/// - `generateName`: the copy has a name already.
+pub const SERVER_METADATA: &[&str] = &[
+    "resourceVersion",
+    "uid",
+    "managedFields",
+    "creationTimestamp",
+    "generation",
+    "ownerReferences",
+    "selfLink",
+    "finalizers",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "generateName",
+];
+
 /// A list of names as placement tests use them, where `"*"` stands for any name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum NameSet {

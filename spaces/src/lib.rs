@@ -18,7 +18,7 @@ use kube::api::{ApiResource, DynamicObject};
 use std::collections::BTreeMap;
 
 /// The annotation the embedded server puts on objects of wildcard lists and watches.
-pub const SPACE_ANNOTATION: &str = "kcp.io/cluster";
+pub use orrery_api::keys::SPACE as SPACE_ANNOTATION;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpaceError {

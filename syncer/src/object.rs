@@ -3,31 +3,7 @@
 
 use serde_json::{Map, Value};
 
-/// `metadata` fields the API server sets for the stored object itself. A copy of an object
-/// in another cluster or space describes a different stored object, so none of them travel:
-///
-/// - `resourceVersion`, `uid`, `creationTimestamp`, `generation`, `selfLink`,
-///   `managedFields`: the server of the copy sets its own (and rejects a foreign
-///   `resourceVersion` or `uid` as a precondition that fails);
-/// - `ownerReferences`: they name owners by UID in the *source* cluster; in the copy's
-///   cluster no such owner exists, and its garbage collector would delete the copy;
-/// - `finalizers`: they name controllers of the source cluster; nothing would ever remove
-///   them from the copy, which could then never be deleted;
-/// - `deletionTimestamp`, `deletionGracePeriodSeconds`: a client may not set them;
-/// - `generateName`: the copy has a name already.
-pub(crate) const SERVER_METADATA: &[&str] = &[
-    "resourceVersion",
-    "uid",
-    "managedFields",
-    "creationTimestamp",
-    "generation",
-    "ownerReferences",
-    "selfLink",
-    "finalizers",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "generateName",
-];
+pub(crate) use orrery_api::object::SERVER_METADATA;
 
 /// `metadata` of `object`, when it has one that is a map.
 pub(crate) fn metadata(object: &Value) -> Option<&Map<String, Value>> {

@@ -26,22 +26,8 @@
 
 use crate::object::metadata;
 use orrery_api::keys::{EXECUTING_COUNT, LAST_APPLIED_CONFIGURATION, PROJECTED, PROJECTED_VALUE};
+use orrery_api::object::SERVER_METADATA;
 use serde_json::{Map, Value};
-
-/// `metadata` fields that describe the stored source object, not what it asks for.
-const DROPPED_METADATA: &[&str] = &[
-    "managedFields",
-    "resourceVersion",
-    "uid",
-    "ownerReferences",
-    "selfLink",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "finalizers",
-    "generateName",
-];
 
 /// Annotations that describe the source (or its center bookkeeping), not the workload.
 const DROPPED_ANNOTATIONS: &[&str] = &[LAST_APPLIED_CONFIGURATION, EXECUTING_COUNT];
@@ -65,7 +51,7 @@ pub fn project(source: &Value) -> Value {
         *meta = Value::Object(Map::new());
     }
     if let Some(meta) = meta.as_object_mut() {
-        for field in DROPPED_METADATA {
+        for field in SERVER_METADATA {
             meta.remove(*field);
         }
         clean_string_map(meta, "annotations", |k| DROPPED_ANNOTATIONS.contains(&k) || is_kcp_system_key(k));

@@ -142,19 +142,26 @@ impl Syncer {
     ) -> Result<(), SyncError> {
         let object: DynamicObject = serde_json::from_value(downstream(copy, kind))?;
         let params = PostParams { field_manager: Some(MANAGER.to_owned()), ..Default::default() };
-        let result = wec.create(&params, &object).await;
-        self.count(result.is_ok());
-        match result {
-            Ok(_) => Ok(()),
+        match wec.create(&params, &object).await {
+            Ok(_) => {
+                self.count(true);
+                Ok(())
+            }
             // Usually the syncer's own create, whose watch event has not reached the cache
-            // yet; looked at again shortly, when the cache says whose it is.
+            // yet (not a failed write); looked at again shortly, when the cache says whose
+            // it is.
             Err(e) if is_status(&e, 409) => {
                 tracing::debug!(?key, "exists already; looked at again once the cache has it");
                 self.queue.add_after(key.clone(), std::time::Duration::from_millis(200));
                 Ok(())
             }
-            Err(e) if is_status(&e, 404) => Err(SyncError::NotEstablished(format!("{}.{}", key.resource, key.group))),
-            Err(e) => Err(e.into()),
+            Err(e) => {
+                self.count(false);
+                if is_status(&e, 404) {
+                    return Err(SyncError::NotEstablished(format!("{}.{}", key.resource, key.group)));
+                }
+                Err(e.into())
+            }
         }
     }
 

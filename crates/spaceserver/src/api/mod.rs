@@ -38,7 +38,7 @@ use std::sync::{Arc, RwLock};
 
 /// The annotation that names an object's space in wildcard (`/clusters/*`) lists and
 /// watches, where names from different spaces collide. kcp's key, so kcp-aware tools work.
-pub const SPACE_ANNOTATION: &str = "kcp.io/cluster";
+pub use orrery_api::keys::SPACE as SPACE_ANNOTATION;
 
 /// The Kubernetes version `/version` reports. kubectl's dispatcher on our machines picks
 /// the kubectl binary from it; 1.31 keeps kubectl on JSON request bodies.
