@@ -52,6 +52,12 @@ pub const SYNC_TARGET_NAME: &str = "edge.kubestellar.io/sync-target-name";
 /// Annotation on a WDS object: how many WECs run it (maintained for singleton status).
 pub const EXECUTING_COUNT: &str = "kubestellar.io/executing-count";
 
+/// Annotation on a WDS object whose placements ask for singleton status: where its
+/// `.status` comes from, or why it is not returned (e.g. `not returned: 3 qualified WECs`).
+/// Maintained by the status summarizer; its presence also means the summarizer owns the
+/// object's `.status`, and clears it when singleton status is no longer asked for.
+pub const SINGLETON_STATUS: &str = "orrery.io/singleton-status";
+
 /// Prefix of the numbered annotations (`…/1`, `…/2`) that carry validation errors.
 pub const VALIDATION_ERROR_PREFIX: &str = "validation-error.kubestellar.io/";
 

@@ -1,5 +1,6 @@
-//! `orrery controllers` and `orrery up`: the mailbox controller, the scheduler and the
-//! placement translator, behind leader election, with Prometheus metrics.
+//! `orrery controllers` and `orrery up`: the mailbox controller, the scheduler, the
+//! placement translator and the status summarizer, behind leader election, with Prometheus
+//! metrics.
 
 use anyhow::Context;
 use kube::config::Kubeconfig;
@@ -8,6 +9,7 @@ use orrery_runtime::{LeaderElector, LeaseConfig, Metrics, Shutdown, serve_metric
 use orrery_scheduler::SchedulerController;
 use orrery_spaces::{EmbeddedProvider, KubeconfigProvider, SpaceProvider, client_for};
 use orrery_spaceserver::server::{ServerConfig, start};
+use orrery_summarizer::Summarizer;
 use orrery_translator::TranslatorController;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -91,7 +93,7 @@ async fn run_controllers(wiring: Wiring, args: RunArgs, shutdown: Shutdown) -> a
         _ = shutdown.wait() => return Ok(()),
     }
     let controllers = if wiring.mailboxes.is_some() {
-        "the mailbox controller, the scheduler and the placement translator"
+        "the mailbox controller, the scheduler, the placement translator and the status summarizer"
     } else {
         "the scheduler (no mailbox host)"
     };
@@ -112,7 +114,11 @@ async fn run_controllers(wiring: Wiring, args: RunArgs, shutdown: Shutdown) -> a
         let mailbox = MailboxController::with_mailbox_host(wiring.spaces.clone(), host.clone(), &metrics)
             .with_heartbeat_timeout(timeout);
         running.push(tokio::spawn(mailbox.run(shutdown.clone(), args.workers)));
-        let translator = TranslatorController::with_mailbox_host(wiring.spaces.clone(), host, &metrics);
+        let translator = TranslatorController::with_mailbox_host(wiring.spaces.clone(), host.clone(), &metrics);
+        if let Some(routes) = translator.subscribe_routes() {
+            let summarizer = Summarizer::new(wiring.spaces.clone(), host, routes, &metrics);
+            running.push(tokio::spawn(summarizer.run(shutdown.clone(), args.workers)));
+        }
         running.push(tokio::spawn(translator.run(shutdown.clone(), args.workers)));
     }
     running.push(tokio::spawn(SchedulerController::new(wiring.spaces, &metrics).run(shutdown.clone(), args.workers)));

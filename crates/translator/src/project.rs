@@ -25,12 +25,12 @@
 //! annotations, and every other top-level section (`spec`, `data`, `rules`…) are kept.
 
 use crate::object::metadata;
-use orrery_api::keys::{EXECUTING_COUNT, LAST_APPLIED_CONFIGURATION, PROJECTED, PROJECTED_VALUE};
+use orrery_api::keys::{EXECUTING_COUNT, LAST_APPLIED_CONFIGURATION, PROJECTED, PROJECTED_VALUE, SINGLETON_STATUS};
 use orrery_api::object::SERVER_METADATA;
 use serde_json::{Map, Value};
 
 /// Annotations that describe the source (or its center bookkeeping), not the workload.
-const DROPPED_ANNOTATIONS: &[&str] = &[LAST_APPLIED_CONFIGURATION, EXECUTING_COUNT];
+const DROPPED_ANNOTATIONS: &[&str] = &[LAST_APPLIED_CONFIGURATION, EXECUTING_COUNT, SINGLETON_STATUS];
 
 /// kcp's system label and annotation keys, which KubeStellar's projector never copies.
 fn is_kcp_system_key(key: &str) -> bool {

@@ -227,14 +227,19 @@ async fn mailboxes_hold_exactly_the_customized_objects() {
             && projected(kiev, &widgets()).await.is_empty()
     })
     .await;
-    let florin_config = the_one(florin).await.expect("florin's the-one");
-    assert_eq!(listed(&florin_config, "configmaps"), want(&["commonstuff/httpd-htdocs"]));
-    assert_eq!(listed(&florin_config, "namespaces"), want(&["commonstuff", "special"]));
-    assert_eq!(listed(&florin_config, "customresourcedefinitions"), want(&["widgets.example.com"]));
-    assert_eq!(listed(&florin_config, "widgets"), want(&["commonstuff/w1"]));
-    let kiev_config = the_one(kiev).await.expect("kiev's the-one");
-    assert_eq!(listed(&kiev_config, "apiservices"), want(&["v1.example.io"]));
-    assert!(listed(&kiev_config, "replicasets").is_empty());
+    // `the-one` is written after the copies.
+    until("each the-one lists exactly its mailbox's objects", || async {
+        let (Some(florin_config), Some(kiev_config)) = (the_one(florin).await, the_one(kiev).await) else {
+            return false;
+        };
+        listed(&florin_config, "configmaps") == want(&["commonstuff/httpd-htdocs"])
+            && listed(&florin_config, "namespaces") == want(&["commonstuff", "special"])
+            && listed(&florin_config, "customresourcedefinitions") == want(&["widgets.example.com"])
+            && listed(&florin_config, "widgets") == want(&["commonstuff/w1"])
+            && listed(&kiev_config, "apiservices") == want(&["v1.example.io"])
+            && listed(&kiev_config, "replicasets").is_empty()
+    })
+    .await;
 
     // WDS edits propagate; deletions too.
     let edit = json!({"data": {"index.html": "Updated in %(region)."}});

@@ -41,9 +41,22 @@ pub struct Reported {
     pub problem: Problem,
 }
 
+/// Which WDS object a copy comes from and through which placements: what the status
+/// summarizer needs to carry the copy's status back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Carried {
+    /// The WDS.
+    pub space: String,
+    pub resource: Resource,
+    /// The placements (by name, in `space`) selecting the object, each with how.
+    pub placements: BTreeMap<String, Modulation>,
+}
+
 #[derive(Debug, Default)]
 pub struct Desired {
     pub copies: BTreeMap<ObjectId, Copy>,
+    /// Where each copy comes from.
+    pub carried: BTreeMap<ObjectId, Carried>,
     pub the_one: SyncerConfigSpec,
     pub problems: Vec<Reported>,
     /// Objects of the same identity from two WDSes: the first placement (in key order)
@@ -65,23 +78,36 @@ pub fn desired<'a>(
     let mut out = Desired::default();
     // Gather first, so an object placed by several placements of one WDS is one copy with
     // the union of their modulations.
-    let mut gathered: BTreeMap<&ObjectId, (&Source<'a>, BTreeSet<PlacementKey>, Modulation)> = BTreeMap::new();
+    type Gathered<'s, 'a> = (&'s Source<'a>, BTreeMap<PlacementKey, Modulation>, Modulation);
+    let mut gathered: BTreeMap<&ObjectId, Gathered<'_, 'a>> = BTreeMap::new();
     let sources: Vec<Source<'a>> = sources.into_iter().collect();
     for s in &sources {
         match gathered.get_mut(s.id) {
             Some((first, placements, m)) if first.placement.0 == s.placement.0 => {
-                placements.insert(s.placement.clone());
+                placements.insert(s.placement.clone(), s.modulation.clone());
                 m.create_only |= s.modulation.create_only;
                 m.status_collectors.extend(s.modulation.status_collectors.iter().cloned());
             }
             Some(_) => out.conflicts.push((s.id.clone(), s.placement.clone())),
             None => {
-                gathered.insert(s.id, (s, BTreeSet::from([s.placement.clone()]), s.modulation.clone()));
+                gathered.insert(
+                    s.id,
+                    (s, BTreeMap::from([(s.placement.clone(), s.modulation.clone())]), s.modulation.clone()),
+                );
             }
         }
     }
     let mut placed = Vec::new();
-    for (id, (s, placements, modulation)) in gathered {
+    for (id, (s, by_placement, modulation)) in gathered {
+        let placements: BTreeSet<PlacementKey> = by_placement.keys().cloned().collect();
+        out.carried.insert(
+            id.clone(),
+            Carried {
+                space: s.placement.0.clone(),
+                resource: s.resource.clone(),
+                placements: by_placement.into_iter().map(|((_, name), m)| (name, m)).collect(),
+            },
+        );
         let mut value = project(s.object);
         if modulation.create_only
             && let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut)

@@ -13,6 +13,24 @@ pub struct Resource {
     pub namespaced: bool,
 }
 
+impl Resource {
+    /// Its objects in `namespace` (namespaced resources), or all of them.
+    pub fn api(&self, client: &kube::Client, namespace: Option<&str>) -> kube::Api<kube::api::DynamicObject> {
+        match (self.namespaced, namespace) {
+            (true, Some(ns)) => kube::Api::namespaced_with(client.clone(), ns, &self.api),
+            _ => kube::Api::all_with(client.clone(), &self.api),
+        }
+    }
+}
+
+/// A digest of a JSON value, to write an object only when what would be written changed.
+pub fn digest(v: &serde_json::Value) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    v.to_string().hash(&mut h);
+    h.finish()
+}
+
 /// (group, plural): a resource whatever its version.
 pub type ResourceName = (String, String);
 

@@ -305,6 +305,7 @@ fn follow_resource(me: &Me, name: ResourceName, resource: Resource) -> Followed 
         while let Some(change) = changes.next().await {
             let Some(me) = weak.upgrade() else { return };
             match change {
+                Change::Applied { old: Some(old), new, .. } if !travelling_change(&task_name, &old, &new) => {}
                 Change::Applied { key, new, .. } => object_changed(&me, &task_name, &key, Some(&new)),
                 Change::Deleted { key, .. } => object_changed(&me, &task_name, &key, None),
                 Change::Synced { .. } => {}
@@ -312,6 +313,18 @@ fn follow_resource(me: &Me, name: ResourceName, resource: Resource) -> Followed 
         }
     });
     Followed { resource, store, task }
+}
+
+/// Whether an update can change a copy or a selection. Status and the summarizer's
+/// bookkeeping annotations on WDS objects never travel, so the summarizer writing them does
+/// not make every mailbox carrying the object be reconciled again. CRDs always count: their
+/// status says when the resource they define is served.
+fn travelling_change((group, plural): &ResourceName, old: &DynamicObject, new: &DynamicObject) -> bool {
+    if group == "apiextensions.k8s.io" && plural == "customresourcedefinitions" {
+        return true;
+    }
+    let (Ok(old), Ok(new)) = (serde_json::to_value(old), serde_json::to_value(new)) else { return true };
+    is_being_deleted(&old) != is_being_deleted(&new) || crate::project::project(&old) != crate::project::project(&new)
 }
 
 /// Restarts every workload follower (after a new WDS appears, so its objects are listed).

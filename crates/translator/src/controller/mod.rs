@@ -13,8 +13,8 @@ mod report;
 mod selection;
 mod write;
 
-pub use desired::{Copy, Desired, Reported, Source, desired};
-pub use discovery::{Resource, ResourceName, travels};
+pub use desired::{Carried, Copy, Desired, Reported, Source, desired};
+pub use discovery::{Resource, ResourceName, digest, travels};
 pub use selection::{Candidate, Compiled, MailboxEntry, PlacementKey, Selection};
 
 use crate::order::ObjectId;
@@ -56,6 +56,16 @@ struct Written {
     namespaces: BTreeSet<String>,
 }
 
+/// What one mailbox carries after a reconcile: every copy there, by where it comes from.
+/// Published for the status summarizer, which follows copies' status back to their sources.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Routes {
+    pub mailbox: String,
+    /// The name of the SyncTarget the mailbox serves (`None` when nothing is placed there).
+    pub sync_target: Option<String>,
+    pub carried: BTreeMap<ObjectId, Carried>,
+}
+
 pub struct TranslatorController {
     /// Where the WDSes and inventories are.
     provider: Arc<dyn SpaceProvider>,
@@ -83,6 +93,8 @@ pub struct TranslatorController {
     /// them (`None` before, or for a host whose spaces come from configuration): a mailbox
     /// not there yet is reconciled when it appears, not retried against a 404.
     ready: RwLock<Option<BTreeSet<String>>>,
+    /// Where [`Routes`] go, once someone asked for them.
+    routes: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Routes>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -119,6 +131,7 @@ impl TranslatorController {
             conditions: Mutex::default(),
             rediscover: tokio::sync::Notify::new(),
             ready: RwLock::new(None),
+            routes: std::sync::OnceLock::new(),
         })
     }
 
@@ -137,6 +150,22 @@ impl TranslatorController {
         }
         for (_, f) in std::mem::take(&mut *lock(&self.workloads)) {
             f.task.abort();
+        }
+    }
+
+    /// The [`Routes`] of every mailbox, after each of its reconciles (including an empty one
+    /// for a mailbox nothing is placed in any more, or that is gone). There is one
+    /// subscriber; `None` when there is one already.
+    pub fn subscribe_routes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Routes>> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        self.routes.set(tx).ok()?;
+        Some(rx)
+    }
+
+    fn publish(&self, mailbox: &str, sync_target: Option<String>, carried: BTreeMap<ObjectId, Carried>) {
+        if let Some(tx) = self.routes.get() {
+            // A closed channel means the summarizer stopped; the translator goes on.
+            let _ = tx.send(Routes { mailbox: mailbox.to_owned(), sync_target, carried });
         }
     }
 

@@ -3,7 +3,7 @@
 //! order, then `the-one`.
 
 use super::desired::{Source, desired};
-use super::discovery::Resource;
+use super::discovery::{Resource, digest};
 use super::follow::source;
 use super::{MANAGER, SYNCER_CONFIG_MANAGER, TranslatorController, TranslatorError, Written, lock};
 use crate::customize::Params;
@@ -13,22 +13,8 @@ use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParam
 use orrery_api::keys::SYNCER_CONFIG_NAME;
 use orrery_api::{Customizer, Location, SyncerConfig};
 use orrery_runtime::Key;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
-
-fn digest(v: &Value) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    v.to_string().hash(&mut h);
-    h.finish()
-}
-
-fn api(client: &kube::Client, r: &Resource, namespace: Option<&str>) -> Api<DynamicObject> {
-    match (r.namespaced, namespace) {
-        (true, Some(ns)) => Api::namespaced_with(client.clone(), ns, &r.api),
-        _ => Api::all_with(client.clone(), &r.api),
-    }
-}
 
 fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
@@ -44,9 +30,11 @@ impl TranslatorController {
         let serving = self.ready.read().unwrap_or_else(|e| e.into_inner()).as_ref().map(|r| r.contains(mailbox));
         if serving == Some(false) {
             // Not there (yet, or any more): reconciled when it starts serving.
+            self.publish(mailbox, None, Default::default());
             return Ok(());
         }
         if entry.is_none() && lock(&self.written).get(mailbox).is_some_and(|w| w.seeded && w.objects.is_empty()) {
+            self.publish(mailbox, None, Default::default());
             return Ok(());
         }
         let client = self.mailboxes.client(mailbox).await?;
@@ -56,7 +44,10 @@ impl TranslatorController {
                     lock(&self.written).insert(mailbox.to_owned(), w);
                 }
                 // The mailbox is gone (its SyncTarget was deleted) and nothing places here.
-                Err(TranslatorError::Kube(e)) if is_not_found(&e) && entry.is_none() => return Ok(()),
+                Err(TranslatorError::Kube(e)) if is_not_found(&e) && entry.is_none() => {
+                    self.publish(mailbox, None, Default::default());
+                    return Ok(());
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -119,7 +110,8 @@ impl TranslatorController {
             if written.get(id) == Some(&hash) {
                 continue;
             }
-            api(&client, &copy.resource, id.namespace.as_deref())
+            copy.resource
+                .api(&client, id.namespace.as_deref())
                 .patch(&id.name, &apply, &Patch::Apply(&copy.value))
                 .await?;
             if let Some(w) = lock(&self.written).get_mut(mailbox) {
@@ -144,7 +136,7 @@ impl TranslatorController {
             let (id, resource) = &stale[i];
             let namespace_object = id.group.is_empty() && id.resource == "namespaces";
             if !namespace_object {
-                match api(&client, resource, id.namespace.as_deref()).delete(&id.name, &DeleteParams::default()).await {
+                match resource.api(&client, id.namespace.as_deref()).delete(&id.name, &DeleteParams::default()).await {
                     Ok(_) => {}
                     Err(e) if is_not_found(&e) => {}
                     Err(e) => return Err(e.into()),
@@ -177,6 +169,7 @@ impl TranslatorController {
             }
         }
         self.report(mailbox, entry.as_ref(), &placements, &d.problems).await;
+        self.publish(mailbox, entry.map(|e| e.sync_target), d.carried);
         Ok(())
     }
 

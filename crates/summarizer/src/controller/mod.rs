@@ -1,0 +1,124 @@
+//! The summarizer's wiring.
+//!
+//! Inputs:
+//! - the translator's [`Routes`](orrery_translator::controller::Routes): which WDS object
+//!   each mailbox copy comes from, through which placements;
+//! - one multi-space watch per carried resource over the mailbox host: the copies' status
+//!   (what each WEC's syncer returned);
+//! - EdgePlacements (singleton flag, UID) and StatusCollectors of the WDSes.
+//!
+//! The work queue carries WDS objects. A status change in one WEC enqueues only its
+//! object; a burst of changes from thousands of WECs to one object coalesces in the queue
+//! (a key is queued once, and changes arriving while it is being reconciled give one more
+//! reconcile), so the object is summarized once per burst, not once per WEC.
+
+mod follow;
+mod reconcile;
+mod returned;
+mod routes;
+
+pub use returned::{CopyKey, Returned, ReturnedStore};
+pub use routes::{Route, RouteIndex, SourceKey};
+
+use crate::collector::Collector;
+use orrery_runtime::{Metrics, QueueConfig, Shutdown, Store, WorkQueue, run_workers};
+use orrery_spaces::{SpaceError, SpaceProvider};
+use orrery_translator::controller::{ResourceName, Routes};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// The field manager of everything the summarizer writes.
+pub const MANAGER: &str = "orrery-summarizer";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SummarizerError {
+    #[error(transparent)]
+    Space(#[from] SpaceError),
+    #[error(transparent)]
+    Kube(#[from] kube::Error),
+    #[error("encoding: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// What was last written for one WDS object's CombinedStatuses: name → (namespace,
+/// digest). `listed`: the namespace was searched for ones an earlier run wrote.
+#[derive(Default)]
+struct Written {
+    listed: bool,
+    combined: BTreeMap<String, (String, u64)>,
+}
+
+/// A StatusCollector, compiled or not, by (WDS, name).
+type Collectors = HashMap<(String, String), Result<Arc<Collector>, Vec<String>>>;
+
+pub struct Summarizer {
+    /// Where the WDSes are.
+    provider: Arc<dyn SpaceProvider>,
+    /// Where the mailboxes are.
+    mailboxes: Arc<dyn SpaceProvider>,
+    routes_in: Mutex<Option<UnboundedReceiver<Routes>>>,
+    queue: WorkQueue<SourceKey>,
+    routes: Mutex<RouteIndex>,
+    returned: Mutex<HashMap<ResourceName, ReturnedStore>>,
+    placements: Store,
+    collectors: Store,
+    compiled: Mutex<Collectors>,
+    written: Mutex<HashMap<SourceKey, Written>>,
+    /// Resources found to have no status subresource: their status is part of the object.
+    no_status_subresource: Mutex<HashSet<ResourceName>>,
+    /// WDSes where `kubestellar-report` is known to exist.
+    report_namespaces: Mutex<BTreeSet<String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Summarizer {
+    /// Summarizes the objects `routes` (from
+    /// [`TranslatorController::subscribe_routes`](orrery_translator::TranslatorController::subscribe_routes))
+    /// places: WDSes on `provider`, mailboxes on `mailboxes`.
+    pub fn new(
+        provider: Arc<dyn SpaceProvider>,
+        mailboxes: Arc<dyn SpaceProvider>,
+        routes: UnboundedReceiver<Routes>,
+        metrics: &Metrics,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            provider,
+            mailboxes,
+            routes_in: Mutex::new(Some(routes)),
+            queue: WorkQueue::new(QueueConfig::named("summarizer").metrics(metrics)),
+            routes: Mutex::default(),
+            returned: Mutex::default(),
+            placements: Store::default(),
+            collectors: Store::default(),
+            compiled: Mutex::default(),
+            written: Mutex::default(),
+            no_status_subresource: Mutex::default(),
+            report_namespaces: Mutex::default(),
+        })
+    }
+
+    /// Runs until `shutdown`.
+    pub async fn run(self: Arc<Self>, shutdown: Shutdown, workers: usize) {
+        self.queue.shutdown_on(&shutdown);
+        let tasks = follow::start(&self);
+        let me = self.clone();
+        run_workers(self.queue.clone(), workers, move |key: SourceKey| {
+            let me = me.clone();
+            async move { me.reconcile(&key).await }
+        })
+        .await;
+        for t in tasks {
+            t.abort();
+        }
+    }
+
+    fn enqueue(&self, keys: impl IntoIterator<Item = SourceKey>) {
+        for k in keys {
+            self.queue.add(k);
+        }
+    }
+}

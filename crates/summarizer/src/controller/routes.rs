@@ -1,0 +1,181 @@
+//! Where each WDS object runs: the [`Routes`] the translator publishes per mailbox, indexed
+//! both ways, so that a copy's status change finds its source in O(1) and a source finds
+//! its destinations in O(destinations).
+
+use orrery_translator::controller::{Carried, Resource, ResourceName, Routes};
+use orrery_translator::order::ObjectId;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// A WDS object: its space and identity.
+pub type SourceKey = (String, ObjectId);
+
+#[derive(Default)]
+struct Mailbox {
+    /// The SyncTarget's name.
+    wec: String,
+    carried: BTreeMap<ObjectId, Carried>,
+}
+
+/// One WEC a source runs in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Route {
+    pub mailbox: String,
+    pub wec: String,
+    pub carried: Carried,
+}
+
+#[derive(Default)]
+pub struct RouteIndex {
+    mailboxes: HashMap<String, Mailbox>,
+    sources: HashMap<SourceKey, BTreeSet<String>>,
+    resources: BTreeMap<ResourceName, Resource>,
+}
+
+impl RouteIndex {
+    /// Records what a mailbox carries now. Returns the sources whose routes changed, and
+    /// the resources seen for the first time.
+    pub fn set(&mut self, routes: Routes) -> (BTreeSet<SourceKey>, Vec<Resource>) {
+        let Routes { mailbox, sync_target, carried } = routes;
+        let old = self.mailboxes.remove(&mailbox).unwrap_or_default();
+        let wec = sync_target.unwrap_or_default();
+        let renamed = old.wec != wec;
+        let mut changed = BTreeSet::new();
+        for (id, c) in &old.carried {
+            let gone = carried.get(id).is_none_or(|now| now.space != c.space);
+            if gone {
+                let key = (c.space.clone(), id.clone());
+                if let Some(m) = self.sources.get_mut(&key) {
+                    m.remove(&mailbox);
+                    if m.is_empty() {
+                        self.sources.remove(&key);
+                    }
+                }
+                changed.insert(key);
+            }
+        }
+        let mut fresh = Vec::new();
+        for (id, c) in &carried {
+            let key = (c.space.clone(), id.clone());
+            if renamed || old.carried.get(id) != Some(c) {
+                changed.insert(key.clone());
+            }
+            self.sources.entry(key).or_default().insert(mailbox.clone());
+            let name = (id.group.clone(), id.resource.clone());
+            if let std::collections::btree_map::Entry::Vacant(e) = self.resources.entry(name) {
+                e.insert(c.resource.clone());
+                fresh.push(c.resource.clone());
+            }
+        }
+        if !carried.is_empty() {
+            self.mailboxes.insert(mailbox, Mailbox { wec, carried });
+        }
+        (changed, fresh)
+    }
+
+    /// The source of the copy `id` in `mailbox`.
+    pub fn source_of(&self, mailbox: &str, id: &ObjectId) -> Option<SourceKey> {
+        let c = self.mailboxes.get(mailbox)?.carried.get(id)?;
+        Some((c.space.clone(), id.clone()))
+    }
+
+    /// Every WEC a source runs in, by mailbox.
+    pub fn routes(&self, source: &SourceKey) -> Vec<Route> {
+        let Some(mailboxes) = self.sources.get(source) else { return Vec::new() };
+        mailboxes
+            .iter()
+            .filter_map(|m| {
+                let mb = self.mailboxes.get(m)?;
+                Some(Route { mailbox: m.clone(), wec: mb.wec.clone(), carried: mb.carried.get(&source.1)?.clone() })
+            })
+            .collect()
+    }
+
+    /// A resource that has been carried, by group and plural.
+    pub fn resource(&self, group: &str, plural: &str) -> Option<&Resource> {
+        self.resources.get(&(group.to_owned(), plural.to_owned()))
+    }
+
+    /// The sources of WDS `space` that some placement named by `carries` takes somewhere.
+    pub fn sources_where(&self, space: &str, carries: impl Fn(&Carried) -> bool) -> BTreeSet<SourceKey> {
+        self.mailboxes
+            .values()
+            .flat_map(|m| m.carried.iter())
+            .filter(|(_, c)| c.space == space && carries(c))
+            .map(|(id, c)| (c.space.clone(), id.clone()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::api::ApiResource;
+    use orrery_api::downsync::Modulation;
+
+    fn id(name: &str) -> ObjectId {
+        ObjectId {
+            group: "apps".into(),
+            resource: "deployments".into(),
+            namespace: Some("ns".into()),
+            name: name.into(),
+        }
+    }
+
+    fn carried(space: &str, placements: &[(&str, &[&str])]) -> Carried {
+        Carried {
+            space: space.into(),
+            resource: Resource {
+                api: ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
+                namespaced: true,
+            },
+            placements: placements
+                .iter()
+                .map(|(p, cs)| {
+                    let status_collectors = cs.iter().map(|c| (*c).to_owned()).collect();
+                    ((*p).to_owned(), Modulation { status_collectors, ..Default::default() })
+                })
+                .collect(),
+        }
+    }
+
+    fn routes(mailbox: &str, wec: &str, objects: &[(&str, Carried)]) -> Routes {
+        Routes {
+            mailbox: mailbox.into(),
+            sync_target: Some(wec.into()),
+            carried: objects.iter().map(|(n, c)| (id(n), c.clone())).collect(),
+        }
+    }
+
+    #[test]
+    fn changes_are_reported_per_source() {
+        let mut index = RouteIndex::default();
+        let web = carried("wds", &[("ep", &[])]);
+        let (changed, fresh) = index.set(routes("m1", "c1", &[("web", web.clone()), ("db", web.clone())]));
+        assert_eq!(changed.len(), 2);
+        assert_eq!(fresh.len(), 1, "deployments, once");
+        let (changed, fresh) = index.set(routes("m2", "c2", &[("web", web.clone())]));
+        assert_eq!(changed, BTreeSet::from([("wds".to_owned(), id("web"))]));
+        assert!(fresh.is_empty());
+        assert_eq!(index.routes(&("wds".into(), id("web"))).len(), 2);
+
+        // The same again: nothing changed.
+        assert!(index.set(routes("m1", "c1", &[("web", web.clone()), ("db", web.clone())])).0.is_empty());
+        // A modulation change is a change; a dropped object too.
+        let counted = carried("wds", &[("ep", &["count"])]);
+        let (changed, _) = index.set(routes("m1", "c1", &[("web", counted)]));
+        assert_eq!(changed, BTreeSet::from([("wds".to_owned(), id("web")), ("wds".to_owned(), id("db"))]));
+        assert!(index.routes(&("wds".into(), id("db"))).is_empty());
+        assert_eq!(index.source_of("m1", &id("web")), Some(("wds".into(), id("web"))));
+        assert_eq!(index.source_of("m1", &id("db")), None);
+        assert_eq!(
+            index.sources_where("wds", |c| c.placements.values().any(|m| m.status_collectors.contains("count"))).len(),
+            1
+        );
+
+        // An empty mailbox is forgotten.
+        let (changed, _) = index.set(routes("m1", "c1", &[]));
+        assert_eq!(changed, BTreeSet::from([("wds".to_owned(), id("web"))]));
+        let left = index.routes(&("wds".into(), id("web")));
+        assert_eq!(left.iter().map(|r| r.wec.as_str()).collect::<Vec<_>>(), vec!["c2"]);
+    }
+}
