@@ -12,7 +12,7 @@
 //!   others are their identity: 0, 0, +Inf (MIN), -Inf (MAX).
 //! - `limit` caps the rows.
 
-use crate::expr::{Expr, Report, is_atomic, number_cell, to_cell};
+use crate::expr::{self, Expr, Report, is_atomic, number_cell, to_cell};
 use orrery_api::{
     AggregatorType, Destination, ErrorInColumn, NamedStatusCombination, RowEvaluationError, StatusCollectorSpec,
     StatusCombinationRow, Value as Cell,
@@ -123,8 +123,10 @@ impl Collector {
         }
     }
 
-    /// The table for `reports` (one per edge cluster, in the order rows should have).
-    pub fn evaluate(&self, name: &str, reports: &[Report<'_>]) -> NamedStatusCombination {
+    /// The table for `reports` (one per edge cluster, in the order rows should have) about
+    /// `obj` (the WDS object without status, from [`to_cel`](crate::expr::to_cel)).
+    pub fn evaluate(&self, name: &str, obj: &cel::Value, reports: &[Report]) -> NamedStatusCombination {
+        let root = expr::root(obj);
         let mut row_errors = Vec::new();
         let mut row_error = |wec: &str, column: &str, error: String| {
             row_errors.push(RowEvaluationError {
@@ -133,19 +135,20 @@ impl Collector {
                 error,
             });
         };
-        let kept: Vec<&Report<'_>> = reports
+        let kept: Vec<Row<'_>> = reports
             .iter()
-            .filter(|r| match &self.filter {
+            .map(|r| (r, r.scope(&root)))
+            .filter(|(r, ctx)| match &self.filter {
                 None => true,
-                Some(f) => match f.eval(r) {
+                Some(f) => match f.eval(ctx) {
                     Ok(cel::Value::Bool(b)) => b,
                     Ok(cel::Value::Null) => false,
                     Ok(other) => {
-                        row_error(r.wec, "", format!("the filter gave a {}, not a bool", other.type_of()));
+                        row_error(&r.wec, "", format!("the filter gave a {}, not a bool", other.type_of()));
                         false
                     }
                     Err(e) => {
-                        row_error(r.wec, "", e);
+                        row_error(&r.wec, "", e);
                         false
                     }
                 },
@@ -168,18 +171,18 @@ impl Collector {
 
     fn select_rows(
         &self,
-        kept: &[&Report<'_>],
+        kept: &[Row<'_>],
         row_error: &mut impl FnMut(&str, &str, String),
     ) -> Vec<StatusCombinationRow> {
         let mut rows = Vec::new();
-        for r in kept {
+        for (r, ctx) in kept {
             let mut columns = Vec::with_capacity(self.select.len());
             let mut ok = true;
             for (column, e) in &self.select {
-                match e.eval(r).and_then(|v| to_cell(&v)) {
+                match e.eval(ctx).and_then(|v| to_cell(&v)) {
                     Ok(cell) => columns.push(cell),
                     Err(err) => {
-                        row_error(r.wec, column, err);
+                        row_error(&r.wec, column, err);
                         ok = false;
                     }
                 }
@@ -193,7 +196,7 @@ impl Collector {
 
     fn aggregate(
         &self,
-        kept: &[&Report<'_>],
+        kept: &[Row<'_>],
         row_error: &mut impl FnMut(&str, &str, String),
     ) -> (Vec<StatusCombinationRow>, Vec<ErrorInColumn>) {
         // Groups by the JSON text of their key, which orders them and compares them.
@@ -204,23 +207,23 @@ impl Collector {
             groups.insert(key, (Vec::new(), self.combined.iter().map(|_| Accumulator::default()).collect()));
         }
         let mut errors: Vec<ErrorInColumn> = Vec::new();
-        'rows: for r in kept {
+        'rows: for (r, ctx) in kept {
             let mut key = Vec::with_capacity(self.group_by.len());
             for (column, e) in &self.group_by {
-                match e.eval(r) {
+                match e.eval(ctx) {
                     Ok(v) if is_atomic(&v) => match to_cell(&v) {
                         Ok(c) => key.push(c),
                         Err(err) => {
-                            row_error(r.wec, column, err);
+                            row_error(&r.wec, column, err);
                             continue 'rows;
                         }
                     },
                     Ok(v) => {
-                        row_error(r.wec, column, format!("a {} cannot be a groupBy key", v.type_of()));
+                        row_error(&r.wec, column, format!("a {} cannot be a groupBy key", v.type_of()));
                         continue 'rows;
                     }
                     Err(err) => {
-                        row_error(r.wec, column, err);
+                        row_error(&r.wec, column, err);
                         continue 'rows;
                     }
                 }
@@ -232,7 +235,7 @@ impl Collector {
             for (a, acc) in self.combined.iter().zip(accs.iter_mut()) {
                 acc.rows += 1;
                 let Some(subject) = &a.subject else { continue };
-                match subject.eval(r) {
+                match subject.eval(ctx) {
                     Ok(v) => match number(&v) {
                         Ok(n) => acc.values.push(n),
                         Err(why) => {
@@ -243,7 +246,7 @@ impl Collector {
                             });
                         }
                     },
-                    Err(err) => row_error(r.wec, &a.name, err),
+                    Err(err) => row_error(&r.wec, &a.name, err),
                 }
             }
         }
@@ -258,6 +261,9 @@ impl Collector {
         (rows, errors)
     }
 }
+
+/// A report with the scope its expressions are evaluated in.
+type Row<'a> = (&'a Report, cel::Context<'a, 'static>);
 
 /// One group's values of one aggregated column.
 #[derive(Default)]

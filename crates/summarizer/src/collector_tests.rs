@@ -23,9 +23,9 @@ fn reports_of(statuses: &[(&str, Value)]) -> (Value, Vec<(String, Value)>) {
 
 fn run(spec: &StatusCollectorSpec, statuses: &[(&str, Value)]) -> NamedStatusCombination {
     let (obj, rows) = reports_of(statuses);
-    let reports: Vec<Report<'_>> =
-        rows.iter().map(|(w, s)| Report { wec: w, obj: &obj, status: Some(s), returned_at: None }).collect();
-    Collector::compile(spec).expect("compiles").evaluate("sc", &reports)
+    let obj = crate::expr::to_cel(&obj);
+    let reports: Vec<Report> = rows.iter().map(|(w, s)| Report::new(w, Some(s), None)).collect();
+    Collector::compile(spec).expect("compiles").evaluate("sc", &obj, &reports)
 }
 
 fn table(result: &NamedStatusCombination) -> Vec<Vec<String>> {

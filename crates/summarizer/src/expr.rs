@@ -43,30 +43,51 @@ impl Expr {
         ENV.compile(source).map(|program| Self { program }).map_err(|e| e.to_string().trim_end().to_owned())
     }
 
-    /// Evaluates against one report.
-    pub fn eval(&self, report: &Report<'_>) -> Result<cel::Value, String> {
-        let mut ctx = Context::with_env(ENV.clone());
-        let map = |pairs: Vec<(&str, cel::Value)>| {
-            cel::Value::from(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<HashMap<String, cel::Value>>())
-        };
-        ctx.add_variable_from_value("inventory", map(vec![("name", report.wec.into())]));
-        ctx.add_variable_from_value("obj", to_cel(report.obj));
-        ctx.add_variable_from_value("returned", map(vec![("status", report.status.map_or(cel::Value::Null, to_cel))]));
-        let at = report.returned_at.map_or(cel::Value::Null, cel::Value::from);
-        ctx.add_variable_from_value("propagation", map(vec![("lastReturnedUpdateTimestamp", at)]));
-        self.program.execute(&ctx).map_err(|e| e.to_string())
+    /// Evaluates in a report's scope ([`Report::scope`]).
+    pub fn eval(&self, scope: &Context<'_, '_>) -> Result<cel::Value, String> {
+        self.program.execute(scope).map_err(|e| e.to_string())
     }
 }
 
-/// What one edge cluster reported about one workload object.
-#[derive(Clone, Copy, Debug)]
-pub struct Report<'a> {
-    /// The SyncTarget's name.
-    pub wec: &'a str,
-    /// The WDS object, without `status`.
-    pub obj: &'a Value,
-    pub status: Option<&'a Value>,
-    pub returned_at: Option<&'a str>,
+/// The scope shared by every row about one object: `obj`. Converting the object into
+/// CEL's own representation once, not once per row, is what keeps a summary over 1,000
+/// WECs cheap.
+pub fn root(obj: &cel::Value) -> Context<'static, 'static> {
+    let mut ctx = Context::with_env(ENV.clone());
+    ctx.add_variable_from_value("obj", obj.clone());
+    ctx
+}
+
+/// What one edge cluster reported about one workload object, as CEL values.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub wec: String,
+    inventory: cel::Value,
+    returned: cel::Value,
+    propagation: cel::Value,
+}
+
+impl Report {
+    /// `wec` is the SyncTarget's name.
+    pub fn new(wec: &str, status: Option<&Value>, returned_at: Option<&str>) -> Self {
+        let map = |k: &str, v: cel::Value| cel::Value::from(HashMap::from([(k.to_owned(), v)]));
+        Self {
+            wec: wec.to_owned(),
+            inventory: map("name", wec.into()),
+            returned: map("status", status.map_or(cel::Value::Null, to_cel)),
+            propagation: map("lastReturnedUpdateTimestamp", returned_at.map_or(cel::Value::Null, cel::Value::from)),
+        }
+    }
+
+    /// The scope of this report's expressions: `root` (with `obj`) plus `inventory`,
+    /// `returned` and `propagation`.
+    pub fn scope<'p>(&self, root: &'p Context<'p, 'static>) -> Context<'p, 'static> {
+        let mut ctx = root.new_inner_scope();
+        ctx.add_variable_from_value("inventory", self.inventory.clone());
+        ctx.add_variable_from_value("returned", self.returned.clone());
+        ctx.add_variable_from_value("propagation", self.propagation.clone());
+        ctx
+    }
 }
 
 /// JSON as CEL sees it: integers are `int` (or `uint` beyond `i64`), other numbers
@@ -169,10 +190,10 @@ mod tests {
     use serde_json::json;
 
     fn eval(src: &str, status: Option<Value>) -> Result<cel::Value, String> {
-        let obj = json!({"metadata": {"name": "web", "labels": {"app": "web"}}, "spec": {"replicas": 3}});
-        let report =
-            Report { wec: "c1", obj: &obj, status: status.as_ref(), returned_at: Some("2026-11-22T10:00:00Z") };
-        Expr::parse(src)?.eval(&report)
+        let obj = to_cel(&json!({"metadata": {"name": "web", "labels": {"app": "web"}}, "spec": {"replicas": 3}}));
+        let report = Report::new("c1", status.as_ref(), Some("2026-11-22T10:00:00Z"));
+        let root = root(&obj);
+        Expr::parse(src)?.eval(&report.scope(&root))
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //!   placements it changes, which grow with those placements' destinations.
 
 use super::common::{create_all, own_cpu_seconds, percentile, round, rss_bytes, typed};
-use super::inventory::{INVENTORY, Pipeline, WDS, location, site_location, target};
+use super::inventory::{INVENTORY, Pipeline, Stages, WDS, location, site_location, target};
 use anyhow::{Context, bail};
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
@@ -134,7 +134,7 @@ async fn until(
 
 /// One inventory size, end to end through the server.
 async fn through_server(n: usize, args: &Args) -> anyhow::Result<Value> {
-    let pipeline = Pipeline::start(args.workers, false).await?;
+    let pipeline = Pipeline::start(args.workers, Stages::Scheduler).await?;
     let (inv, wds) = (pipeline.client(INVENTORY).await?, pipeline.client(WDS).await?);
     let seen = Arc::new(Mutex::new(Seen::default()));
     let (tick, mut ticks) = watch::channel(0u64);

@@ -8,6 +8,7 @@ use orrery_mailbox::MailboxController;
 use orrery_runtime::{Metrics, Shutdown};
 use orrery_scheduler::SchedulerController;
 use orrery_spaces::{EmbeddedProvider, SpaceProvider};
+use orrery_summarizer::Summarizer;
 use orrery_translator::TranslatorController;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -35,6 +36,16 @@ pub fn site_location(i: usize) -> Value {
     location(&id, json!({"id": id, "kind": "site"}), json!({"id": id}))
 }
 
+/// Which controllers a pipeline runs: the mailbox controller and the scheduler always.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stages {
+    Scheduler,
+    /// And the placement translator.
+    Translator,
+    /// And the translator and the status summarizer.
+    Summarizer,
+}
+
 /// A server with spaces `imw1` and `wds1`, and the controllers running against it.
 pub struct Pipeline {
     server: Child9,
@@ -46,8 +57,8 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Starts the server and the mailbox controller and scheduler (and the translator).
-    pub async fn start(workers: usize, translator: bool) -> anyhow::Result<Self> {
+    /// Starts the server and the controllers of `stages`.
+    pub async fn start(workers: usize, stages: Stages) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let (server, _url, kubeconfig) = start_server(&dir.path().join("data"))?;
         let provider: Arc<dyn SpaceProvider> =
@@ -61,10 +72,15 @@ impl Pipeline {
             tokio::spawn(MailboxController::new(provider.clone(), &metrics).run(shutdown.clone(), workers)),
             tokio::spawn(SchedulerController::new(provider.clone(), &metrics).run(shutdown.clone(), workers)),
         ];
-        if translator {
-            running.push(tokio::spawn(
-                TranslatorController::new(provider.clone(), &metrics).run(shutdown.clone(), workers),
-            ));
+        if stages >= Stages::Translator {
+            let translator = TranslatorController::new(provider.clone(), &metrics);
+            if stages == Stages::Summarizer
+                && let Some(routes) = translator.subscribe_routes()
+            {
+                let summarizer = Summarizer::new(provider.clone(), provider.clone(), routes, &metrics);
+                running.push(tokio::spawn(summarizer.run(shutdown.clone(), workers)));
+            }
+            running.push(tokio::spawn(translator.run(shutdown.clone(), workers)));
         }
         let controllers = tokio::spawn(async move {
             futures::future::join_all(running).await;
@@ -80,6 +96,12 @@ impl Pipeline {
     /// The space's own kubeconfig, whose token opens that space only.
     pub async fn space_kubeconfig(&self, name: &str) -> anyhow::Result<Kubeconfig> {
         Ok(self.provider.kubeconfig(name).await?)
+    }
+
+    /// A client for a space from the controllers' pool (cheap: one connection pool serves
+    /// every space).
+    pub async fn space_client(&self, space: &str) -> anyhow::Result<kube::Client> {
+        Ok(self.provider.client(space).await?)
     }
 
     pub async fn client(&self, space: &str) -> anyhow::Result<kube::Client> {

@@ -4,6 +4,7 @@ mod common;
 mod controllers;
 mod inventory;
 mod server;
+mod summarizer;
 mod syncer;
 mod translator;
 
@@ -27,6 +28,9 @@ enum Command {
     /// The syncer: a mailbox change until it is applied in the WEC, and the syncer's memory
     /// idle and with 1,000 synced objects.
     Syncer(syncer::Args),
+    /// The status summarizer: a WEC's status in its mailbox until the WDS shows it (the
+    /// object's status, its CombinedStatus), one WEC at a time and all at once.
+    Summarizer(summarizer::Args),
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -35,5 +39,6 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Command::Controllers(a) => controllers::run(a).await,
         Command::Translator(a) => translator::run(a).await,
         Command::Syncer(a) => syncer::run(a).await,
+        Command::Summarizer(a) => summarizer::run(a).await,
     }
 }

@@ -22,7 +22,7 @@
 //!   once `--objects` more ConfigMaps, created in the WDS, have all reached the WEC.
 
 use super::common::{Child9, cpu_seconds, create_all, percentile, round, typed};
-use super::inventory::{INVENTORY, Pipeline, WDS, site_location, target};
+use super::inventory::{INVENTORY, Pipeline, Stages, WDS, site_location, target};
 use anyhow::{Context, bail};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
@@ -380,7 +380,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let _ = args.json;
     let dir = tempfile::tempdir()?;
     eprintln!("syncer:");
-    let pipeline = Pipeline::start(args.workers, true).await?;
+    let pipeline = Pipeline::start(args.workers, Stages::Translator).await?;
     let measured = measure(&pipeline, dir.path(), &args).await;
     pipeline.stop().await;
     let mut report = measured?;

@@ -8,7 +8,7 @@
 //! wildcard watch over every space shows each mailbox's copy with the new value.
 
 use super::common::{create_all, percentile, round, typed};
-use super::inventory::{INVENTORY, Pipeline, WDS, site_location, target};
+use super::inventory::{INVENTORY, Pipeline, Stages, WDS, site_location, target};
 use anyhow::bail;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
@@ -91,7 +91,7 @@ async fn all_hold(
 }
 
 async fn one_size(d: usize, args: &Args) -> anyhow::Result<Value> {
-    let pipeline = Pipeline::start(args.workers, true).await?;
+    let pipeline = Pipeline::start(args.workers, Stages::Translator).await?;
     let (inv, wds) = (pipeline.client(INVENTORY).await?, pipeline.client(WDS).await?);
     let arrivals: Arrivals = Arc::default();
     let (tick, mut ticks) = watch::channel(0u64);

@@ -24,16 +24,12 @@ pub(super) fn start(me: &Me) -> Vec<JoinHandle<()>> {
 /// The translator's routes: a changed route re-summarizes its object; a resource carried
 /// for the first time gets a status watch over the mailboxes.
 async fn follow_routes(me: Me, mut rx: tokio::sync::mpsc::UnboundedReceiver<orrery_translator::controller::Routes>) {
-    let mut watches = Vec::new();
     while let Some(routes) = rx.recv().await {
         let (changed, fresh) = lock(&me.routes).set(routes);
         for resource in fresh {
-            watches.push(tokio::spawn(follow_copies(me.clone(), resource)));
+            lock(&me.copy_watches).push(tokio::spawn(follow_copies(me.clone(), resource)));
         }
         me.enqueue(changed);
-    }
-    for w in watches {
-        w.abort();
     }
 }
 

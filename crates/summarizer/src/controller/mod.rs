@@ -69,6 +69,8 @@ pub struct Summarizer {
     no_status_subresource: Mutex<HashSet<ResourceName>>,
     /// WDSes where `kubestellar-report` is known to exist.
     report_namespaces: Mutex<BTreeSet<String>>,
+    /// The status watches over the mailboxes, one per carried resource.
+    copy_watches: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -98,6 +100,7 @@ impl Summarizer {
             written: Mutex::default(),
             no_status_subresource: Mutex::default(),
             report_namespaces: Mutex::default(),
+            copy_watches: Mutex::default(),
         })
     }
 
@@ -111,7 +114,7 @@ impl Summarizer {
             async move { me.reconcile(&key).await }
         })
         .await;
-        for t in tasks {
+        for t in tasks.into_iter().chain(std::mem::take(&mut *lock(&self.copy_watches))) {
             t.abort();
         }
     }

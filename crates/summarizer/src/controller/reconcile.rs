@@ -134,6 +134,7 @@ impl Summarizer {
         if let Some(o) = obj.as_object_mut() {
             o.remove("status");
         }
+        let obj = crate::expr::to_cel(&obj);
         let subject = Subject {
             api_version: &resource.api.api_version,
             kind: value.get("kind").and_then(Value::as_str).unwrap_or(&resource.api.kind),
@@ -162,24 +163,19 @@ impl Summarizer {
             let Some(placement_uid) = self.placement(space, placement).and_then(|p| p.metadata.uid.clone()) else {
                 continue;
             };
-            let mut reports: Vec<Report<'_>> = reached
+            let mut reports: Vec<Report> = reached
                 .iter()
                 .filter_map(|&i| {
                     let ret = returned[i].as_ref()?;
-                    Some(Report {
-                        wec: &routes[i].wec,
-                        obj: &obj,
-                        status: Some(&ret.status),
-                        returned_at: Some(&ret.at),
-                    })
+                    Some(Report::new(&routes[i].wec, Some(&ret.status), Some(&ret.at)))
                 })
                 .collect();
-            reports.sort_by(|a, b| a.wec.cmp(b.wec));
+            reports.sort_by(|a, b| a.wec.cmp(&b.wec));
             let results = collectors
                 .iter()
                 .filter_map(|c| {
                     let compiled = lock(&self.compiled).get(&(space.clone(), (*c).to_owned())).cloned()?;
-                    Some(compiled.ok()?.evaluate(c, &reports))
+                    Some(compiled.ok()?.evaluate(c, &obj, &reports))
                 })
                 .collect();
             desired.insert(
