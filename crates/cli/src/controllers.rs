@@ -8,7 +8,6 @@ use orrery_mailbox::MailboxController;
 use orrery_runtime::{LeaderElector, LeaseConfig, Metrics, Shutdown, serve_metrics, unique_identity};
 use orrery_scheduler::SchedulerController;
 use orrery_spaces::{EmbeddedProvider, KubeconfigProvider, SpaceProvider, client_for};
-use orrery_spaceserver::server::{ServerConfig, start};
 use orrery_summarizer::Summarizer;
 use orrery_translator::TranslatorController;
 use std::net::SocketAddr;
@@ -34,7 +33,7 @@ pub struct Args {
 }
 
 /// What the controllers run against.
-struct Wiring {
+pub(crate) struct Wiring {
     /// Where EdgePlacements, Locations and SyncTargets are followed.
     spaces: Arc<dyn SpaceProvider>,
     /// Where mailbox spaces are made; `None`: no mailbox controller.
@@ -45,7 +44,7 @@ struct Wiring {
 
 impl Wiring {
     /// Everything on one orrery server; the Lease in its root space.
-    async fn embedded(provider: Arc<dyn SpaceProvider>) -> anyhow::Result<Self> {
+    pub(crate) async fn embedded(provider: Arc<dyn SpaceProvider>) -> anyhow::Result<Self> {
         let lease = provider.client("root").await?;
         Ok(Self { spaces: provider.clone(), mailboxes: Some(provider), lease })
     }
@@ -74,7 +73,7 @@ pub struct RunArgs {
 
 /// Runs the controllers against `provider` until `shutdown`; only while this replica holds
 /// the `kube-system/orrery-controllers` Lease of the root space.
-async fn run_controllers(wiring: Wiring, args: RunArgs, shutdown: Shutdown) -> anyhow::Result<()> {
+pub(crate) async fn run_controllers(wiring: Wiring, args: RunArgs, shutdown: Shutdown) -> anyhow::Result<()> {
     let metrics = Metrics::new();
     let server = serve_metrics(args.metrics_listen, metrics.clone(), shutdown.clone()).await?;
     eprintln!("metrics at http://{}/metrics", server.local_addr());
@@ -148,56 +147,4 @@ pub async fn controllers(args: Args) -> anyhow::Result<()> {
         Wiring::embedded(Arc::new(EmbeddedProvider::new(kubeconfig).await?)).await?
     };
     run_controllers(wiring, args.run, Shutdown::on_signals()).await
-}
-
-#[derive(clap::Args)]
-pub struct UpArgs {
-    /// Where the server keeps its store, CA, tokens and admin.kubeconfig.
-    #[arg(long, value_name = "DIR", default_value = ".orrery")]
-    data_dir: PathBuf,
-    /// The server's address; port 0 picks a free one (printed when ready).
-    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:6443")]
-    listen: SocketAddr,
-    /// Serve plain HTTP (tests only).
-    #[arg(long)]
-    insecure_http: bool,
-    #[command(flatten)]
-    run: RunArgs,
-}
-
-/// The inventory space and the workload description space `orrery up` makes.
-pub const INVENTORY: &str = "imw1";
-pub const WDS: &str = "wds1";
-
-pub async fn up(args: UpArgs) -> anyhow::Result<()> {
-    let shutdown = Shutdown::on_signals();
-    let server = start(ServerConfig {
-        data_dir: args.data_dir.clone(),
-        listen: args.listen,
-        advertise_host: None,
-        insecure_http: args.insecure_http,
-        event_history: 200_000,
-    })
-    .await
-    .context("starting the space server")?;
-    let provider = Arc::new(EmbeddedProvider::new(Kubeconfig::read_from(&server.admin_kubeconfig)?).await?);
-    for space in [INVENTORY, WDS] {
-        provider.create(space, &Default::default()).await.with_context(|| format!("creating space {space}"))?;
-    }
-    println!(
-        "{}",
-        serde_json::json!({"url": server.endpoint.url, "kubeconfig": server.admin_kubeconfig, "inventory": INVENTORY, "wds": WDS})
-    );
-    eprintln!(
-        "orrery is up at {}\n  admin kubeconfig: {}\n  inventory space: {INVENTORY}   workload description space: {WDS}\n  orrery space kubeconfig {WDS} > {WDS}.kubeconfig",
-        server.endpoint.url,
-        server.admin_kubeconfig.display()
-    );
-    let controllers = run_controllers(Wiring::embedded(provider).await?, args.run, shutdown.clone());
-    tokio::select! {
-        r = controllers => r?,
-        _ = shutdown.wait() => {}
-    }
-    server.stop();
-    Ok(())
 }

@@ -3,9 +3,13 @@
 mod bench;
 mod controllers;
 mod crds;
+mod location;
+mod prep;
 mod server;
 mod space;
+mod status;
 mod syncer;
+mod up;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -29,13 +33,21 @@ enum Command {
     Space(space::Args),
     /// Measure orrery (JSON on stdout, a table on stderr).
     Bench(bench::Args),
-    /// Run the controllers (mailbox, scheduler, placement translator) against a space server.
+    /// Run the controllers (mailbox, scheduler, placement translator, status summarizer)
+    /// against a space server.
     Controllers(controllers::Args),
     /// Run a syncer: in a workload execution cluster, dialling inward to its mailbox.
     Syncer(syncer::Args),
     /// Run everything in one process: the space server and the controllers, with an
-    /// inventory space (imw1) and a workload description space (wds1).
-    Up(controllers::UpArgs),
+    /// inventory space (imw1), a workload description space (wds1) and, with --sim-wecs N,
+    /// N simulated WECs with their syncers.
+    Up(up::UpArgs),
+    /// Manage edge clusters in the inventory: a SyncTarget and a Location each.
+    Location(location::Args),
+    /// Register a real cluster and write the YAML that installs its syncer there.
+    PrepForCluster(prep::Args),
+    /// Show each EdgePlacement, its destinations and per WEC its sync state.
+    Status(status::Args),
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -61,7 +73,10 @@ fn main() -> ExitCode {
         Command::Bench(args) => runtime().and_then(|rt| rt.block_on(bench::run(args))),
         Command::Controllers(args) => runtime().and_then(|rt| rt.block_on(controllers::controllers(args))),
         Command::Syncer(args) => runtime().and_then(|rt| rt.block_on(syncer::run(args))),
-        Command::Up(args) => runtime().and_then(|rt| rt.block_on(controllers::up(args))),
+        Command::Up(args) => runtime().and_then(|rt| rt.block_on(up::up(args))),
+        Command::Location(args) => runtime().and_then(|rt| rt.block_on(location::run(args))),
+        Command::PrepForCluster(args) => runtime().and_then(|rt| rt.block_on(prep::run(args))),
+        Command::Status(args) => runtime().and_then(|rt| rt.block_on(status::run(args))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -47,7 +47,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
-fn read_kubeconfig(path: Option<&PathBuf>) -> anyhow::Result<Kubeconfig> {
+pub(crate) fn read_kubeconfig(path: Option<&PathBuf>) -> anyhow::Result<Kubeconfig> {
     match path {
         Some(p) => Kubeconfig::read_from(p).with_context(|| format!("reading {}", p.display())),
         None => Kubeconfig::read().context("reading the kubeconfig ($KUBECONFIG or ~/.kube/config); pass --kubeconfig"),
@@ -55,7 +55,7 @@ fn read_kubeconfig(path: Option<&PathBuf>) -> anyhow::Result<Kubeconfig> {
 }
 
 /// The kubeconfig with its current context's server pointed at `space`.
-fn for_space(mut kc: Kubeconfig, space: &str) -> anyhow::Result<Kubeconfig> {
+pub(crate) fn for_space(mut kc: Kubeconfig, space: &str) -> anyhow::Result<Kubeconfig> {
     let context_name = kc.current_context.clone().context("the kubeconfig has no current-context")?;
     let cluster_name = kc
         .contexts
@@ -79,7 +79,7 @@ fn for_space(mut kc: Kubeconfig, space: &str) -> anyhow::Result<Kubeconfig> {
     Ok(kc)
 }
 
-async fn client(kc: Kubeconfig) -> anyhow::Result<kube::Client> {
+pub(crate) async fn client(kc: Kubeconfig) -> anyhow::Result<kube::Client> {
     let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await?;
     Ok(kube::Client::try_from(config)?)
 }

@@ -54,9 +54,11 @@ impl Summarizer {
             annotations.contains_key(EXECUTING_COUNT),
             annotations.contains_key(SINGLETON_STATUS),
         );
+        // Tables first, the count last: whoever sees the count sees the tables of as many
+        // WECs (the quickstart waits on the count, then reads the CombinedStatus).
+        self.write_combined(key, &client, &resource, &value, &routes, &returned).await?;
         self.write_status(&objects, id, &value, &decision.status).await?;
-        write_annotations(&objects, id, &annotations, &decision).await?;
-        self.write_combined(key, &client, &resource, &value, &routes, &returned).await
+        write_annotations(&objects, id, &annotations, &decision).await
     }
 
     fn returned(&self, mailbox: &str, id: &ObjectId) -> Option<Returned> {

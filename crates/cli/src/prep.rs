@@ -1,0 +1,135 @@
+//! `orrery prep-for-cluster NAME key=val… -o FILE`: registers a real cluster (its
+//! SyncTarget and Location, as `location create`) and writes the YAML bundle that
+//! `kubectl apply -f FILE` installs on that cluster to run its syncer: a Namespace, a
+//! ServiceAccount with a ClusterRole and binding (the syncer manages whatever its
+//! placements send), a Secret with the mailbox kubeconfig (its token opens that mailbox
+//! only), and a Deployment running `orrery syncer`.
+
+use crate::location::{Inventory, ensure_location, parse_labels};
+use anyhow::Context;
+use kube::api::Api;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    inventory: Inventory,
+    /// The cluster's name in the inventory (SyncTarget and Location).
+    name: String,
+    /// Its labels, `key=value` (placements select Locations by them).
+    labels: Vec<String>,
+    /// Where to write the bundle (`-` for stdout).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    output: PathBuf,
+    /// The container image that runs `orrery syncer`.
+    #[arg(long, default_value = concat!("ghcr.io/orrery-dev/orrery:", env!("CARGO_PKG_VERSION")))]
+    syncer_image: String,
+    /// How long to wait for the mailbox controller to issue the mailbox kubeconfig.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    timeout: f64,
+}
+
+/// The namespace the bundle installs into.
+pub fn namespace(name: &str) -> String {
+    format!("orrery-syncer-{name}")
+}
+
+/// The bundle for cluster `name`, whose syncer uses `mailbox_kubeconfig`.
+pub fn bundle(name: &str, mailbox_kubeconfig: &str, image: &str) -> Vec<Value> {
+    let ns = namespace(name);
+    let labels = json!({"app.kubernetes.io/name": "orrery-syncer", "app.kubernetes.io/instance": name});
+    let role = format!("orrery-syncer-{name}");
+    vec![
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}}),
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "orrery-syncer", "namespace": ns, "labels": labels}}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": role, "labels": labels},
+               "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
+                         {"nonResourceURLs": ["*"], "verbs": ["get"]}]}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": role, "labels": labels},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+               "subjects": [{"kind": "ServiceAccount", "name": "orrery-syncer", "namespace": ns}]}),
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "orrery-mailbox", "namespace": ns, "labels": labels},
+               "type": "Opaque", "stringData": {"kubeconfig": mailbox_kubeconfig}}),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "orrery-syncer", "namespace": ns, "labels": labels},
+               "spec": {"replicas": 1, "strategy": {"type": "Recreate"}, "selector": {"matchLabels": labels},
+                        "template": {"metadata": {"labels": labels},
+                                     "spec": {"serviceAccountName": "orrery-syncer",
+                                              "containers": [{"name": "syncer", "image": image,
+                                                              "args": ["syncer", "--mailbox-kubeconfig", "/etc/orrery/mailbox/kubeconfig",
+                                                                       "--metrics-listen", "0.0.0.0:9090"],
+                                                              "ports": [{"name": "metrics", "containerPort": 9090}],
+                                                              "volumeMounts": [{"name": "mailbox", "mountPath": "/etc/orrery/mailbox", "readOnly": true}]}],
+                                              "volumes": [{"name": "mailbox", "secret": {"secretName": "orrery-mailbox"}}]}}}}),
+    ]
+}
+
+/// YAML documents, `---` between them.
+pub fn to_yaml(docs: &[Value]) -> anyhow::Result<String> {
+    let mut out = String::new();
+    for d in docs {
+        out.push_str("---\n");
+        out.push_str(&serde_saphyr::to_string(d)?);
+    }
+    Ok(out)
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let labels = parse_labels(args.labels.iter().map(String::as_str))?;
+    let inv = args.inventory.client(&args.inventory.inventory).await?;
+    ensure_location(&inv, &args.name, &labels).await?;
+    eprintln!("location/{} registered; waiting for its mailbox…", args.name);
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(inv, "kube-system");
+    let deadline = Instant::now() + Duration::try_from_secs_f64(args.timeout).context("--timeout")?;
+    let kubeconfig = loop {
+        let found = secrets.get_opt(&format!("mailbox-{}", args.name)).await?;
+        if let Some(text) = found.as_ref().and_then(|s| s.data.as_ref()?.get("kubeconfig")) {
+            break String::from_utf8(text.0.clone()).context("the mailbox kubeconfig is not UTF-8")?;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "no mailbox kubeconfig for {} after {}s: is `orrery controllers` (or `orrery up`) running?",
+            args.name,
+            args.timeout
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let yaml = to_yaml(&bundle(&args.name, &kubeconfig, &args.syncer_image))?;
+    if args.output.as_os_str() == "-" {
+        print!("{yaml}");
+    } else {
+        std::fs::write(&args.output, yaml).with_context(|| format!("writing {}", args.output.display()))?;
+        eprintln!(
+            "wrote {}: `kubectl apply -f {}` on the cluster installs its syncer (namespace {})",
+            args.output.display(),
+            args.output.display(),
+            namespace(&args.name)
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundle() {
+        let docs = bundle("edge1", "apiVersion: v1\nkind: Config\n", "img:1");
+        let kinds: Vec<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
+        assert_eq!(kinds, ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Secret", "Deployment"]);
+        assert!(
+            docs.iter()
+                .skip(1)
+                .filter(|d| d["kind"] != "ClusterRole" && d["kind"] != "ClusterRoleBinding")
+                .all(|d| d["metadata"]["namespace"] == "orrery-syncer-edge1")
+        );
+        let deployment = &docs[5]["spec"]["template"]["spec"];
+        assert_eq!(deployment["containers"][0]["image"], "img:1");
+        assert_eq!(deployment["containers"][0]["args"][0], "syncer");
+        assert_eq!(docs[4]["stringData"]["kubeconfig"], "apiVersion: v1\nkind: Config\n");
+        let yaml = to_yaml(&docs).expect("yaml");
+        assert_eq!(yaml.matches("---\n").count(), 6);
+    }
+}

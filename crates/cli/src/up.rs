@@ -1,0 +1,225 @@
+//! `orrery up`: the whole pipeline in one process on the embedded default — the space
+//! server, every controller, the inventory space `imw1` and the WDS `wds1` — and, with
+//! `--sim-wecs N`, N simulated WECs: spaces on a second embedded server (its own listener
+//! and data directory, playing the clusters), each with its own syncer dialling its mailbox
+//! over HTTPS with its mailbox token, registered in the inventory with labels.
+//!
+//! Everything lives under `--data-dir`, so running it again with the same directory
+//! resumes where it was.
+
+use crate::controllers::{RunArgs, Wiring, run_controllers};
+use crate::location::{ensure_location, parse_labels};
+use anyhow::Context;
+use kube::api::Api;
+use kube::config::Kubeconfig;
+use orrery_runtime::{Metrics, Shutdown};
+use orrery_simcluster::SimCluster;
+use orrery_spaces::{EmbeddedProvider, SpaceProvider, client_for};
+use orrery_spaceserver::server::{RunningServer, ServerConfig, start};
+use orrery_syncer::{Settings, Syncer};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The inventory space and the workload description space `orrery up` makes.
+pub const INVENTORY: &str = "imw1";
+pub const WDS: &str = "wds1";
+
+/// Regions the simulated WECs are spread over, in turn, unless labelled otherwise.
+const REGIONS: [&str; 3] = ["us-east", "eu-west", "ap-south"];
+
+#[derive(clap::Args)]
+pub struct UpArgs {
+    /// Where everything is kept: the center's store, CA, tokens and admin.kubeconfig;
+    /// kubeconfigs/ for the WDS, the inventory and every WEC; wecs/ for the simulated WECs.
+    #[arg(long, value_name = "DIR", default_value = ".orrery")]
+    data_dir: PathBuf,
+    /// The center's address; port 0 picks a free one (printed when ready).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:6443")]
+    listen: SocketAddr,
+    /// A further name or address clients (and real clusters' syncers) use to reach the
+    /// center, added to its certificate and to the kubeconfigs it hands out.
+    #[arg(long, value_name = "HOST")]
+    advertise_host: Option<String>,
+    /// Serve plain HTTP (tests only).
+    #[arg(long)]
+    insecure_http: bool,
+    /// How many simulated WECs to run (spaces of a second embedded server, each with its
+    /// own syncer). Simulated: workloads get plausible status, nothing runs.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    sim_wecs: usize,
+    /// Labels of the simulated WECs, one flag per WEC in order (`region=eu-west,env=dev`);
+    /// they replace the defaults `region` (us-east, eu-west, ap-south in turn) and
+    /// `env=prod`. Every WEC is also labelled `name=<wec>` and `id=<wec>`.
+    #[arg(long = "sim-wec-labels", value_name = "KEY=VALUE,…")]
+    sim_wec_labels: Vec<String>,
+    /// Seconds a simulated workload takes to become ready.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    sim_delay: f64,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// The labels of simulated WEC `i` (0-based), named `name` (`id=<name>` is added when it
+/// is registered).
+pub fn wec_labels(i: usize, name: &str, given: Option<&str>) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut labels = match given {
+        Some(text) => parse_labels(text.split(',')).with_context(|| format!("--sim-wec-labels {text:?}"))?,
+        None => BTreeMap::from([
+            ("region".to_owned(), REGIONS[i % REGIONS.len()].to_owned()),
+            ("env".to_owned(), "prod".to_owned()),
+        ]),
+    };
+    labels.insert("name".into(), name.into());
+    Ok(labels)
+}
+
+fn step(started: Instant, what: &str) {
+    eprintln!("[{:>5.1}s] {what}", started.elapsed().as_secs_f64());
+}
+
+fn write_kubeconfig(dir: &Path, space: &str, kc: &Kubeconfig) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(format!("{space}.kubeconfig"));
+    std::fs::write(&path, serde_saphyr::to_string(kc)?).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// Waits for the mailbox kubeconfig the mailbox controller leaves for `target`.
+async fn mailbox_kubeconfig(inventory: &kube::Client, target: &str, shutdown: &Shutdown) -> anyhow::Result<Kubeconfig> {
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(inventory.clone(), "kube-system");
+    loop {
+        if let Some(secret) = secrets.get_opt(&format!("mailbox-{target}")).await?
+            && let Some(text) = secret.data.as_ref().and_then(|d| d.get("kubeconfig"))
+        {
+            return Ok(Kubeconfig::from_yaml(std::str::from_utf8(&text.0)?)?);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(100)) => {}
+            () = shutdown.wait() => anyhow::bail!("stopped"),
+        }
+    }
+}
+
+/// The simulated WECs: their server, spaces, inventory entries, syncers and simulation.
+async fn start_wecs(
+    args: &UpArgs,
+    center: &Arc<EmbeddedProvider>,
+    kubeconfigs: &Path,
+    shutdown: &Shutdown,
+    started: Instant,
+) -> anyhow::Result<RunningServer> {
+    let n = args.sim_wecs;
+    anyhow::ensure!(
+        args.sim_wec_labels.len() <= n,
+        "--sim-wec-labels was given {} times for {n} simulated WECs",
+        args.sim_wec_labels.len()
+    );
+    let wec_server = start(ServerConfig {
+        data_dir: args.data_dir.join("wecs"),
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        advertise_host: None,
+        insecure_http: false,
+        event_history: 100_000,
+    })
+    .await
+    .context("starting the simulated WECs' server")?;
+    let wecs = Arc::new(EmbeddedProvider::new(Kubeconfig::read_from(&wec_server.admin_kubeconfig)?).await?);
+    step(started, &format!("simulated WECs' server at {}", wec_server.endpoint.url));
+    let inventory = center.client(INVENTORY).await?;
+    let names: Vec<String> = (1..=n).map(|i| format!("wec{i}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        let labels = wec_labels(i, name, args.sim_wec_labels.get(i).map(String::as_str))?;
+        wecs.create(name, &Default::default()).await.with_context(|| format!("creating WEC space {name}"))?;
+        ensure_location(&inventory, name, &labels).await?;
+        write_kubeconfig(kubeconfigs, name, &wecs.kubeconfig(name).await?)?;
+    }
+    step(started, &format!("{n} WECs registered in {INVENTORY} (SyncTarget + Location each)"));
+    let metrics = Metrics::new();
+    let delay = Duration::try_from_secs_f64(args.sim_delay).context("--sim-delay")?;
+    tokio::spawn(SimCluster::new(wecs.clone(), delay, &metrics).run(shutdown.clone(), 2));
+    for (i, name) in names.iter().enumerate() {
+        let mailbox = client_for(mailbox_kubeconfig(&inventory, name, shutdown).await?).await?;
+        let wec = wecs.client(name).await?;
+        let settings = Settings { heartbeat: Duration::from_secs(10), workers: 2 };
+        tokio::spawn(Syncer::new(mailbox, wec, settings, &metrics).run(shutdown.clone()));
+        if (i + 1) % 100 == 0 || i + 1 == n {
+            step(started, &format!("syncers connected to their mailboxes: {}/{n}", i + 1));
+        }
+    }
+    Ok(wec_server)
+}
+
+pub async fn up(args: UpArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let shutdown = Shutdown::on_signals();
+    let server = start(ServerConfig {
+        data_dir: args.data_dir.clone(),
+        listen: args.listen,
+        advertise_host: args.advertise_host.clone(),
+        insecure_http: args.insecure_http,
+        event_history: 200_000,
+    })
+    .await
+    .context("starting the space server")?;
+    step(started, &format!("space server at {}", server.endpoint.url));
+    let provider = Arc::new(EmbeddedProvider::new(Kubeconfig::read_from(&server.admin_kubeconfig)?).await?);
+    let kubeconfigs = args.data_dir.join("kubeconfigs");
+    for space in [INVENTORY, WDS] {
+        provider.create(space, &Default::default()).await.with_context(|| format!("creating space {space}"))?;
+        write_kubeconfig(&kubeconfigs, space, &provider.kubeconfig(space).await?)?;
+    }
+    step(started, &format!("spaces {INVENTORY} (inventory) and {WDS} (workload description)"));
+    let controllers =
+        tokio::spawn(run_controllers(Wiring::embedded(provider.clone()).await?, args.run.clone(), shutdown.clone()));
+    let wec_server = if args.sim_wecs > 0 {
+        Some(start_wecs(&args, &provider, &kubeconfigs, &shutdown, started).await?)
+    } else {
+        None
+    };
+    println!(
+        "{}",
+        json!({"url": server.endpoint.url, "kubeconfig": server.admin_kubeconfig, "kubeconfigs": kubeconfigs,
+               "inventory": INVENTORY, "wds": WDS, "wecs": args.sim_wecs})
+    );
+    let wds_kc = kubeconfigs.join(format!("{WDS}.kubeconfig"));
+    eprintln!(
+        "\norrery is up ({:.1}s). Next:\n  export KUBECONFIG={}\n  kubectl apply -f examples/quickstart/   # a workload and an EdgePlacement\n  orrery status                           # placements → WECs, sync state, status\n  kubectl --kubeconfig {} get deployments -A   # a WEC's view{}",
+        started.elapsed().as_secs_f64(),
+        wds_kc.display(),
+        kubeconfigs.join("wec1.kubeconfig").display(),
+        if args.sim_wecs == 0 { "  (start with --sim-wecs 3 for simulated WECs)" } else { "" },
+    );
+    tokio::select! {
+        r = controllers => r??,
+        _ = shutdown.wait() => {}
+    }
+    if let Some(w) = wec_server {
+        w.stop();
+    }
+    server.stop();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wec_labels_default_and_given() {
+        let d = wec_labels(4, "wec5", None).expect("labels");
+        assert_eq!(d.get("region").map(String::as_str), Some("eu-west"));
+        assert_eq!(d.get("env").map(String::as_str), Some("prod"));
+        assert_eq!(d.get("name").map(String::as_str), Some("wec5"));
+        let g = wec_labels(0, "wec1", Some("region=mars, tier=edge")).expect("labels");
+        assert_eq!(g.len(), 3);
+        assert_eq!(g.get("region").map(String::as_str), Some("mars"));
+        assert!(!g.contains_key("env"));
+        for bad in ["region", "=x", "a=b c", "bad key=v"] {
+            assert!(wec_labels(0, "wec1", Some(bad)).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Simulated workload execution clusters: spaces on an orrery server that stand in for real
+//! clusters in demos (`orrery up --sim-wecs N`) and benchmarks. Nothing runs in them; this
+//! crate gives Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs and Pods the status
+//! their controllers and kubelet would ([`status`]), so status return, singleton status and
+//! StatusCollectors have something plausible to carry. It is a simulation, and says so in
+//! every condition it writes.
+//!
+//! [`SimCluster`] follows those kinds in every space of a provider with one multi-space
+//! watch each. A new object, or a new generation of one, gets a `Starting` status at once
+//! and a `Ready` one after the configured delay.
+
+pub mod status;
+
+use futures::StreamExt;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
+use orrery_runtime::{Metrics, QueueConfig, Shutdown, WorkQueue, run_workers};
+use orrery_spaces::{MultiEvent, SpaceError, SpaceProvider};
+use serde_json::json;
+use status::{Kind, Phase};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The field manager of simulated status.
+pub const MANAGER: &str = "orrery-simcluster";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error(transparent)]
+    Space(#[from] SpaceError),
+    #[error(transparent)]
+    Kube(#[from] kube::Error),
+    #[error("encoding: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// An object: which of [`Kind::ALL`], its space, namespace and name.
+type ObjKey = (usize, String, Option<String>, String);
+
+/// Where one object is in its simulated start-up.
+struct Progress {
+    generation: i64,
+    since: Instant,
+    written: Option<Phase>,
+}
+
+pub struct SimCluster {
+    provider: Arc<dyn SpaceProvider>,
+    delay: Duration,
+    queue: WorkQueue<ObjKey>,
+    progress: Mutex<HashMap<ObjKey, Progress>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn resource(i: usize) -> (Kind, ApiResource) {
+    let (kind, group, version, k, plural) = Kind::ALL[i];
+    (kind, ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, k), plural))
+}
+
+impl SimCluster {
+    /// Simulates every space of `provider`; workloads become ready `delay` after they
+    /// (or their new generation) appear.
+    pub fn new(provider: Arc<dyn SpaceProvider>, delay: Duration, metrics: &Metrics) -> Arc<Self> {
+        Arc::new(Self {
+            provider,
+            delay,
+            queue: WorkQueue::new(QueueConfig::named("simcluster").metrics(metrics)),
+            progress: Mutex::default(),
+        })
+    }
+
+    /// Runs until `shutdown`.
+    pub async fn run(self: Arc<Self>, shutdown: Shutdown, workers: usize) {
+        self.queue.shutdown_on(&shutdown);
+        let watches: Vec<_> = (0..Kind::ALL.len()).map(|i| tokio::spawn(self.clone().follow(i))).collect();
+        let me = self.clone();
+        run_workers(self.queue.clone(), workers, move |key: ObjKey| {
+            let me = me.clone();
+            async move { me.reconcile(&key).await }
+        })
+        .await;
+        for w in watches {
+            w.abort();
+        }
+    }
+
+    async fn follow(self: Arc<Self>, i: usize) {
+        let (_, api) = resource(i);
+        let mut events = self.provider.watch_all(api);
+        while let Some(event) = events.next().await {
+            let (tagged, gone) = match event {
+                Ok(MultiEvent::InitApply(t) | MultiEvent::Apply(t)) => (t, false),
+                Ok(MultiEvent::Delete(t)) => (t, true),
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "simcluster watch");
+                    continue;
+                }
+            };
+            let meta = &tagged.object.metadata;
+            let Some(name) = meta.name.clone() else { continue };
+            let key = (i, tagged.space.clone(), meta.namespace.clone(), name);
+            if gone {
+                lock(&self.progress).remove(&key);
+                continue;
+            }
+            let generation = meta.generation.unwrap_or(1);
+            let fresh = {
+                let mut progress = lock(&self.progress);
+                let fresh = progress.get(&key).is_none_or(|p| p.generation != generation);
+                if fresh {
+                    progress.insert(key.clone(), Progress { generation, since: Instant::now(), written: None });
+                }
+                fresh
+            };
+            if fresh {
+                self.queue.add(key);
+            }
+        }
+    }
+
+    async fn reconcile(&self, key: &ObjKey) -> Result<(), SimError> {
+        let (i, space, namespace, name) = key;
+        let Some((since, written)) = lock(&self.progress).get(key).map(|p| (p.since, p.written)) else {
+            return Ok(());
+        };
+        let elapsed = since.elapsed();
+        let phase = if elapsed >= self.delay { Phase::Ready } else { Phase::Starting };
+        if written != Some(phase) {
+            let (kind, api) = resource(*i);
+            let client = self.provider.client(space).await?;
+            let objects: Api<DynamicObject> = match namespace {
+                Some(ns) => Api::namespaced_with(client, ns, &api),
+                None => Api::all_with(client, &api),
+            };
+            let Some(object) = objects.get_opt(name).await? else { return Ok(()) };
+            let now = jiff::Timestamp::now().to_string();
+            let status = status::status(kind, &serde_json::to_value(&object)?, phase, &now);
+            let patch: Patch<()> =
+                Patch::Json(serde_json::from_value(json!([{"op": "add", "path": "/status", "value": status}]))?);
+            let params = PatchParams { field_manager: Some(MANAGER.into()), ..Default::default() };
+            match objects.patch_status(name, &params, &patch).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+            if let Some(p) = lock(&self.progress).get_mut(key) {
+                p.written = Some(phase);
+            }
+        }
+        if phase == Phase::Starting {
+            self.queue.add_after(key.clone(), self.delay.saturating_sub(elapsed));
+        }
+        Ok(())
+    }
+}
