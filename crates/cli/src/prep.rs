@@ -51,7 +51,7 @@ pub fn bundle(name: &str, mailbox_kubeconfig: &str, image: &str) -> Vec<Value> {
                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
                "subjects": [{"kind": "ServiceAccount", "name": "orrery-syncer", "namespace": ns}]}),
         json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "orrery-mailbox", "namespace": ns, "labels": labels},
-               "type": "Opaque", "stringData": {"kubeconfig": mailbox_kubeconfig}}),
+               "type": "Opaque", "data": {"kubeconfig": k8s_openapi::ByteString(mailbox_kubeconfig.as_bytes().to_vec())}}),
         json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "orrery-syncer", "namespace": ns, "labels": labels},
                "spec": {"replicas": 1, "strategy": {"type": "Recreate"}, "selector": {"matchLabels": labels},
                         "template": {"metadata": {"labels": labels},
@@ -128,7 +128,8 @@ mod tests {
         let deployment = &docs[5]["spec"]["template"]["spec"];
         assert_eq!(deployment["containers"][0]["image"], "img:1");
         assert_eq!(deployment["containers"][0]["args"][0], "syncer");
-        assert_eq!(docs[4]["stringData"]["kubeconfig"], "apiVersion: v1\nkind: Config\n");
+        let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(docs[4].clone()).expect("a Secret");
+        assert_eq!(secret.data.expect("data")["kubeconfig"].0, b"apiVersion: v1\nkind: Config\n");
         let yaml = to_yaml(&docs).expect("yaml");
         assert_eq!(yaml.matches("---\n").count(), 6);
     }
