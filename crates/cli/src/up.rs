@@ -104,10 +104,24 @@ async fn mailbox_kubeconfig(inventory: &kube::Client, target: &str, shutdown: &S
     }
 }
 
+/// `kc` with every cluster's server moved to `base` (scheme, host and port), keeping the
+/// path: a kubeconfig the server issued in an earlier run, on another port (`--listen
+/// …:0`), still opens the same space with the same token and CA.
+fn rebase(mut kc: Kubeconfig, base: &str) -> anyhow::Result<Kubeconfig> {
+    for c in kc.clusters.iter_mut().filter_map(|c| c.cluster.as_mut()) {
+        if let Some(server) = &c.server {
+            let uri: http::Uri = server.parse().with_context(|| format!("server URL {server:?}"))?;
+            c.server = Some(format!("{}{}", base.trim_end_matches('/'), uri.path()));
+        }
+    }
+    Ok(kc)
+}
+
 /// The simulated WECs: their server, spaces, inventory entries, syncers and simulation.
 async fn start_wecs(
     args: &UpArgs,
     center: &Arc<EmbeddedProvider>,
+    center_url: &str,
     kubeconfigs: &Path,
     shutdown: &Shutdown,
     started: Instant,
@@ -135,14 +149,15 @@ async fn start_wecs(
         let labels = wec_labels(i, name, args.sim_wec_labels.get(i).map(String::as_str))?;
         wecs.create(name, &Default::default()).await.with_context(|| format!("creating WEC space {name}"))?;
         ensure_location(&inventory, name, &labels).await?;
-        write_kubeconfig(kubeconfigs, name, &wecs.kubeconfig(name).await?)?;
+        write_kubeconfig(kubeconfigs, name, &rebase(wecs.kubeconfig(name).await?, &wec_server.endpoint.url)?)?;
     }
     step(started, &format!("{n} WECs registered in {INVENTORY} (SyncTarget + Location each)"));
     let metrics = Metrics::new();
     let delay = Duration::try_from_secs_f64(args.sim_delay).context("--sim-delay")?;
     tokio::spawn(SimCluster::new(wecs.clone(), delay, &metrics).run(shutdown.clone(), 2));
     for (i, name) in names.iter().enumerate() {
-        let mailbox = client_for(mailbox_kubeconfig(&inventory, name, shutdown).await?).await?;
+        let kc = rebase(mailbox_kubeconfig(&inventory, name, shutdown).await?, center_url)?;
+        let mailbox = client_for(kc).await?;
         let wec = wecs.client(name).await?;
         let settings = Settings { heartbeat: Duration::from_secs(10), workers: 2 };
         tokio::spawn(Syncer::new(mailbox, wec, settings, &metrics).run(shutdown.clone()));
@@ -170,13 +185,13 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let kubeconfigs = args.data_dir.join("kubeconfigs");
     for space in [INVENTORY, WDS] {
         provider.create(space, &Default::default()).await.with_context(|| format!("creating space {space}"))?;
-        write_kubeconfig(&kubeconfigs, space, &provider.kubeconfig(space).await?)?;
+        write_kubeconfig(&kubeconfigs, space, &rebase(provider.kubeconfig(space).await?, &server.endpoint.url)?)?;
     }
     step(started, &format!("spaces {INVENTORY} (inventory) and {WDS} (workload description)"));
     let controllers =
         tokio::spawn(run_controllers(Wiring::embedded(provider.clone()).await?, args.run.clone(), shutdown.clone()));
     let wec_server = if args.sim_wecs > 0 {
-        Some(start_wecs(&args, &provider, &kubeconfigs, &shutdown, started).await?)
+        Some(start_wecs(&args, &provider, &server.endpoint.url, &kubeconfigs, &shutdown, started).await?)
     } else {
         None
     };
@@ -187,9 +202,10 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     );
     let wds_kc = kubeconfigs.join(format!("{WDS}.kubeconfig"));
     eprintln!(
-        "\norrery is up ({:.1}s). Next:\n  export KUBECONFIG={}\n  kubectl apply -f examples/quickstart/   # a workload and an EdgePlacement\n  orrery status                           # placements → WECs, sync state, status\n  kubectl --kubeconfig {} get deployments -A   # a WEC's view{}",
+        "\norrery is up ({:.1}s). Next:\n  export KUBECONFIG={}\n  kubectl apply -f examples/quickstart/   # a workload and an EdgePlacement\n  orrery status --kubeconfig {}   # placements → WECs, sync state, status\n  kubectl --kubeconfig {} get deployments -A   # a WEC's view{}",
         started.elapsed().as_secs_f64(),
         wds_kc.display(),
+        server.admin_kubeconfig.display(),
         kubeconfigs.join("wec1.kubeconfig").display(),
         if args.sim_wecs == 0 { "  (start with --sim-wecs 3 for simulated WECs)" } else { "" },
     );
@@ -207,6 +223,17 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mailbox_kubeconfigs_follow_the_center() {
+        let kc = Kubeconfig::from_yaml(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:4000/clusters/imw1-mb-1\n",
+        )
+        .expect("kubeconfig");
+        let moved = rebase(kc, "https://127.0.0.1:5000").expect("rebase");
+        let server = moved.clusters[0].cluster.as_ref().and_then(|c| c.server.clone());
+        assert_eq!(server.as_deref(), Some("https://127.0.0.1:5000/clusters/imw1-mb-1"));
+    }
 
     #[test]
     fn wec_labels_default_and_given() {

@@ -252,6 +252,18 @@ impl Process {
         Ok(Self { child, lines })
     }
 
+    /// Starts `command` (an `orrery up` or `server`, whose first stdout line is a JSON
+    /// object once it serves) and waits for that line; returns the process and the line.
+    pub fn ready(mut command: Command) -> anyhow::Result<(Self, serde_json::Value)> {
+        let child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().context("spawning")?;
+        let mut process = Self::adopt(child)?;
+        let mut line = String::new();
+        BufReader::new(process.child.stdout.take().context("stdout")?).read_line(&mut line)?;
+        let ready =
+            serde_json::from_str(&line).with_context(|| format!("ready line {line:?}: {}", process.output()))?;
+        Ok((process, ready))
+    }
+
     /// Whether the process wrote a stderr line containing `what`.
     pub fn said(&self, what: &str) -> bool {
         self.lines.lock().unwrap_or_else(|e| e.into_inner()).iter().any(|l| l.contains(what))

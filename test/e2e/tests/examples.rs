@@ -3,13 +3,12 @@
 //! status returned (singleton) with executing-count, upsync from a WEC, and pruning when a
 //! placement is deleted.
 
-use kube::api::{Api, DeleteParams, DynamicObject};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use orrery_e2e::objects::{api, configmaps, create, get, namespaces, placements, resource, until, widgets};
 use orrery_e2e::{Kubectl, Process, client_from, orrery_bin};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 fn deployments() -> kube::api::ApiResource {
     resource("apps", "v1", "Deployment", "deployments")
@@ -33,24 +32,16 @@ fn space_kubeconfig(admin: &Path, dir: &Path, space: &str) -> PathBuf {
 async fn the_scenario_example_runs_end_to_end() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join(".orrery");
-    let child = Command::new(orrery_bin())
-        .args(["up", "--listen", "127.0.0.1:0", "--sim-wecs", "2", "--sim-delay", "0.5"])
-        .args([
-            "--sim-wec-labels",
-            "env=prod,region=eu-west",
-            "--sim-wec-labels",
-            "env=prod,region=us-east,special=yes",
-        ])
+    let mut command = Command::new(orrery_bin());
+    command
+        // A short Lease: the restart below follows a kill, and waits for it to expire.
+        .args(["up", "--listen", "127.0.0.1:0", "--sim-wecs", "2", "--sim-delay", "0.5", "--lease-duration", "2"])
+        .args(["--sim-wec-labels", "env=prod,region=eu-west"])
+        .args(["--sim-wec-labels", "env=prod,region=us-east,special=yes"])
         .arg("--data-dir")
-        .arg(&data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("orrery up");
-    let mut up = Process::adopt(child).expect("adopt");
+        .arg(&data);
+    let (mut up, _) = Process::ready(command).expect("orrery up");
     let _log = up.log_on_panic("orrery up");
-    let mut line = String::new();
-    BufReader::new(up.child.stdout.take().expect("stdout")).read_line(&mut line).expect("ready line");
     let kubeconfigs = data.join("kubeconfigs");
     let client = |space: &str| {
         let path = kubeconfigs.join(format!("{space}.kubeconfig"));
@@ -134,4 +125,28 @@ async fn the_scenario_example_runs_end_to_end() {
     })
     .await;
     assert!(get(&wec1, &configmaps(), Some("common"), "greeting").await.is_some(), "the common workload stays");
+
+    // Stopped and started again on the same data directory (a new port): it resumes.
+    drop(_log);
+    up.kill();
+    let mut command = Command::new(orrery_bin());
+    command
+        // (the killed run's Lease is taken over after --lease-duration)
+        .args(["up", "--listen", "127.0.0.1:0", "--sim-wecs", "2", "--sim-delay", "0.5", "--lease-duration", "2"])
+        .arg("--data-dir")
+        .arg(&data);
+    let (again, _) = Process::ready(command).expect("orrery up again");
+    let _log = again.log_on_panic("orrery up (again)");
+    let (wds, wec1) = (client("wds1").await.expect("wds"), client("wec1").await.expect("wec1"));
+    assert!(get(&wds, &placements(), None, "common").await.is_some(), "the WDS kept its objects");
+    api(&wds, &configmaps(), Some("common"))
+        .patch("greeting", &PatchParams::default(), &Patch::Merge(json!({"data": {"message": "Hi from %(name)"}})))
+        .await
+        .expect("edit");
+    until("the edit reaches wec1 through the resumed pipeline", || async {
+        get(&wec1, &configmaps(), Some("common"), "greeting")
+            .await
+            .is_some_and(|c| c.data["data"]["message"] == "Hi from wec1")
+    })
+    .await;
 }

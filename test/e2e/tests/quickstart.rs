@@ -5,9 +5,8 @@
 //! cannot drift apart.
 
 use orrery_e2e::{Kubectl, Process, orrery_bin};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 fn repo() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
@@ -44,18 +43,10 @@ fn the_readme_quickstart_works_as_written() {
     // Terminal 1, on a free port.
     let args: Vec<String> =
         up_args.iter().map(|a| if a == "127.0.0.1:6443" { "127.0.0.1:0".to_owned() } else { a.clone() }).collect();
-    let child = Command::new(orrery_bin())
-        .args(&args)
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("orrery up");
-    let mut up = Process::adopt(child).expect("adopt");
+    let mut command = Command::new(orrery_bin());
+    command.args(&args).current_dir(dir.path());
+    let (up, ready) = Process::ready(command).expect("orrery up");
     let _log = up.log_on_panic("orrery up");
-    let mut line = String::new();
-    BufReader::new(up.child.stdout.take().expect("stdout")).read_line(&mut line).expect("the ready line");
-    let ready: serde_json::Value = serde_json::from_str(&line).expect("json");
     assert_eq!(ready["wecs"], 3, "{ready}");
     for space in ["wds1", "imw1", "wec1", "wec2", "wec3"] {
         assert!(dir.path().join(format!(".orrery/kubeconfigs/{space}.kubeconfig")).exists(), "{space}'s kubeconfig");
