@@ -345,8 +345,12 @@ async fn a_restarted_translator_picks_up_where_the_last_one_stopped() {
     let space = orrery_api::mailbox_space_name("imw1", &uid);
     until("the mailbox exists", || async { the_one_exists(&server, &space).await }).await;
     let mailbox = server.client(&space).await.expect("client");
-    until("both copies are there", || async { projected(&mailbox, &configmaps()).await == set(&["ns1/a", "ns1/b"]) })
-        .await;
+    // Copies first, `the-one` last: the restart below reads back what was written from it.
+    until("both copies are there, and the-one lists them", || async {
+        projected(&mailbox, &configmaps()).await == set(&["ns1/a", "ns1/b"])
+            && the_one(&mailbox).await.is_some_and(|spec| listed(&spec, "configmaps") == set(&["ns1/a", "ns1/b"]))
+    })
+    .await;
 
     first.kill();
     api(&wds, &configmaps(), Some("ns1")).delete("b", &DeleteParams::default()).await.expect("delete");
