@@ -97,6 +97,22 @@ pub async fn ensure_location(
     Ok(())
 }
 
+/// The mailbox kubeconfig the mailbox controller leaves for SyncTarget `target` (Secret
+/// `kube-system/mailbox-<target>` of the inventory), as soon as it is there: watched, not
+/// polled. Callers bound the wait.
+pub async fn mailbox_kubeconfig(inventory: &kube::Client, target: &str) -> anyhow::Result<String> {
+    use k8s_openapi::api::core::v1::Secret;
+    let secrets: Api<Secret> = Api::namespaced(inventory.clone(), "kube-system");
+    let name = format!("mailbox-{target}");
+    let kubeconfig = |s: Option<&Secret>| s?.data.as_ref()?.get("kubeconfig").map(|b| b.0.clone());
+    let secret =
+        kube::runtime::wait::await_condition(secrets, &name, move |s: Option<&Secret>| kubeconfig(s).is_some())
+            .await
+            .with_context(|| format!("watching Secret kube-system/{name}"))?;
+    let bytes = kubeconfig(secret.as_ref()).with_context(|| format!("Secret kube-system/{name} has no kubeconfig"))?;
+    String::from_utf8(bytes).context("the mailbox kubeconfig is not UTF-8")
+}
+
 /// How long ago a SyncTarget's syncer last reported, and whether that is healthy.
 pub fn heartbeat(st: &SyncTarget) -> String {
     let Some(status) = &st.status else { return "never".into() };

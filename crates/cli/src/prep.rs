@@ -5,12 +5,11 @@
 //! placements send), a Secret with the mailbox kubeconfig (its token opens that mailbox
 //! only), and a Deployment running `orrery syncer`.
 
-use crate::location::{Inventory, ensure_location, parse_labels};
+use crate::location::{Inventory, ensure_location, mailbox_kubeconfig, parse_labels};
 use anyhow::Context;
-use kube::api::Api;
 use serde_json::{Value, json};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -80,21 +79,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let inv = args.inventory.client(&args.inventory.inventory).await?;
     ensure_location(&inv, &args.name, &labels).await?;
     eprintln!("location/{} registered; waiting for its mailbox…", args.name);
-    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(inv, "kube-system");
-    let deadline = Instant::now() + Duration::try_from_secs_f64(args.timeout).context("--timeout")?;
-    let kubeconfig = loop {
-        let found = secrets.get_opt(&format!("mailbox-{}", args.name)).await?;
-        if let Some(text) = found.as_ref().and_then(|s| s.data.as_ref()?.get("kubeconfig")) {
-            break String::from_utf8(text.0.clone()).context("the mailbox kubeconfig is not UTF-8")?;
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
+    let wait = Duration::try_from_secs_f64(args.timeout).context("--timeout")?;
+    let kubeconfig = tokio::time::timeout(wait, mailbox_kubeconfig(&inv, &args.name)).await.map_err(|_| {
+        anyhow::anyhow!(
             "no mailbox kubeconfig for {} after {}s: is `orrery controllers` (or `orrery up`) running?",
             args.name,
             args.timeout
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+        )
+    })??;
     let yaml = to_yaml(&bundle(&args.name, &kubeconfig, &args.syncer_image))?;
     if args.output.as_os_str() == "-" {
         print!("{yaml}");

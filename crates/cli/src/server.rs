@@ -5,35 +5,42 @@ use orrery_spaceserver::server::{ServerConfig, start};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-#[derive(clap::Args)]
+/// The space server's flags, shared by `orrery server` and `orrery up`.
+#[derive(clap::Args, Clone)]
 pub struct Args {
-    /// Where the store, the CA, the admin token and admin.kubeconfig live.
+    /// Where the store, the CA, the admin token and admin.kubeconfig live (for `up`, also
+    /// kubeconfigs/ for its spaces and wecs/ for its simulated WECs).
     #[arg(long, value_name = "DIR", default_value = ".orrery")]
-    data_dir: PathBuf,
+    pub data_dir: PathBuf,
     /// The address to listen on; port 0 picks a free one (printed when ready).
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:6443")]
-    listen: SocketAddr,
-    /// Another host name or address clients use (added to the certificate and kubeconfigs).
+    pub listen: SocketAddr,
+    /// Another host name or address clients (and real clusters' syncers) use, added to the
+    /// certificate and to the kubeconfigs the server hands out.
     #[arg(long, value_name = "HOST")]
-    advertise_host: Option<String>,
+    pub advertise_host: Option<String>,
     /// Serve plain HTTP instead of HTTPS. For tests only: tokens travel in the clear.
     #[arg(long)]
-    insecure_http: bool,
+    pub insecure_http: bool,
     /// How many recent events watches can resume from (older resource versions get 410).
     #[arg(long, value_name = "N", default_value_t = 200_000, hide = true)]
-    event_history: usize,
+    pub event_history: usize,
+}
+
+impl Args {
+    pub fn config(&self) -> ServerConfig {
+        ServerConfig {
+            data_dir: self.data_dir.clone(),
+            listen: self.listen,
+            advertise_host: self.advertise_host.clone(),
+            insecure_http: self.insecure_http,
+            event_history: self.event_history,
+        }
+    }
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let server = start(ServerConfig {
-        data_dir: args.data_dir.clone(),
-        listen: args.listen,
-        advertise_host: args.advertise_host,
-        insecure_http: args.insecure_http,
-        event_history: args.event_history,
-    })
-    .await
-    .context("starting the space server")?;
+    let server = start(args.config()).await.context("starting the space server")?;
     // One JSON line on stdout says the server is ready and where: scripts and tests read it.
     println!(
         "{}",

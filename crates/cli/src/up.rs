@@ -8,9 +8,8 @@
 //! resumes where it was.
 
 use crate::controllers::{RunArgs, Wiring, run_controllers};
-use crate::location::{ensure_location, parse_labels};
+use crate::location::{ensure_location, mailbox_kubeconfig, parse_labels};
 use anyhow::Context;
-use kube::api::Api;
 use kube::config::Kubeconfig;
 use orrery_runtime::{Metrics, Shutdown};
 use orrery_simcluster::SimCluster;
@@ -33,20 +32,8 @@ const REGIONS: [&str; 3] = ["us-east", "eu-west", "ap-south"];
 
 #[derive(clap::Args)]
 pub struct UpArgs {
-    /// Where everything is kept: the center's store, CA, tokens and admin.kubeconfig;
-    /// kubeconfigs/ for the WDS, the inventory and every WEC; wecs/ for the simulated WECs.
-    #[arg(long, value_name = "DIR", default_value = ".orrery")]
-    data_dir: PathBuf,
-    /// The center's address; port 0 picks a free one (printed when ready).
-    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:6443")]
-    listen: SocketAddr,
-    /// A further name or address clients (and real clusters' syncers) use to reach the
-    /// center, added to its certificate and to the kubeconfigs it hands out.
-    #[arg(long, value_name = "HOST")]
-    advertise_host: Option<String>,
-    /// Serve plain HTTP (tests only).
-    #[arg(long)]
-    insecure_http: bool,
+    #[command(flatten)]
+    server: crate::server::Args,
     /// How many simulated WECs to run (spaces of a second embedded server, each with its
     /// own syncer). Simulated: workloads get plausible status, nothing runs.
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -88,22 +75,6 @@ fn write_kubeconfig(dir: &Path, space: &str, kc: &Kubeconfig) -> anyhow::Result<
     Ok(path)
 }
 
-/// Waits for the mailbox kubeconfig the mailbox controller leaves for `target`.
-async fn mailbox_kubeconfig(inventory: &kube::Client, target: &str, shutdown: &Shutdown) -> anyhow::Result<Kubeconfig> {
-    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(inventory.clone(), "kube-system");
-    loop {
-        if let Some(secret) = secrets.get_opt(&format!("mailbox-{target}")).await?
-            && let Some(text) = secret.data.as_ref().and_then(|d| d.get("kubeconfig"))
-        {
-            return Ok(Kubeconfig::from_yaml(std::str::from_utf8(&text.0)?)?);
-        }
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_millis(100)) => {}
-            () = shutdown.wait() => anyhow::bail!("stopped"),
-        }
-    }
-}
-
 /// `kc` with every cluster's server moved to `base` (scheme, host and port), keeping the
 /// path: a kubeconfig the server issued in an earlier run, on another port (`--listen
 /// …:0`), still opens the same space with the same token and CA.
@@ -133,7 +104,7 @@ async fn start_wecs(
         args.sim_wec_labels.len()
     );
     let wec_server = start(ServerConfig {
-        data_dir: args.data_dir.join("wecs"),
+        data_dir: args.server.data_dir.join("wecs"),
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         advertise_host: None,
         insecure_http: false,
@@ -156,7 +127,11 @@ async fn start_wecs(
     let delay = Duration::try_from_secs_f64(args.sim_delay).context("--sim-delay")?;
     tokio::spawn(SimCluster::new(wecs.clone(), delay, &metrics).run(shutdown.clone(), 2));
     for (i, name) in names.iter().enumerate() {
-        let kc = rebase(mailbox_kubeconfig(&inventory, name, shutdown).await?, center_url)?;
+        let text = tokio::select! {
+            text = mailbox_kubeconfig(&inventory, name) => text?,
+            () = shutdown.wait() => anyhow::bail!("stopped"),
+        };
+        let kc = rebase(Kubeconfig::from_yaml(&text)?, center_url)?;
         let mailbox = client_for(kc).await?;
         let wec = wecs.client(name).await?;
         let settings = Settings { heartbeat: Duration::from_secs(10), workers: 2 };
@@ -171,18 +146,10 @@ async fn start_wecs(
 pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let shutdown = Shutdown::on_signals();
-    let server = start(ServerConfig {
-        data_dir: args.data_dir.clone(),
-        listen: args.listen,
-        advertise_host: args.advertise_host.clone(),
-        insecure_http: args.insecure_http,
-        event_history: 200_000,
-    })
-    .await
-    .context("starting the space server")?;
+    let server = start(args.server.config()).await.context("starting the space server")?;
     step(started, &format!("space server at {}", server.endpoint.url));
     let provider = Arc::new(EmbeddedProvider::new(Kubeconfig::read_from(&server.admin_kubeconfig)?).await?);
-    let kubeconfigs = args.data_dir.join("kubeconfigs");
+    let kubeconfigs = args.server.data_dir.join("kubeconfigs");
     for space in [INVENTORY, WDS] {
         provider.create(space, &Default::default()).await.with_context(|| format!("creating space {space}"))?;
         write_kubeconfig(&kubeconfigs, space, &rebase(provider.kubeconfig(space).await?, &server.endpoint.url)?)?;
