@@ -75,7 +75,7 @@ pub async fn client_for(kc: Kubeconfig) -> Result<kube::Client, SpaceError> {
     let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await
         .map_err(|e| SpaceError::Kubeconfig(e.to_string()))?;
-    Ok(kube::Client::try_from(config)?)
+    crate::connect::client(config)
 }
 
 impl EmbeddedProvider {
@@ -89,7 +89,7 @@ impl EmbeddedProvider {
             let url = config.cluster_url.to_string();
             let root = url.find("/clusters/").map_or(url.trim_end_matches('/'), |i| &url[..i]);
             config.cluster_url = root.parse().map_err(|e| SpaceError::Kubeconfig(format!("server URL: {e}")))?;
-            kube::Client::try_from(config)?
+            crate::connect::client(config)?
         };
         let root = space_client(&base, ROOT);
         let wildcard = client_for(for_space(admin.clone(), "*")?).await?;

@@ -7,6 +7,7 @@
 //! (`/clusters/*/…`), so a controller follows 10,000 mailboxes with a single stream; the
 //! kubeconfig provider fans in one watch per space.
 
+pub mod connect;
 mod embedded;
 mod kubeconfig;
 

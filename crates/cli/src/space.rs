@@ -3,7 +3,7 @@
 
 use anyhow::{Context, bail};
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::Kubeconfig;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -80,8 +80,7 @@ pub(crate) fn for_space(mut kc: Kubeconfig, space: &str) -> anyhow::Result<Kubec
 }
 
 pub(crate) async fn client(kc: Kubeconfig) -> anyhow::Result<kube::Client> {
-    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await?;
-    Ok(kube::Client::try_from(config)?)
+    Ok(orrery_spaces::client_for(kc).await?)
 }
 
 fn spaces(client: kube::Client) -> Api<DynamicObject> {

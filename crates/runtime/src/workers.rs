@@ -9,6 +9,9 @@ use std::hash::Hash;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+/// Retries of one key that are logged at debug level before failures become warnings.
+const QUIET_RETRIES: u32 = 3;
+
 use futures::FutureExt;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -63,7 +66,13 @@ where
             Ok(Err(e)) => {
                 let retries = queue.retries(&key);
                 let delay = guard.retry();
-                tracing::warn!(controller = queue.name(), ?key, error = %e, retries, ?delay, "reconcile failed; retrying");
+                // Most failures are transient (a write conflict, a cache not synced yet) and
+                // pass on the first retries: only a key that keeps failing is worth a warning.
+                if retries < QUIET_RETRIES {
+                    tracing::debug!(controller = queue.name(), ?key, error = %e, retries, ?delay, "reconcile failed; retrying");
+                } else {
+                    tracing::warn!(controller = queue.name(), ?key, error = %e, retries, ?delay, "reconcile failed; retrying");
+                }
             }
             Err(panic) => {
                 let what = panic

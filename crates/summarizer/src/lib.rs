@@ -14,6 +14,7 @@ pub mod collector;
 pub mod combined;
 pub mod controller;
 pub mod expr;
+pub mod pacing;
 pub mod singleton;
 
 pub use controller::Summarizer;

@@ -246,7 +246,9 @@ impl Syncer {
 
     async fn ensure_mailbox_namespace(&self, ns: &str) -> Result<(), SyncError> {
         let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.mailbox.clone());
-        let object = serde_json::from_value(json!({"metadata": {"name": ns}}))?;
+        // Marked as the syncer's own: when `the-one` also lists this Namespace, applying
+        // it over this one is not a conflict.
+        let object = serde_json::from_value(crate::downstream::implicit_namespace(ns))?;
         match api.create(&PostParams::default(), &object).await {
             Ok(_) => Ok(()),
             Err(e) if is_status(&e, 409) => Ok(()),
@@ -280,7 +282,9 @@ impl Syncer {
             return Ok(());
         }
         let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.wec.clone());
-        let object = serde_json::from_value(json!({"metadata": {"name": ns}}))?;
+        // Marked as the syncer's own: when `the-one` also lists this Namespace, applying
+        // it over this one is not a conflict.
+        let object = serde_json::from_value(crate::downstream::implicit_namespace(ns))?;
         match api.create(&PostParams::default(), &object).await {
             Ok(_) => {}
             Err(e) if is_status(&e, 409) => {}

@@ -73,6 +73,10 @@ async fn the_scenario_example_runs_end_to_end() {
             })
         })
         .await;
+        // The placed Namespace is the syncer's own, whether the Namespace object or one of
+        // its objects arrived first (the syncer makes namespaces for the objects it applies).
+        let ns = get(wec, &namespaces(), None, "common").await.expect("namespace common");
+        assert_eq!(annotation(&ns, "edge.kubestellar.io/downsynced").as_deref(), Some("Namespace//common"), "{name}");
     }
 
     // The special workload: on wec2 only; its status comes back to the WDS.

@@ -19,31 +19,42 @@ impl Drop for Child9 {
     }
 }
 
+/// Starts this binary with `args`, its stderr into `log` (or nowhere), and returns it with
+/// the JSON ready line it prints first on stdout.
+pub fn spawn_ready(args: &[&std::ffi::OsStr], log: Option<&Path>) -> anyhow::Result<(Child9, Value)> {
+    let exe = std::env::current_exe()?;
+    let stderr = match log {
+        Some(path) => Stdio::from(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?),
+        None => Stdio::null(),
+    };
+    let mut child = Command::new(exe)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .with_context(|| format!("starting orrery {args:?}"))?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
+    let child = Child9(child);
+    let ready: Value = serde_json::from_str(&line).with_context(|| format!("orrery {args:?}: ready line {line:?}"))?;
+    Ok((child, ready))
+}
+
 /// Starts `orrery server` (this binary) over plain HTTP on a free loopback port; returns
 /// the process, its URL and its admin kubeconfig.
 pub fn start_server(dir: &Path) -> anyhow::Result<(Child9, String, PathBuf)> {
-    let exe = std::env::current_exe()?;
-    let mut child = Command::new(exe)
-        .args(["server", "--listen", "127.0.0.1:0", "--insecure-http", "--data-dir"])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting orrery server")?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
-    let ready: Value = serde_json::from_str(&line).with_context(|| format!("server ready line {line:?}"))?;
+    let args = ["server", "--listen", "127.0.0.1:0", "--insecure-http", "--data-dir"].map(std::ffi::OsStr::new);
+    let (child, ready) = spawn_ready(&[&args[..], &[dir.as_os_str()]].concat(), None)?;
     let url = ready["url"].as_str().context("url")?.to_owned();
     let kubeconfig = ready["kubeconfig"].as_str().context("kubeconfig")?.into();
-    Ok((Child9(child), url, kubeconfig))
+    Ok((child, url, kubeconfig))
 }
 
 /// A client for one space of the server an admin kubeconfig points at.
 pub async fn client(kubeconfig: &Path, space: &str) -> anyhow::Result<kube::Client> {
     let text = std::fs::read_to_string(kubeconfig)?.replace("/clusters/root", &format!("/clusters/{space}"));
     let kc: kube::config::Kubeconfig = serde_saphyr::from_str(&text)?;
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
-    Ok(kube::Client::try_from(config)?)
+    Ok(orrery_spaces::client_for(kc).await?)
 }
 
 /// The `p` quantile (0..=1) of sorted samples, nearest rank; 0 for none.
@@ -57,14 +68,33 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// Resident memory of a process, in bytes.
 pub fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
+    status_kib(pid, "VmRSS:").map(|kib| kib * 1024)
+}
+
+/// The most resident memory a process has had, in bytes.
+pub fn peak_rss_bytes(pid: u32) -> anyhow::Result<u64> {
+    status_kib(pid, "VmHWM:").map(|kib| kib * 1024)
+}
+
+fn status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kb: u64 = status
+    status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
-        .context("VmRSS")?;
-    Ok(kb * 1024)
+        .with_context(|| format!("{field} of process {pid}"))
+}
+
+/// The size of the files under `dir`, in bytes.
+pub fn dir_bytes(dir: &Path) -> std::io::Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        total += if meta.is_dir() { dir_bytes(&entry.path())? } else { meta.len() };
+    }
+    Ok(total)
 }
 
 /// CPU time (user + system) this process has used, in seconds.

@@ -3,6 +3,7 @@
 mod common;
 mod controllers;
 mod inventory;
+mod scale;
 mod server;
 mod summarizer;
 mod syncer;
@@ -31,6 +32,10 @@ enum Command {
     /// The status summarizer: a WEC's status in its mailbox until the WDS shows it (the
     /// object's status, its CombinedStatus), one WEC at a time and all at once.
     Summarizer(summarizer::Args),
+    /// The whole pipeline at scale: one workload on N simulated WECs with real syncers
+    /// over HTTPS, every stage timed per WEC, the center's CPU and memory, updates, and a
+    /// correctness check at the end.
+    Scale(scale::Args),
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -40,5 +45,6 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Command::Translator(a) => translator::run(a).await,
         Command::Syncer(a) => syncer::run(a).await,
         Command::Summarizer(a) => summarizer::run(a).await,
+        Command::Scale(a) => scale::run(a).await,
     }
 }

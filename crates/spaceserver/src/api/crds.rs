@@ -7,7 +7,8 @@ use super::{ApiServer, crud, spaces};
 use crate::store::{ListRequest, Prefix};
 use orrery_api::validation::{FieldError, FieldErrors, FieldPath, names};
 use serde_json::{Value, json};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, Weak};
 
 /// Sets the status a CRD has once its names are accepted: Kubernetes clients (kube-rs's
 /// `is_crd_established`, `kubectl wait --for=condition=established`) wait for it.
@@ -154,6 +155,25 @@ pub(super) fn resources_of(crd: &Value) -> Vec<ResourceInfo> {
     out
 }
 
+/// Custom resources' infos, shared by every space whose CRD says the same thing. orrery's
+/// own CRDs are in every space, and without sharing their schemas were most of what a
+/// space costs in memory (10,000 mailboxes held 10,000 copies of each).
+type Shared = HashMap<(String, String, String), Vec<Weak<ResourceInfo>>>;
+static SHARED: LazyLock<Mutex<Shared>> = LazyLock::new(Default::default);
+
+/// The shared info equal to `info`, or `info` made shareable.
+fn shared(info: ResourceInfo) -> Arc<ResourceInfo> {
+    let mut all = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+    let bucket = all.entry((info.group.clone(), info.version.clone(), info.resource.clone())).or_default();
+    bucket.retain(|w| w.strong_count() > 0);
+    if let Some(same) = bucket.iter().filter_map(Weak::upgrade).find(|a| **a == info) {
+        return same;
+    }
+    let info = Arc::new(info);
+    bucket.push(Arc::downgrade(&info));
+    info
+}
+
 /// Rebuilds a space's resources from its stored CRDs.
 pub(super) async fn refresh(server: &Arc<ApiServer>, space: &str) {
     let prefix = Prefix {
@@ -170,7 +190,7 @@ pub(super) async fn refresh(server: &Arc<ApiServer>, space: &str) {
             for r in resources_of(&crd) {
                 // A CRD may not replace a built-in.
                 if resources.get(&r.group, &r.version, &r.resource).is_none_or(|existing| existing.custom) {
-                    resources.insert(r);
+                    resources.insert_shared(shared(r));
                 }
             }
         }
@@ -208,6 +228,18 @@ mod tests {
         assert!(ep.has_status && !ep.namespaced && ep.custom);
         assert_eq!(ep.short_names, ["epl"]);
         assert_eq!(ep.printer_columns[0].name, "Locations");
+    }
+
+    #[test]
+    fn spaces_with_the_same_crd_share_one_info_and_a_changed_one_gets_its_own() {
+        let a = shared(resources_of(&crd()).remove(0));
+        let b = shared(resources_of(&crd()).remove(0));
+        assert!(Arc::ptr_eq(&a, &b), "the same CRD in two spaces");
+        let mut changed = crd();
+        changed["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["description"] = json!("another");
+        let c = shared(resources_of(&changed).remove(0));
+        assert!(!Arc::ptr_eq(&a, &c), "a CRD with another schema");
+        assert_eq!(c.schema.as_deref().and_then(|s| s.get("description")), Some(&json!("another")));
     }
 
     #[test]

@@ -195,12 +195,17 @@ pub struct Resources {
     by_gvr: BTreeMap<(String, String, String), Arc<ResourceInfo>>,
 }
 
+/// The built-ins' infos, made once: every space serves the same ones, so 10,000 spaces
+/// share one copy.
+static BUILTIN_INFOS: std::sync::LazyLock<Vec<Arc<ResourceInfo>>> =
+    std::sync::LazyLock::new(|| BUILTINS.iter().map(|bi| Arc::new(builtin_info(bi))).collect());
+
 impl Resources {
     /// The built-ins, plus `extra` (the root space's Space kind).
     pub fn builtin(extra: &[ResourceInfo]) -> Self {
         let mut r = Self::default();
-        for bi in BUILTINS {
-            r.insert(builtin_info(bi));
+        for info in BUILTIN_INFOS.iter() {
+            r.insert_shared(info.clone());
         }
         for e in extra {
             r.insert(e.clone());
@@ -209,7 +214,12 @@ impl Resources {
     }
 
     pub fn insert(&mut self, info: ResourceInfo) {
-        self.by_gvr.insert((info.group.clone(), info.version.clone(), info.resource.clone()), Arc::new(info));
+        self.insert_shared(Arc::new(info));
+    }
+
+    /// Inserts an info other spaces may share.
+    pub fn insert_shared(&mut self, info: Arc<ResourceInfo>) {
+        self.by_gvr.insert((info.group.clone(), info.version.clone(), info.resource.clone()), info);
     }
 
     pub fn get(&self, group: &str, version: &str, resource: &str) -> Option<Arc<ResourceInfo>> {

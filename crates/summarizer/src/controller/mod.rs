@@ -10,7 +10,9 @@
 //! The work queue carries WDS objects. A status change in one WEC enqueues only its
 //! object; a burst of changes from thousands of WECs to one object coalesces in the queue
 //! (a key is queued once, and changes arriving while it is being reconciled give one more
-//! reconcile), so the object is summarized once per burst, not once per WEC.
+//! reconcile), and an object summarized recently waits out a window that grows with what a
+//! pass costs ([`crate::pacing`]), so the object is summarized a few times per burst, not
+//! once per WEC.
 
 mod follow;
 mod reconcile;
@@ -26,6 +28,7 @@ use orrery_spaces::{SpaceError, SpaceProvider};
 use orrery_translator::controller::{ResourceName, Routes};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// The field manager of everything the summarizer writes.
@@ -71,6 +74,8 @@ pub struct Summarizer {
     report_namespaces: Mutex<BTreeSet<String>>,
     /// The status watches over the mailboxes, one per carried resource.
     copy_watches: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Per object: when its last pass started and what the one before took (pacing).
+    passes: Mutex<HashMap<SourceKey, (Instant, Duration)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -101,6 +106,7 @@ impl Summarizer {
             no_status_subresource: Mutex::default(),
             report_namespaces: Mutex::default(),
             copy_watches: Mutex::default(),
+            passes: Mutex::default(),
         })
     }
 
@@ -111,7 +117,14 @@ impl Summarizer {
         let me = self.clone();
         run_workers(self.queue.clone(), workers, move |key: SourceKey| {
             let me = me.clone();
-            async move { me.reconcile(&key).await }
+            async move {
+                let started = me.pass_started(&key);
+                let outcome = me.reconcile(&key).await;
+                if let Some(pass) = lock(&me.passes).get_mut(&key) {
+                    pass.1 = started.elapsed();
+                }
+                outcome
+            }
         })
         .await;
         for t in tasks.into_iter().chain(std::mem::take(&mut *lock(&self.copy_watches))) {
@@ -119,9 +132,29 @@ impl Summarizer {
         }
     }
 
+    /// Queues objects to summarize, each paced by its last pass.
     fn enqueue(&self, keys: impl IntoIterator<Item = SourceKey>) {
+        let passes = lock(&self.passes);
         for k in keys {
-            self.queue.add(k);
+            let last = passes.get(&k).map(|(at, took)| (at.elapsed(), *took));
+            match crate::pacing::delay(last) {
+                d if d.is_zero() => self.queue.add(k),
+                d => self.queue.add_after(k, d),
+            }
         }
+    }
+
+    /// Notes that a pass over `key` starts now; returns when.
+    fn pass_started(&self, key: &SourceKey) -> Instant {
+        let now = Instant::now();
+        let mut passes = lock(&self.passes);
+        // Entries older than the longest window pace nothing: drop them now and then, so
+        // deleted objects do not pile up.
+        if passes.len() > 4096 {
+            passes.retain(|_, (at, _)| at.elapsed() < crate::pacing::MAX_WINDOW);
+        }
+        let took = passes.get(key).map_or(Duration::ZERO, |p| p.1);
+        passes.insert(key.clone(), (now, took));
+        now
     }
 }

@@ -1,0 +1,300 @@
+//! `orrery bench scale`: one workload placed on N simulated WECs, end to end, with every
+//! stage timed per WEC.
+//!
+//! Three processes: the center (`orrery up`: the space server and every controller, the
+//! process whose CPU and memory are reported), a second space server holding the N WEC
+//! spaces, and this one, which runs the N syncers (each dialling its own mailbox over
+//! HTTPS with its own token), the simulated clusters' status writer, and the bench's
+//! watches. The run:
+//!
+//! 1. registers N WECs (a space each on the WEC server; SyncTarget + Location each in the
+//!    center), waits for their mailboxes, starts their syncers and waits for each one's
+//!    first heartbeat;
+//! 2. writes the workload (namespace, M Deployments, a StatusCollector, P EdgePlacements)
+//!    into the WDS and times, per WEC, every stage until the WDS's summary lists it ready;
+//! 3. changes one Deployment `--updates` times and times each change reaching every WEC;
+//! 4. reads everything back and checks it ([`check`]); a failed check makes `ok` false and
+//!    the exit status non-zero.
+
+mod check;
+mod fleet;
+mod observe;
+mod plot;
+mod report;
+mod timeline;
+mod workload;
+
+use super::common::{Child9, cpu_seconds, dir_bytes, peak_rss_bytes, rss_bytes, spawn_ready};
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use kube::config::Kubeconfig;
+use observe::{Observer, Progress};
+use orrery_runtime::{Metrics, Shutdown};
+use orrery_spaces::{EmbeddedProvider, SpaceProvider};
+use report::{Readings, Report};
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use timeline::Stage;
+use tokio::sync::watch;
+
+/// Concurrent status writes of the simulated clusters: they play N clusters, each of which
+/// would have its own controllers.
+const SIM_WORKERS: usize = 64;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// How many simulated WECs.
+    #[arg(long, value_name = "N")]
+    wecs: usize,
+    /// How many Deployments the workload has.
+    #[arg(long, value_name = "M", default_value_t = 10)]
+    objects: usize,
+    /// How many EdgePlacements share the Deployments (each selects every WEC).
+    #[arg(long, value_name = "P", default_value_t = 1)]
+    placements: usize,
+    /// Print one JSON line on stdout (the table goes to stderr).
+    #[arg(long)]
+    json: bool,
+    /// Write a chart of the stages (share of WECs done over time) as SVG.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
+    /// Timed updates after convergence.
+    #[arg(long, default_value_t = 5)]
+    updates: usize,
+    /// Concurrent clients registering WECs.
+    #[arg(long, default_value_t = 32)]
+    clients: usize,
+    /// Concurrent reconciles per controller in the center.
+    #[arg(long, default_value_t = 32)]
+    workers: usize,
+    /// How often each syncer heartbeats, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    heartbeat: f64,
+    /// Seconds a simulated Deployment takes to become ready.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
+    sim_delay: f64,
+    /// How long to wait for convergence, and for each update, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    timeout: u64,
+    /// Keep the run's data and logs here (default: a temporary directory, removed after).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+/// Raises this process's open-file limit (its children inherit it) to fit `wecs`
+/// syncers' connections, as far as it may.
+fn raise_fd_limit(wecs: usize) -> anyhow::Result<u64> {
+    use rlimit::Resource;
+    let want = (wecs as u64) * 4 + 4096;
+    let (soft, hard) = Resource::NOFILE.get()?;
+    if soft >= want {
+        return Ok(soft);
+    }
+    if want > hard && Resource::NOFILE.set(want, want).is_ok() {
+        return Ok(want);
+    }
+    let got = rlimit::increase_nofile_limit(want)?;
+    if got < want {
+        eprintln!("warning: open files limited to {got} (wanted {want}); raise `ulimit -n` for {wecs} WECs");
+    }
+    Ok(got)
+}
+
+fn bar(len: u64) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    let style = ProgressStyle::with_template("[{elapsed:>4}] {bar:30} {pos:>6}/{len:6} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
+}
+
+/// A step done, for logs (the bar is only drawn on a terminal).
+fn step(bar: &ProgressBar, started: Instant, what: &str) {
+    let line = format!("[{:>6.1}s] {what}", started.elapsed().as_secs_f64());
+    if bar.is_hidden() { eprintln!("{line}") } else { bar.println(line) }
+}
+
+/// Waits until `done(progress)` or the deadline, moving the bar along.
+async fn wait_for(
+    rx: &mut watch::Receiver<Progress>,
+    bar: &ProgressBar,
+    timeout: Duration,
+    value: impl Fn(&Progress) -> usize,
+    target: usize,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let now = value(&rx.borrow_and_update());
+        bar.set_position(now as u64);
+        if now >= target {
+            return true;
+        }
+        if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+            return false;
+        }
+    }
+}
+
+struct Processes {
+    center: Child9,
+    center_kubeconfig: PathBuf,
+    wec_server: Child9,
+    wec_kubeconfig: PathBuf,
+}
+
+fn start_processes(dir: &Path, workers: usize) -> anyhow::Result<Processes> {
+    let center_dir = dir.join("center");
+    let workers = workers.to_string();
+    let (center, ready) = spawn_ready(
+        &[
+            OsStr::new("up"),
+            OsStr::new("--listen"),
+            OsStr::new("127.0.0.1:0"),
+            OsStr::new("--workers"),
+            OsStr::new(&workers),
+            OsStr::new("--data-dir"),
+            center_dir.as_os_str(),
+        ],
+        Some(&dir.join("center.log")),
+    )?;
+    let center_kubeconfig = ready["kubeconfig"].as_str().context("the center's kubeconfig")?.into();
+    let wec_dir = dir.join("wecs");
+    let (wec_server, ready) = spawn_ready(
+        &[
+            OsStr::new("server"),
+            OsStr::new("--listen"),
+            OsStr::new("127.0.0.1:0"),
+            OsStr::new("--data-dir"),
+            wec_dir.as_os_str(),
+        ],
+        Some(&dir.join("wecs.log")),
+    )?;
+    let wec_kubeconfig = ready["kubeconfig"].as_str().context("the WEC server's kubeconfig")?.into();
+    Ok(Processes { center, center_kubeconfig, wec_server, wec_kubeconfig })
+}
+
+/// A client for every space of a server at once (`/clusters/*`), for reading back.
+async fn wildcard_client(kubeconfig: &Path) -> anyhow::Result<kube::Client> {
+    let kc = crate::space::for_space(Kubeconfig::read_from(kubeconfig)?, "*")?;
+    crate::space::client(kc).await
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    anyhow::ensure!(args.wecs >= 1, "--wecs must be at least 1");
+    anyhow::ensure!(args.objects >= 1, "--objects must be at least 1");
+    anyhow::ensure!(
+        (1..=args.objects).contains(&args.placements),
+        "--placements must be between 1 and --objects ({}): each placement carries at least one object",
+        args.objects
+    );
+    let heartbeat = Duration::try_from_secs_f64(args.heartbeat).context("--heartbeat")?;
+    let sim_delay = Duration::try_from_secs_f64(args.sim_delay).context("--sim-delay")?;
+    let timeout = Duration::from_secs(args.timeout);
+    let (n, m) = (args.wecs, args.objects);
+    raise_fd_limit(n)?;
+    let temp = tempfile::tempdir()?;
+    let dir = args.data_dir.clone().unwrap_or_else(|| temp.path().to_owned());
+    std::fs::create_dir_all(&dir)?;
+
+    let started = Instant::now();
+    let progress = bar(n as u64);
+    let procs = start_processes(&dir, args.workers)?;
+    let center: Arc<dyn SpaceProvider> =
+        Arc::new(EmbeddedProvider::new(Kubeconfig::read_from(&procs.center_kubeconfig)?).await?);
+    let wecs: Arc<dyn SpaceProvider> =
+        Arc::new(EmbeddedProvider::new(Kubeconfig::read_from(&procs.wec_kubeconfig)?).await?);
+    step(&progress, started, "center (orrery up) and the WEC server started");
+
+    let fleet = fleet::register(center.as_ref(), wecs.as_ref(), n, args.clients, &progress).await?;
+    step(&progress, started, &format!("{n} WECs registered; their mailboxes exist"));
+    let shutdown = Shutdown::new();
+    let rss_before = rss_bytes(std::process::id())?;
+    let settings = orrery_syncer::Settings { heartbeat, workers: 2 };
+    fleet.start_syncers(center.as_ref(), wecs.as_ref(), &settings, &shutdown, &progress).await?;
+    tokio::spawn(
+        orrery_simcluster::SimCluster::new(wecs.clone(), sim_delay, &Metrics::new()).run(shutdown.clone(), SIM_WORKERS),
+    );
+    step(&progress, started, &format!("{n} syncers connected to their mailboxes"));
+
+    let wds = center.client(crate::up::WDS).await?;
+    let observer = Observer::start(center.clone(), wds.clone(), wecs.clone(), fleet.index.clone(), m);
+    let mut rx = observer.progress();
+    wait_for(&mut rx, &progress, timeout, |p| p.watching, observe::WATCHES).await;
+    let setup_s = started.elapsed().as_secs_f64();
+
+    let cpu_before = cpu_seconds(procs.center.0.id())?;
+    progress.set_position(0);
+    progress.set_message("WECs converged (summary in the WDS)");
+    let t0 = observer.start_clock();
+    workload::write(&wds, &workload::objects(n, m, args.placements)).await.context("writing the workload")?;
+    let converged = wait_for(&mut rx, &progress, timeout, |p| p.summarized, n).await;
+    let converge_s = t0.elapsed().as_secs_f64();
+    let center_cpu_s = cpu_seconds(procs.center.0.id())? - cpu_before;
+    step(&progress, started, &format!("converged: {} of {n} WECs in {converge_s:.2} s", rx.borrow().summarized));
+
+    let mut update_samples = Vec::new();
+    let mut rev = "0".to_owned();
+    for u in 1..=if converged { args.updates } else { 0 } {
+        rev = u.to_string();
+        progress.set_position(0);
+        progress.set_message(format!("update {u}/{} applied in WECs", args.updates));
+        observer.start_update(&rev, n);
+        workload::update(&wds, &rev).await.context("updating load-0")?;
+        let done = wait_for(&mut rx, &progress, timeout, |p| p.updated, n).await;
+        update_samples.extend(observer.update_samples());
+        if !done {
+            break;
+        }
+    }
+    update_samples.sort_by(f64::total_cmp);
+    let rss_after = rss_bytes(std::process::id())?;
+    progress.finish_and_clear();
+    step(&progress, started, "updates done; checking");
+
+    let found = check::read(
+        &wildcard_client(&procs.center_kubeconfig).await?,
+        &wildcard_client(&procs.wec_kubeconfig).await?,
+        &wds,
+        &fleet.index,
+    )
+    .await?;
+    let expect = check::Expect { wecs: n, objects: m, placements: args.placements, rev };
+    let mut problems = check::problems(&expect, &found, fleet::wec_name);
+    if !converged {
+        let missing = observer.with_timeline(|t| t.missing(Stage::Summary).len());
+        problems.insert(0, format!("{missing} WECs had not converged after {} s", args.timeout));
+    }
+
+    let readings = Readings {
+        setup_s,
+        converge_s: observer.with_timeline(|t| t.per_wec(Stage::Summary).last().copied()).unwrap_or(converge_s),
+        center_cpu_s,
+        center_peak_rss_mib: peak_rss_bytes(procs.center.0.id())? as f64 / 1048576.0,
+        wec_server_peak_rss_mib: peak_rss_bytes(procs.wec_server.0.id())? as f64 / 1048576.0,
+        syncer_rss_kib: rss_after.saturating_sub(rss_before) as f64 / 1024.0 / n as f64,
+        store_mib: dir_bytes(&dir.join("center"))? as f64 / 1048576.0,
+        update_samples,
+    };
+    let report = observer.with_timeline(|t| Report::new((n, m, args.placements), t, readings, args.updates, problems));
+    if let Some(path) = &args.plot {
+        let series = observer.with_timeline(|t| {
+            Stage::ALL
+                .iter()
+                .map(|&s| plot::Series { label: s.label().to_owned(), samples: t.per_wec(s) })
+                .collect::<Vec<_>>()
+        });
+        let title = format!("orrery bench scale: {n} WECs × {m} objects");
+        std::fs::write(path, plot::cdf_svg(&title, &series)).with_context(|| format!("writing {}", path.display()))?;
+    }
+    shutdown.trigger();
+    if args.json {
+        eprint!("{}", report.table());
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    anyhow::ensure!(report.ok, "the correctness check failed: {}", report.problems.join("; "));
+    Ok(())
+}

@@ -1,0 +1,307 @@
+//! The bench's eyes: watches on every stage of the pipeline, recording into a
+//! [`Timeline`] when each WEC reached each stage, and when each update reached each WEC.
+//!
+//! Four streams see everything, however many WECs there are: the WDS's
+//! SinglePlacementSlices and CombinedStatuses, one wildcard watch of Deployments across all
+//! of the center's spaces (the mailbox copies and their returned status), and one across
+//! all of the WEC server's spaces (what the syncers applied).
+
+use super::timeline::{Stage, Timeline};
+use super::workload::{self, NAMESPACE, REV_ANNOTATION};
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::ResourceExt;
+use kube::api::{Api, ApiResource, DynamicObject};
+use kube::runtime::{WatchStreamExt, watcher};
+use orrery_spaces::{MultiEvent, SpaceProvider};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::watch;
+
+/// How far the run has got: WECs whose summary is complete, and WECs that have the
+/// current update.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Watches that have listed what exists (of [`WATCHES`]).
+    pub watching: usize,
+    pub summarized: usize,
+    pub updated: usize,
+}
+
+/// How many watches the observer runs.
+pub const WATCHES: usize = 4;
+
+/// One update on its way to every WEC.
+struct Update {
+    rev: String,
+    started: Instant,
+    seen: Vec<Option<f64>>,
+    count: usize,
+}
+
+struct State {
+    t0: Option<Instant>,
+    timeline: Timeline,
+    update: Option<Update>,
+}
+
+/// Where names point: WEC names and mailbox spaces to WEC indices.
+pub struct Index {
+    pub wecs: HashMap<String, usize>,
+    pub mailboxes: HashMap<String, usize>,
+}
+
+pub struct Observer {
+    state: Arc<Mutex<State>>,
+    progress: watch::Sender<Progress>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Observer {
+    /// Starts the watches. Nothing is recorded before [`Observer::start_clock`].
+    pub fn start(
+        center: Arc<dyn SpaceProvider>,
+        wds: kube::Client,
+        wecs: Arc<dyn SpaceProvider>,
+        index: Arc<Index>,
+        objects: usize,
+    ) -> Self {
+        let state =
+            Arc::new(Mutex::new(State { t0: None, timeline: Timeline::new(index.wecs.len(), objects), update: None }));
+        let (progress, _) = watch::channel(Progress::default());
+        let mut me = Self { state, progress, tasks: Vec::new() };
+        let deployments = ApiResource::erase::<Deployment>(&());
+        let tasks = vec![
+            me.follow(wds.clone(), index.clone(), follow_slices),
+            me.follow(wds, index.clone(), follow_summaries),
+            me.follow_all(center, deployments.clone(), index.clone(), Side::Mailboxes),
+            me.follow_all(wecs, deployments, index, Side::Wecs),
+        ];
+        me.tasks = tasks;
+        me
+    }
+
+    fn follow<F, Fut>(&self, client: kube::Client, index: Arc<Index>, f: F) -> tokio::task::JoinHandle<()>
+    where
+        F: FnOnce(kube::Client, Arc<Index>, Recorder) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        tokio::spawn(f(client, index, self.recorder()))
+    }
+
+    fn follow_all(
+        &self,
+        provider: Arc<dyn SpaceProvider>,
+        resource: ApiResource,
+        index: Arc<Index>,
+        side: Side,
+    ) -> tokio::task::JoinHandle<()> {
+        let recorder = self.recorder();
+        tokio::spawn(async move {
+            let mut events = provider.watch_all(resource);
+            let mut listed = false;
+            while let Some(event) = events.next().await {
+                let tagged = match event {
+                    Ok(MultiEvent::Apply(t) | MultiEvent::InitApply(t)) => t,
+                    Ok(MultiEvent::InitDone { .. }) => {
+                        recorder.listed(&mut listed);
+                        continue;
+                    }
+                    Ok(_) => continue,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "bench watch");
+                        continue;
+                    }
+                };
+                let wec = match side {
+                    Side::Mailboxes => index.mailboxes.get(&tagged.space),
+                    Side::Wecs => index.wecs.get(&tagged.space),
+                };
+                if let Some(&wec) = wec {
+                    recorder.deployment(side, wec, &tagged.object);
+                }
+            }
+        })
+    }
+
+    fn recorder(&self) -> Recorder {
+        Recorder { state: self.state.clone(), progress: self.progress.clone() }
+    }
+
+    /// The workload is about to be written: times count from now.
+    pub fn start_clock(&self) -> Instant {
+        let now = Instant::now();
+        lock(&self.state).t0 = Some(now);
+        now
+    }
+
+    /// An update to revision `rev` is about to be written.
+    pub fn start_update(&self, rev: &str, wecs: usize) {
+        lock(&self.state).update =
+            Some(Update { rev: rev.to_owned(), started: Instant::now(), seen: vec![None; wecs], count: 0 });
+        self.progress.send_modify(|p| p.updated = 0);
+    }
+
+    /// The current update's latency per WEC that has it, in seconds.
+    pub fn update_samples(&self) -> Vec<f64> {
+        lock(&self.state).update.as_ref().map(|u| u.seen.iter().flatten().copied().collect()).unwrap_or_default()
+    }
+
+    pub fn progress(&self) -> watch::Receiver<Progress> {
+        self.progress.subscribe()
+    }
+
+    /// Reads the timeline.
+    pub fn with_timeline<T>(&self, f: impl FnOnce(&Timeline) -> T) -> T {
+        f(&lock(&self.state).timeline)
+    }
+}
+
+impl Drop for Observer {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[derive(Clone, Copy)]
+enum Side {
+    Mailboxes,
+    Wecs,
+}
+
+/// What the watch tasks hold: the shared state and the progress to publish.
+#[derive(Clone)]
+struct Recorder {
+    state: Arc<Mutex<State>>,
+    progress: watch::Sender<Progress>,
+}
+
+impl Recorder {
+    /// A watch has listed what exists; counted once per watch.
+    fn listed(&self, done: &mut bool) {
+        if !std::mem::replace(done, true) {
+            self.progress.send_modify(|p| p.watching += 1);
+        }
+    }
+
+    /// Records stages at `now`; ignored before the clock starts.
+    fn record(&self, marks: impl IntoIterator<Item = (Stage, usize, usize)>) {
+        let mut state = lock(&self.state);
+        let Some(t0) = state.t0 else { return };
+        let t = t0.elapsed().as_secs_f64();
+        let mut summarized = false;
+        for (stage, wec, object) in marks {
+            summarized |= state.timeline.record(stage, wec, object, t) && stage == Stage::Summary;
+        }
+        if summarized {
+            let n = state.timeline.completed(Stage::Summary);
+            self.progress.send_modify(|p| p.summarized = n);
+        }
+    }
+
+    /// A Deployment in a mailbox (its copy, maybe with returned status) or in a WEC.
+    fn deployment(&self, side: Side, wec: usize, object: &DynamicObject) {
+        if object.metadata.namespace.as_deref() != Some(NAMESPACE) {
+            return;
+        }
+        let Some(index) = object.metadata.name.as_deref().and_then(workload::object_index) else { return };
+        match side {
+            Side::Mailboxes => {
+                let mut marks = vec![(Stage::Copies, wec, index)];
+                if workload::is_ready(&object.data) {
+                    marks.push((Stage::Status, wec, index));
+                }
+                self.record(marks);
+            }
+            Side::Wecs => {
+                self.record([(Stage::Applied, wec, index)]);
+                if index == 0 {
+                    self.updated(wec, &object.data);
+                }
+            }
+        }
+    }
+
+    /// Whether the WEC's copy of the updated object carries the current update.
+    fn updated(&self, wec: usize, data: &Value) {
+        let rev = data.pointer(&format!("/spec/template/metadata/annotations/{}", REV_ANNOTATION.replace('/', "~1")));
+        let mut state = lock(&self.state);
+        let Some(update) = state.update.as_mut() else { return };
+        if rev.and_then(Value::as_str) != Some(update.rev.as_str()) {
+            return;
+        }
+        let Some(slot) = update.seen.get_mut(wec) else { return };
+        if slot.is_none() {
+            *slot = Some(update.started.elapsed().as_secs_f64());
+            update.count += 1;
+            let n = update.count;
+            self.progress.send_modify(|p| p.updated = n);
+        }
+    }
+}
+
+/// The object a watch event applies, counting the watch as listed at its first `InitDone`.
+fn applied(
+    event: Result<watcher::Event<DynamicObject>, watcher::Error>,
+    recorder: &Recorder,
+    listed: &mut bool,
+) -> Option<DynamicObject> {
+    match event {
+        Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => Some(o),
+        Ok(watcher::Event::InitDone) => {
+            recorder.listed(listed);
+            None
+        }
+        _ => None,
+    }
+}
+
+/// The scheduler's output: a WEC reaches the slice stage when a slice first lists it.
+async fn follow_slices(wds: kube::Client, index: Arc<Index>, recorder: Recorder) {
+    let api: Api<DynamicObject> = Api::all_with(wds, &ApiResource::erase::<orrery_api::SinglePlacementSlice>(&()));
+    let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
+    let mut listed = false;
+    while let Some(event) = events.next().await {
+        let Some(slice) = applied(event, &recorder, &mut listed) else { continue };
+        let destinations = slice.data.get("destinations").and_then(Value::as_array).cloned().unwrap_or_default();
+        let marks: Vec<_> = destinations
+            .iter()
+            .filter_map(|d| d.get("syncTargetName").and_then(Value::as_str))
+            .filter_map(|name| index.wecs.get(name))
+            .map(|&wec| (Stage::Slice, wec, 0))
+            .collect();
+        recorder.record(marks);
+    }
+}
+
+/// The summarizer's output: (WEC, object) is summarized when the object's CombinedStatus
+/// lists the WEC as ready.
+async fn follow_summaries(wds: kube::Client, index: Arc<Index>, recorder: Recorder) {
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(wds, NAMESPACE, &ApiResource::erase::<orrery_api::CombinedStatus>(&()));
+    let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
+    let mut listed = false;
+    while let Some(event) = events.next().await {
+        let Some(combined) = applied(event, &recorder, &mut listed) else { continue };
+        let Some(object) = combined
+            .labels()
+            .get(orrery_api::keys::combined_status::NAME)
+            .and_then(|name| workload::object_index(name))
+        else {
+            continue;
+        };
+        let marks: Vec<_> = workload::ready_wecs(&combined.data)
+            .filter_map(|name| index.wecs.get(name))
+            .map(|&wec| (Stage::Summary, wec, object))
+            .collect();
+        recorder.record(marks);
+    }
+}
