@@ -11,9 +11,9 @@
 
 use std::time::Duration;
 
-/// The shortest window: a single WEC's change is still summarized at once, and a burst is
-/// summarized a few times a second.
-pub const MIN_WINDOW: Duration = Duration::from_millis(250);
+/// The shortest window: a single WEC's change is still summarized at once, and a burst to
+/// a cheap object is summarized every 50 ms.
+pub const MIN_WINDOW: Duration = Duration::from_millis(50);
 /// The longest window: a summary is never staler than this while reports keep coming.
 pub const MAX_WINDOW: Duration = Duration::from_secs(5);
 /// A pass may take at most this share of the time (1/SHARE) while reports keep coming.
@@ -45,7 +45,7 @@ mod tests {
         let cases: &[(Option<(Duration, Duration)>, Duration)] = &[
             (None, Duration::ZERO),
             (Some((MS(1000), MS(5))), Duration::ZERO), // quiet for longer than the window
-            (Some((MS(100), MS(5))), MS(150)),         // cheap pass: the minimum window
+            (Some((MS(20), MS(2))), MS(30)),           // cheap pass: the minimum window
             (Some((MS(100), MS(60))), MS(500)),        // 60 ms pass: a 600 ms window
             (Some((MS(0), MS(2000))), MAX_WINDOW),     // costly pass: capped
         ];
