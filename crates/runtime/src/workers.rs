@@ -9,14 +9,14 @@ use std::hash::Hash;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-/// Retries of one key that are logged at debug level before failures become warnings.
-const QUIET_RETRIES: u32 = 3;
-
 use futures::FutureExt;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::queue::WorkQueue;
+
+/// Retries of one key that are logged at debug level before failures become warnings.
+const QUIET_RETRIES: u32 = 3;
 
 /// Runs `workers` concurrent workers (at least one) that take keys from `queue` and call
 /// `reconcile` on each, until the queue is shut down and drained.

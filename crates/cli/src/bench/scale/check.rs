@@ -2,7 +2,7 @@
 //! watches) and compare it with what the workload asked for. A run whose numbers come from
 //! a pipeline that lost or mangled objects is not a result.
 
-use super::workload::{self, NAMESPACE, REV_ANNOTATION};
+use super::workload::{self, NAMESPACE};
 use anyhow::Context;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::ResourceExt;
@@ -102,8 +102,8 @@ pub fn problems(expect: &Expect, found: &Found, wec_name: impl Fn(usize) -> Stri
         .collect()
 }
 
-/// Lists a resource across every space of a server (`client` points at `/clusters/*`),
-/// a page at a time, grouped by space.
+/// Lists a resource in namespace `bench` of every space of a server (`client` points at
+/// `/clusters/*`), a page at a time, each object with its space.
 async fn list_all(client: &kube::Client, resource: &ApiResource) -> anyhow::Result<Vec<(String, DynamicObject)>> {
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), NAMESPACE, resource);
     let mut out = Vec::new();
@@ -122,8 +122,7 @@ async fn list_all(client: &kube::Client, resource: &ApiResource) -> anyhow::Resu
 }
 
 fn rev(o: &DynamicObject) -> String {
-    let pointer = format!("/spec/template/metadata/annotations/{}", REV_ANNOTATION.replace('/', "~1"));
-    o.data.pointer(&pointer).and_then(Value::as_str).unwrap_or_default().to_owned()
+    workload::rev(&o.data).unwrap_or_default().to_owned()
 }
 
 /// Reads back the mailboxes (through `center_all`), the WECs (through `wecs_all`) and the

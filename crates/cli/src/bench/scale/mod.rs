@@ -221,7 +221,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let wds = center.client(crate::up::WDS).await?;
     let observer = Observer::start(center.clone(), wds.clone(), wecs.clone(), fleet.index.clone(), m);
     let mut rx = observer.progress();
-    wait_for(&mut rx, &progress, timeout, |p| p.watching, observe::WATCHES).await;
+    let watching = wait_for(&mut rx, &progress, timeout, |p| p.watching, observe::WATCHES).await;
+    anyhow::ensure!(watching, "the bench's watches had not listed after {} s", args.timeout);
     let setup_s = started.elapsed().as_secs_f64();
 
     let cpu_before = cpu_seconds(procs.center.0.id())?;

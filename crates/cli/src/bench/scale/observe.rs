@@ -7,7 +7,7 @@
 //! all of the WEC server's spaces (what the syncers applied).
 
 use super::timeline::{Stage, Timeline};
-use super::workload::{self, NAMESPACE, REV_ANNOTATION};
+use super::workload::{self, NAMESPACE};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::ResourceExt;
@@ -71,63 +71,21 @@ impl Observer {
         let state =
             Arc::new(Mutex::new(State { t0: None, timeline: Timeline::new(index.wecs.len(), objects), update: None }));
         let (progress, _) = watch::channel(Progress::default());
-        let mut me = Self { state, progress, tasks: Vec::new() };
+        let recorder = Recorder { state: state.clone(), progress: progress.clone() };
         let deployments = ApiResource::erase::<Deployment>(&());
         let tasks = vec![
-            me.follow(wds.clone(), index.clone(), follow_slices),
-            me.follow(wds, index.clone(), follow_summaries),
-            me.follow_all(center, deployments.clone(), index.clone(), Side::Mailboxes),
-            me.follow_all(wecs, deployments, index, Side::Wecs),
+            tokio::spawn(follow_slices(wds.clone(), index.clone(), recorder.clone())),
+            tokio::spawn(follow_summaries(wds, index.clone(), recorder.clone())),
+            tokio::spawn(follow_deployments(
+                center,
+                deployments.clone(),
+                index.clone(),
+                Side::Mailboxes,
+                recorder.clone(),
+            )),
+            tokio::spawn(follow_deployments(wecs, deployments, index, Side::Wecs, recorder)),
         ];
-        me.tasks = tasks;
-        me
-    }
-
-    fn follow<F, Fut>(&self, client: kube::Client, index: Arc<Index>, f: F) -> tokio::task::JoinHandle<()>
-    where
-        F: FnOnce(kube::Client, Arc<Index>, Recorder) -> Fut,
-        Fut: std::future::Future<Output = ()> + Send + 'static,
-    {
-        tokio::spawn(f(client, index, self.recorder()))
-    }
-
-    fn follow_all(
-        &self,
-        provider: Arc<dyn SpaceProvider>,
-        resource: ApiResource,
-        index: Arc<Index>,
-        side: Side,
-    ) -> tokio::task::JoinHandle<()> {
-        let recorder = self.recorder();
-        tokio::spawn(async move {
-            let mut events = provider.watch_all(resource);
-            let mut listed = false;
-            while let Some(event) = events.next().await {
-                let tagged = match event {
-                    Ok(MultiEvent::Apply(t) | MultiEvent::InitApply(t)) => t,
-                    Ok(MultiEvent::InitDone { .. }) => {
-                        recorder.listed(&mut listed);
-                        continue;
-                    }
-                    Ok(_) => continue,
-                    Err(e) => {
-                        tracing::debug!(error = %e, "bench watch");
-                        continue;
-                    }
-                };
-                let wec = match side {
-                    Side::Mailboxes => index.mailboxes.get(&tagged.space),
-                    Side::Wecs => index.wecs.get(&tagged.space),
-                };
-                if let Some(&wec) = wec {
-                    recorder.deployment(side, wec, &tagged.object);
-                }
-            }
-        })
-    }
-
-    fn recorder(&self) -> Recorder {
-        Recorder { state: self.state.clone(), progress: self.progress.clone() }
+        Self { state, progress, tasks }
     }
 
     /// The workload is about to be written: times count from now.
@@ -232,10 +190,9 @@ impl Recorder {
 
     /// Whether the WEC's copy of the updated object carries the current update.
     fn updated(&self, wec: usize, data: &Value) {
-        let rev = data.pointer(&format!("/spec/template/metadata/annotations/{}", REV_ANNOTATION.replace('/', "~1")));
         let mut state = lock(&self.state);
         let Some(update) = state.update.as_mut() else { return };
-        if rev.and_then(Value::as_str) != Some(update.rev.as_str()) {
+        if workload::rev(data) != Some(update.rev.as_str()) {
             return;
         }
         let Some(slot) = update.seen.get_mut(wec) else { return };
@@ -244,6 +201,40 @@ impl Recorder {
             update.count += 1;
             let n = update.count;
             self.progress.send_modify(|p| p.updated = n);
+        }
+    }
+}
+
+/// The workload's Deployments across every space of one server: the mailbox copies (with
+/// their returned status) on the center, what the syncers applied on the WEC server.
+async fn follow_deployments(
+    provider: Arc<dyn SpaceProvider>,
+    resource: ApiResource,
+    index: Arc<Index>,
+    side: Side,
+    recorder: Recorder,
+) {
+    let mut events = provider.watch_all(resource);
+    let mut listed = false;
+    while let Some(event) = events.next().await {
+        let tagged = match event {
+            Ok(MultiEvent::Apply(t) | MultiEvent::InitApply(t)) => t,
+            Ok(MultiEvent::InitDone { .. }) => {
+                recorder.listed(&mut listed);
+                continue;
+            }
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::debug!(error = %e, "bench watch");
+                continue;
+            }
+        };
+        let wec = match side {
+            Side::Mailboxes => index.mailboxes.get(&tagged.space),
+            Side::Wecs => index.wecs.get(&tagged.space),
+        };
+        if let Some(&wec) = wec {
+            recorder.deployment(side, wec, &tagged.object);
         }
     }
 }

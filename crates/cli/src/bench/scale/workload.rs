@@ -3,6 +3,8 @@
 //! that each select every WEC (by the label `bench=scale`) and carry a share of the
 //! Deployments (`load-j` goes with placement `j mod P`), with the namespace.
 
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
@@ -28,6 +30,11 @@ pub fn object_index(name: &str) -> Option<usize> {
 pub fn is_ready(deployment: &Value) -> bool {
     let want = deployment.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
     deployment.pointer("/status/readyReplicas").and_then(Value::as_i64) == Some(want)
+}
+
+/// The update revision of a Deployment's pod template ([`REV_ANNOTATION`]).
+pub fn rev(deployment: &Value) -> Option<&str> {
+    deployment.pointer("/spec/template/metadata/annotations")?.get(REV_ANNOTATION)?.as_str()
 }
 
 /// The WECs the CombinedStatus's `ready-wecs` table lists.
@@ -85,21 +92,12 @@ pub fn objects(wecs: usize, objects: usize, placements: usize) -> Vec<Value> {
 
 /// The resource of one of [`objects`]'s objects.
 fn resource(object: &Value) -> anyhow::Result<ApiResource> {
-    let kind = object["kind"].as_str().unwrap_or_default();
-    let (group, version, plural) = match kind {
-        "Namespace" => ("", "v1", "namespaces"),
-        "Deployment" => ("apps", "v1", "deployments"),
-        "StatusCollector" => ("edge.kubestellar.io", "v2alpha1", "statuscollectors"),
-        "EdgePlacement" => ("edge.kubestellar.io", "v2alpha1", "edgeplacements"),
+    Ok(match object["kind"].as_str().unwrap_or_default() {
+        "Namespace" => ApiResource::erase::<Namespace>(&()),
+        "Deployment" => ApiResource::erase::<Deployment>(&()),
+        "StatusCollector" => ApiResource::erase::<orrery_api::StatusCollector>(&()),
+        "EdgePlacement" => ApiResource::erase::<orrery_api::EdgePlacement>(&()),
         other => anyhow::bail!("the workload has no {other:?}"),
-    };
-    let api_version = if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") };
-    Ok(ApiResource {
-        group: group.into(),
-        version: version.into(),
-        api_version,
-        kind: kind.into(),
-        plural: plural.into(),
     })
 }
 
@@ -134,6 +132,12 @@ mod tests {
         for other in ["load-", "load-x", "hello", "xload-1"] {
             assert_eq!(object_index(other), None, "{other}");
         }
+    }
+
+    #[test]
+    fn the_revision_is_read_from_the_pod_template() {
+        assert_eq!(rev(&deployment(0)), Some("0"));
+        assert_eq!(rev(&json!({"spec": {}})), None);
     }
 
     #[test]
