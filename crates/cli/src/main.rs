@@ -14,6 +14,12 @@ mod up;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// mimalloc, not the system allocator: the server and the syncers allocate and free many
+/// small JSON values per request, and glibc's malloc spent a quarter of their CPU in its
+/// own bookkeeping under load (`orrery bench scale`, docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "orrery", version, about = "A multi-cluster Kubernetes control plane (KubeStellar-compatible)")]
 struct Cli {

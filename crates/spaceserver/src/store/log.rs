@@ -1,16 +1,22 @@
 //! The event log: the most recent committed events, in revision order, for watches to
 //! replay and follow. Every revision is exactly one event, so the log is a contiguous run
 //! of revisions and finding where a watch resumes is arithmetic.
+//!
+//! A watch first reads the log from where it resumes; once level with it, it subscribes
+//! and the committer hands it just the events under its prefix ([`super::inbox`]), so a
+//! commit wakes only the watchers it concerns. Reading the log to catch up and subscribing
+//! happen under the log's lock, so nothing is missed or repeated in between.
 
+use super::inbox::{Inbox, Subscribers};
 use super::{Event, Prefix, Revision, StoreError, WatchStream};
 use futures::StreamExt;
 use std::collections::VecDeque;
-use std::sync::{Arc, RwLock};
-use tokio::sync::watch;
+use std::sync::{Arc, RwLock, RwLockWriteGuard};
 
 pub(super) struct EventLog {
     inner: RwLock<Inner>,
-    newest: watch::Sender<Revision>,
+    /// How many events a live watcher may have waiting before it falls back to the log.
+    inbox_capacity: usize,
 }
 
 struct Inner {
@@ -19,45 +25,58 @@ struct Inner {
     /// A watch can resume after any revision from here on.
     oldest: Revision,
     capacity: usize,
+    subscribers: Subscribers,
 }
 
 /// How many events a watcher takes from the log at once, so one slow consumer holds the
 /// lock only briefly.
 const BATCH: usize = 256;
 
+/// A live watcher's inbox bound: enough for a burst of writes to one space, small enough
+/// that ten thousand idle watchers cost little.
+const INBOX_CAPACITY: usize = 1024;
+
 impl EventLog {
     /// An empty log whose history starts at `revision`, keeping at most `capacity` events.
     pub(super) fn new(revision: Revision, capacity: usize) -> Self {
-        let (newest, _) = watch::channel(revision);
-        Self {
-            inner: RwLock::new(Inner { events: VecDeque::new(), oldest: revision, capacity: capacity.max(1) }),
-            newest,
-        }
+        Self::with_inbox_capacity(revision, capacity, INBOX_CAPACITY)
+    }
+
+    fn with_inbox_capacity(revision: Revision, capacity: usize, inbox_capacity: usize) -> Self {
+        let inner = Inner {
+            events: VecDeque::new(),
+            oldest: revision,
+            capacity: capacity.max(1),
+            subscribers: Subscribers::default(),
+        };
+        Self { inner: RwLock::new(inner), inbox_capacity }
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(super) fn oldest(&self) -> Revision {
         self.inner.read().unwrap_or_else(|e| e.into_inner()).oldest
     }
 
-    /// Appends committed events (in revision order) and wakes the watchers.
+    /// Appends committed events (in revision order) and hands them to the live watchers
+    /// they concern.
     pub(super) fn append(&self, events: Vec<Arc<Event>>) {
-        let Some(last) = events.last().map(|e| e.revision) else { return };
-        {
-            let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-            for e in events {
-                inner.events.push_back(e);
-            }
-            while inner.events.len() > inner.capacity {
-                inner.events.pop_front();
-                inner.oldest += 1;
-            }
+        let mut inner = self.write();
+        for e in events {
+            inner.subscribers.deliver(&e);
+            inner.events.push_back(e);
         }
-        self.newest.send_replace(last);
+        while inner.events.len() > inner.capacity {
+            inner.events.pop_front();
+            inner.oldest += 1;
+        }
     }
 
     /// Drops history up to and including `revision`: watches can no longer resume before it.
     pub(super) fn compact(&self, revision: Revision) {
-        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let mut inner = self.write();
         while inner.oldest < revision && inner.events.pop_front().is_some() {
             inner.oldest += 1;
         }
@@ -67,22 +86,19 @@ impl EventLog {
     /// the read got to (so a watcher skips events of other prefixes only once).
     fn read_after(&self, prefix: &Prefix, after: Revision) -> Result<(Vec<Arc<Event>>, Revision), StoreError> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        if after < inner.oldest {
-            return Err(StoreError::Expired { requested: after, oldest: inner.oldest });
-        }
-        let start = usize::try_from(after - inner.oldest).unwrap_or(usize::MAX);
-        let mut out = Vec::new();
-        let mut reached = after;
-        for e in inner.events.iter().skip(start).take(BATCH * 16) {
-            reached = e.revision;
-            if prefix.contains(&e.key) {
-                out.push(e.clone());
-                if out.len() == BATCH {
-                    break;
-                }
-            }
-        }
-        Ok((out, reached))
+        inner.read_after(prefix, after, BATCH)
+    }
+
+    /// Subscribes `inbox` (again), with whatever under its prefix committed after `after`
+    /// queued first: from here on the committer delivers to it.
+    fn subscribe(&self, inbox: &Arc<Inbox>, after: Revision, id: Option<u64>) -> Result<u64, StoreError> {
+        let mut inner = self.write();
+        let (missed, _) = inner.read_after(inbox.prefix(), after, usize::MAX)?;
+        inbox.resume(missed);
+        Ok(match id {
+            Some(id) => id,
+            None => inner.subscribers.add(inbox.clone()),
+        })
     }
 
     pub(super) fn watch(self: &Arc<Self>, prefix: Prefix, after: Revision) -> Result<WatchStream, StoreError> {
@@ -90,50 +106,116 @@ impl EventLog {
         if after < oldest {
             return Err(StoreError::Expired { requested: after, oldest });
         }
-        struct State {
-            log: Arc<EventLog>,
-            prefix: Prefix,
-            cursor: Revision,
-            newest: watch::Receiver<Revision>,
-            pending: VecDeque<Arc<Event>>,
-            done: bool,
-        }
-        let state = State {
+        let state = Follower {
             log: self.clone(),
-            prefix,
+            inbox: Inbox::new(prefix, self.inbox_capacity),
+            subscription: None,
+            live: false,
             cursor: after,
-            newest: self.newest.subscribe(),
             pending: VecDeque::new(),
             done: false,
         };
         let stream = futures::stream::unfold(state, |mut st| async move {
-            loop {
-                if st.done {
-                    return None;
-                }
-                if let Some(e) = st.pending.pop_front() {
-                    return Some((Ok(e), st));
-                }
-                match st.log.read_after(&st.prefix, st.cursor) {
-                    Err(e) => {
-                        st.done = true;
-                        return Some((Err(e), st));
-                    }
-                    Ok((events, reached)) if reached > st.cursor => {
-                        st.cursor = reached;
-                        st.pending.extend(events);
-                    }
-                    Ok(_) => {
-                        // Caught up: sleep until something newer than the cursor commits.
-                        let cursor = st.cursor;
-                        if st.newest.wait_for(|&newest| newest > cursor).await.is_err() {
-                            return None;
-                        }
-                    }
-                }
-            }
+            let next = st.next().await?;
+            Some((next, st))
         });
         Ok(stream.boxed())
+    }
+}
+
+impl Inner {
+    fn read_after(
+        &self,
+        prefix: &Prefix,
+        after: Revision,
+        max: usize,
+    ) -> Result<(Vec<Arc<Event>>, Revision), StoreError> {
+        if after < self.oldest {
+            return Err(StoreError::Expired { requested: after, oldest: self.oldest });
+        }
+        let start = usize::try_from(after - self.oldest).unwrap_or(usize::MAX);
+        let mut out = Vec::new();
+        let mut reached = after;
+        for e in self.events.iter().skip(start).take(max.saturating_mul(16)) {
+            reached = e.revision;
+            if prefix.contains(&e.key) {
+                out.push(e.clone());
+                if out.len() == max {
+                    break;
+                }
+            }
+        }
+        Ok((out, reached))
+    }
+}
+
+/// One watch's position: reading the log to catch up, or live on its inbox.
+struct Follower {
+    log: Arc<EventLog>,
+    inbox: Arc<Inbox>,
+    /// The id the inbox is subscribed under, once it first caught up.
+    subscription: Option<u64>,
+    /// Receiving through the inbox (otherwise reading the log).
+    live: bool,
+    /// The newest revision read from the log or taken from the inbox.
+    cursor: Revision,
+    pending: VecDeque<Arc<Event>>,
+    done: bool,
+}
+
+impl Follower {
+    async fn next(&mut self) -> Option<Result<Arc<Event>, StoreError>> {
+        loop {
+            if self.done {
+                return None;
+            }
+            if let Some(e) = self.pending.pop_front() {
+                return Some(Ok(e));
+            }
+            let step = if self.live { self.receive().await } else { self.catch_up() };
+            if let Err(e) = step {
+                self.done = true;
+                return Some(Err(e));
+            }
+        }
+    }
+
+    /// Reads the log after the cursor; once level with it, subscribes.
+    fn catch_up(&mut self) -> Result<(), StoreError> {
+        let (events, reached) = self.log.read_after(self.inbox.prefix(), self.cursor)?;
+        if reached > self.cursor {
+            self.cursor = reached;
+            self.pending.extend(events);
+            return Ok(());
+        }
+        self.subscription = Some(self.log.subscribe(&self.inbox, self.cursor, self.subscription)?);
+        self.live = true;
+        Ok(())
+    }
+
+    /// Takes what the inbox holds, waiting for it when empty; an overflowed inbox sends
+    /// the watch back to the log.
+    async fn receive(&mut self) -> Result<(), StoreError> {
+        let taken = self.inbox.take();
+        if let Some(last) = taken.events.back() {
+            self.cursor = last.revision;
+        }
+        let got = !taken.events.is_empty();
+        self.pending.extend(taken.events);
+        if taken.overflowed {
+            self.live = false;
+        } else if !got {
+            self.inbox.ready().await;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        if let Some(id) = self.subscription {
+            self.log.write().subscribers.remove(self.inbox.prefix(), id);
+        }
     }
 }
 
@@ -182,5 +264,66 @@ mod tests {
             Some(Err(StoreError::Expired { requested: 1, oldest: 3 }))
         );
         assert!(w.next().await.is_none());
+    }
+
+    fn subscribed(log: &EventLog) -> usize {
+        log.inner.read().map(|i| i.subscribers.len()).unwrap_or_default()
+    }
+
+    async fn next_revision(w: &mut WatchStream) -> Option<Revision> {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(10), w.next()).await.expect("an event in time");
+        next.map(|e| e.expect("no error").revision)
+    }
+
+    #[tokio::test]
+    async fn a_live_watcher_gets_every_event_once_in_order_even_when_its_inbox_overflows() {
+        // Inboxes of 3 events: bursts of 10 overflow them, and the watcher must catch up
+        // from the log and subscribe again without losing or repeating anything.
+        let log = Arc::new(EventLog::with_inbox_capacity(0, 10_000, 3));
+        let mut w = log.watch(prefix("a"), 0).expect("resumable");
+        let mut want = Vec::new();
+        let mut revision = 0;
+        for burst in 0..5 {
+            let mut events = Vec::new();
+            for i in 0..10 {
+                revision += 1;
+                let resource = if (burst + i) % 3 == 0 { "b" } else { "a" };
+                if resource == "a" {
+                    want.push(revision);
+                }
+                events.push(event(revision, resource));
+            }
+            log.append(events);
+            // Take part of the burst, so later bursts land in a half-drained inbox.
+            for _ in 0..2 {
+                let got = next_revision(&mut w).await;
+                assert_eq!(got, Some(want[0]));
+                want.remove(0);
+            }
+        }
+        while let Some(&expected) = want.first() {
+            assert_eq!(next_revision(&mut w).await, Some(expected));
+            want.remove(0);
+        }
+        // Level again, it waits subscribed, and the next commit reaches it live.
+        let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), w.next()).await;
+        assert!(waiting.is_err(), "nothing more was committed");
+        assert_eq!(subscribed(&log), 1);
+        log.append(vec![event(revision + 1, "a")]);
+        assert_eq!(next_revision(&mut w).await, Some(revision + 1));
+    }
+
+    #[tokio::test]
+    async fn a_dropped_watch_unsubscribes() {
+        let log = Arc::new(EventLog::new(0, 100));
+        let mut w = log.watch(prefix("a"), 0).expect("resumable");
+        log.append(vec![event(1, "a")]);
+        assert_eq!(next_revision(&mut w).await, Some(1));
+        // Waiting for the next event subscribes it.
+        let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), w.next()).await;
+        assert!(waiting.is_err(), "nothing more was committed");
+        assert_eq!(subscribed(&log), 1);
+        drop(w);
+        assert_eq!(subscribed(&log), 0);
     }
 }

@@ -11,6 +11,7 @@
 
 mod disk;
 mod embedded;
+mod inbox;
 mod key;
 mod log;
 
