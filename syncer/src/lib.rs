@@ -27,6 +27,7 @@
 //! - [`downstream`](mod@downstream): the WEC object made from a mailbox copy, and the ownership mark;
 //! - [`plan`]: create / apply / skip / conflict for one object, what to delete, and the
 //!   order (Namespaces, CRDs, the rest); the conflict policy is documented there;
+//! - [`applied`]: whether an apply would change nothing (the syncer skips it);
 //! - [`status`]: which `.status` goes back to the mailbox, and when;
 //! - [`upsync`]: which WEC objects go up, their mailbox copies, and create / update / delete
 //!   of those copies.
@@ -34,6 +35,7 @@
 //! Kinds are passed in explicitly throughout: the marks contain the kind, and objects read
 //! from a list carry no `kind`.
 
+pub mod applied;
 pub mod downstream;
 mod object;
 pub mod plan;

@@ -42,6 +42,8 @@ struct Progress {
     generation: i64,
     since: Instant,
     written: Option<Phase>,
+    /// The object as last seen: its status is made from it, without reading it again.
+    object: Arc<DynamicObject>,
 }
 
 pub struct SimCluster {
@@ -108,13 +110,20 @@ impl SimCluster {
                 continue;
             }
             let generation = meta.generation.unwrap_or(1);
+            let object = Arc::new(tagged.object);
             let fresh = {
                 let mut progress = lock(&self.progress);
-                let fresh = progress.get(&key).is_none_or(|p| p.generation != generation);
-                if fresh {
-                    progress.insert(key.clone(), Progress { generation, since: Instant::now(), written: None });
+                match progress.get_mut(&key) {
+                    Some(p) if p.generation == generation => {
+                        p.object = object;
+                        false
+                    }
+                    _ => {
+                        let since = Instant::now();
+                        progress.insert(key.clone(), Progress { generation, since, written: None, object });
+                        true
+                    }
                 }
-                fresh
             };
             if fresh {
                 self.queue.add(key);
@@ -124,7 +133,9 @@ impl SimCluster {
 
     async fn reconcile(&self, key: &ObjKey) -> Result<(), SimError> {
         let (i, space, namespace, name) = key;
-        let Some((since, written)) = lock(&self.progress).get(key).map(|p| (p.since, p.written)) else {
+        let Some((since, written, object)) =
+            lock(&self.progress).get(key).map(|p| (p.since, p.written, p.object.clone()))
+        else {
             return Ok(());
         };
         let elapsed = since.elapsed();
@@ -136,9 +147,8 @@ impl SimCluster {
                 Some(ns) => Api::namespaced_with(client, ns, &api),
                 None => Api::all_with(client, &api),
             };
-            let Some(object) = objects.get_opt(name).await? else { return Ok(()) };
             let now = jiff::Timestamp::now().to_string();
-            let status = status::status(kind, &serde_json::to_value(&object)?, phase, &now);
+            let status = status::status(kind, &serde_json::to_value(&*object)?, phase, &now);
             let patch: Patch<()> =
                 Patch::Json(serde_json::from_value(json!([{"op": "add", "path": "/status", "value": status}]))?);
             let params = PatchParams { field_manager: Some(MANAGER.into()), ..Default::default() };

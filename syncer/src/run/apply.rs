@@ -70,6 +70,7 @@ impl Syncer {
             if let Some(current) = &current {
                 let doomed = to_delete(&key.group, &key.resource, &kind, std::iter::once(current), &wanted, |_| false);
                 if doomed.iter().any(|k| k == key) {
+                    self.applied.forget(key);
                     match wec.delete(&key.name, &DeleteParams::default()).await {
                         Ok(_) => tracing::info!(?key, "deleted from the WEC: no longer placed here"),
                         Err(e) if is_status(&e, 404) => {}
@@ -86,9 +87,9 @@ impl Syncer {
         let merge = |v: Value| Patch::Merge(v);
         match decide(&copy, &kind, current.as_ref()) {
             Action::Create => self.create(&wec, key, &copy, &kind).await?,
-            Action::Apply { clear_create_only: false } => self.apply(&wec, key, &copy, &kind).await?,
+            Action::Apply { clear_create_only: false } => self.apply(&wec, key, &copy, &kind, current.as_ref()).await?,
             Action::Apply { clear_create_only: true } => {
-                self.apply(&wec, key, &copy, &kind).await?;
+                self.apply(&wec, key, &copy, &kind, None).await?;
                 wec.patch(&key.name, &PatchParams::default(), &merge(create_only_patch(false))).await?;
             }
             Action::MarkCreateOnly => {
@@ -96,6 +97,7 @@ impl Syncer {
             }
             Action::Skip(_) => {}
             Action::Conflict(reason) => {
+                self.applied.forget(key);
                 tracing::warn!(?key, %reason, "left alone");
                 self.mark_conflict(&ar, key, &copy, Some(&reason.to_string())).await?;
                 return Ok(());
@@ -140,10 +142,12 @@ impl Syncer {
         copy: &Value,
         kind: &str,
     ) -> Result<(), SyncError> {
-        let object: DynamicObject = serde_json::from_value(downstream(copy, kind))?;
+        let wanted = downstream(copy, kind);
+        let object: DynamicObject = serde_json::from_value(wanted.clone())?;
         let params = PostParams { field_manager: Some(MANAGER.to_owned()), ..Default::default() };
         match wec.create(&params, &object).await {
             Ok(_) => {
+                self.applied.record(key, &wanted);
                 self.count(true);
                 Ok(())
             }
@@ -165,20 +169,28 @@ impl Syncer {
         }
     }
 
-    /// Server-side apply of the WEC object made from the mailbox copy.
+    /// Server-side apply of the WEC object made from the mailbox copy, unless `current`
+    /// (the WEC object, when it may be compared) shows it would change nothing.
     async fn apply(
         &self,
         wec: &Api<DynamicObject>,
         key: &ObjectKey,
         copy: &Value,
         kind: &str,
+        current: Option<&Value>,
     ) -> Result<(), SyncError> {
         let object = downstream(copy, kind);
+        if self.applied.is_current(key, &object, current) {
+            return Ok(());
+        }
         let params = PatchParams::apply(MANAGER).force();
         let result = wec.patch(&key.name, &params, &Patch::Apply(&object)).await;
         self.count(result.is_ok());
         match result {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                self.applied.record(key, &object);
+                Ok(())
+            }
             // A custom resource whose CRD is not established yet: retried with backoff.
             Err(e) if is_status(&e, 404) => Err(SyncError::NotEstablished(format!("{}.{}", key.resource, key.group))),
             Err(e) => Err(e.into()),

@@ -14,6 +14,7 @@ mod watches;
 
 pub use telemetry::Telemetry;
 
+use crate::applied::Applied;
 use crate::wanted::{ObjectKey, ResourceRef, Wanted};
 use kube::api::DynamicObject;
 use kube::runtime::reflector::Store;
@@ -79,6 +80,8 @@ pub struct Syncer {
     watched: Mutex<BTreeMap<ResourceRef, Watched>>,
     /// Namespaces known to exist in the WEC.
     namespaces: Mutex<BTreeSet<String>>,
+    /// What was last written to each WEC object, so unchanged objects are not applied again.
+    applied: Applied,
     metrics: Metrics,
     telemetry: Telemetry,
 }
@@ -104,6 +107,7 @@ impl Syncer {
             upsync: RwLock::default(),
             watched: Mutex::default(),
             namespaces: Mutex::default(),
+            applied: Applied::default(),
             metrics: metrics.clone(),
             telemetry: Telemetry::register(metrics),
         })

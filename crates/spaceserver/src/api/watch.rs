@@ -138,7 +138,7 @@ impl Watcher {
 
     async fn event(&mut self, e: &Event) -> bool {
         self.last_revision = e.revision;
-        if self.selection.selects_all() && !self.wildcard && !table::wants_table(&self.ctx) {
+        if self.selection.selects_all() && !table::wants_table(&self.ctx) {
             return self.plain(e).await;
         }
         let parse = |b: &Bytes| serde_json::from_slice::<Value>(b).ok();
@@ -158,8 +158,9 @@ impl Watcher {
         self.send(kind, now, &e.key.space).await
     }
 
-    /// Without selectors, tables or space tags every watcher of a resource version sends the
-    /// same line for an event: encode it once, for all of them.
+    /// Without selectors or tables every watcher of a resource version sends the same line
+    /// for an event (the watches of every space, the same space-tagged line): encode it
+    /// once, for all of them.
     async fn plain(&self, e: &Event) -> bool {
         let api_version = self.ctx.info.api_version();
         let encode = || -> Option<(String, Bytes)> {
@@ -172,16 +173,21 @@ impl Watcher {
             } else {
                 "MODIFIED"
             };
-            let mut line = serde_json::to_vec(&json!({"type": kind, "object": present(&self.ctx, obj)})).ok()?;
+            let mut obj = present(&self.ctx, obj);
+            if self.wildcard {
+                tag_space(&mut obj, &e.key.space);
+            }
+            let mut line = serde_json::to_vec(&json!({"type": kind, "object": obj})).ok()?;
             line.push(b'\n');
             Some((api_version.clone(), Bytes::from(line)))
         };
-        let line = match e.presented.get() {
+        let cache = &e.presented[usize::from(self.wildcard)];
+        let line = match cache.get() {
             Some((v, line)) if *v == api_version => line.clone(),
             _ => {
                 let Some((v, line)) = encode() else { return true };
                 // Another watcher may have filled the cache meanwhile; either line is right.
-                let _ = e.presented.set((v, line.clone()));
+                let _ = cache.set((v, line.clone()));
                 line
             }
         };

@@ -68,9 +68,10 @@ pub struct Event {
     pub previous: Option<Bytes>,
     pub deleted: bool,
     /// A cache for readers that all present this event the same way (the API layer keeps
-    /// the encoded watch line here, keyed by the API version it presents): with a thousand
-    /// watchers, the object is decoded and encoded once, not a thousand times.
-    pub presented: std::sync::OnceLock<(String, Bytes)>,
+    /// the encoded watch line here, keyed by the API version it presents; one slot for
+    /// watches of one space, one for watches of every space, whose lines name the space):
+    /// with a thousand watchers, the object is decoded and encoded once, not a thousand times.
+    pub presented: [std::sync::OnceLock<(String, Bytes)>; 2],
 }
 
 /// Which state a read sees.

@@ -1,0 +1,144 @@
+//! Whether applying an object again would change nothing, so that the syncer writes to the
+//! WEC only when something is to be written.
+//!
+//! The syncer reconciles an object whenever either side changes: its own create echoing
+//! back from the WEC, then every status update the cluster makes, then its own status
+//! write arriving in the mailbox. Applying the unchanged object each time cost the WEC's
+//! API server three or four server-side applies per object where one was needed. An apply
+//! is skipped only when both hold:
+//!
+//! - the object to apply is the one this syncer last applied ([`Applied`], by
+//!   fingerprint), so no field was dropped from it that server-side apply would remove; and
+//! - the WEC object still holds every field of it with the same value ([`reflects`]), so
+//!   nobody has changed what the syncer applied: a hand edit is still repaired.
+//!
+//! After a restart nothing is recorded, so every object is applied once more.
+
+use crate::wanted::ObjectKey;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Mutex;
+
+/// Whether `current` holds every field of `desired` with the same value. Lists must have
+/// the same length, item by item (an API server adds defaults inside list items, never
+/// items). The top-level `apiVersion` and `kind` are identity, not content, and objects
+/// read from a list lack them.
+pub fn reflects(desired: &Value, current: &Value) -> bool {
+    match (desired, current) {
+        (Value::Object(d), Value::Object(c)) => d
+            .iter()
+            .filter(|(k, _)| *k != "apiVersion" && *k != "kind")
+            .all(|(k, v)| c.get(k).is_some_and(|cv| contains(v, cv))),
+        _ => desired == current,
+    }
+}
+
+fn contains(desired: &Value, current: &Value) -> bool {
+    match (desired, current) {
+        (Value::Object(d), Value::Object(c)) => d.iter().all(|(k, v)| c.get(k).is_some_and(|cv| contains(v, cv))),
+        (Value::Array(d), Value::Array(c)) => d.len() == c.len() && d.iter().zip(c).all(|(d, c)| contains(d, c)),
+        _ => desired == current,
+    }
+}
+
+/// A fingerprint of an object to apply: equal objects have equal fingerprints.
+fn fingerprint(object: &Value) -> u64 {
+    let mut h = DefaultHasher::new();
+    object.to_string().hash(&mut h);
+    h.finish()
+}
+
+/// What this syncer last applied to each WEC object, by fingerprint.
+#[derive(Default)]
+pub struct Applied(Mutex<HashMap<ObjectKey, u64>>);
+
+impl Applied {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectKey, u64>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether applying `object` to `key`, whose WEC object is `current`, would change
+    /// nothing (see the module doc).
+    pub fn is_current(&self, key: &ObjectKey, object: &Value, current: Option<&Value>) -> bool {
+        current.is_some_and(|c| self.lock().get(key) == Some(&fingerprint(object)) && reflects(object, c))
+    }
+
+    /// `object` was written to `key` (created or applied).
+    pub fn record(&self, key: &ObjectKey, object: &Value) {
+        self.lock().insert(key.clone(), fingerprint(object));
+    }
+
+    /// `key` is no longer the syncer's to apply (deleted, or left alone).
+    pub fn forget(&self, key: &ObjectKey) {
+        self.lock().remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn deployment(replicas: u64, image: &str) -> Value {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+               "metadata": {"name": "web", "namespace": "shop", "annotations": {"mark": "Deployment/shop/web"}},
+               "spec": {"replicas": replicas, "template": {"spec": {"containers": [{"name": "c", "image": image}]}}}})
+    }
+
+    #[test]
+    fn reflects_table() {
+        let desired = deployment(2, "nginx");
+        let mut served = deployment(2, "nginx");
+        // What an API server adds: server metadata, defaults inside list items, status.
+        served["metadata"]["resourceVersion"] = json!("17");
+        served["metadata"]["annotations"]["other"] = json!("x");
+        served["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] = json!("Always");
+        served["status"] = json!({"readyReplicas": 2});
+        let mut listed = served.clone();
+        listed.as_object_mut().map(|o| (o.remove("kind"), o.remove("apiVersion")));
+        let mut extra_container = served.clone();
+        if let Some(c) = extra_container["spec"]["template"]["spec"]["containers"].as_array_mut() {
+            c.push(json!({"name": "sidecar", "image": "x"}));
+        }
+        let mut lost_annotation = served.clone();
+        lost_annotation["metadata"]["annotations"].as_object_mut().map(|a| a.remove("mark"));
+        let table: Vec<(&str, Value, bool)> = vec![
+            ("the same object", desired.clone(), true),
+            ("as served, with what the server adds", served, true),
+            ("as listed, without kind and apiVersion", listed, true),
+            ("a hand edit of an applied field", deployment(3, "nginx"), false),
+            ("a changed list item", deployment(2, "httpd"), false),
+            ("an item added to a list", extra_container, false),
+            ("an applied annotation removed", lost_annotation, false),
+            ("not an object", json!("web"), false),
+        ];
+        for (what, current, want) in table {
+            assert_eq!(reflects(&desired, &current), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn an_apply_is_current_only_when_recorded_and_reflected() {
+        let applied = Applied::default();
+        let key = ObjectKey {
+            group: "apps".into(),
+            resource: "deployments".into(),
+            namespace: Some("shop".into()),
+            name: "web".into(),
+        };
+        let object = deployment(2, "nginx");
+        assert!(!applied.is_current(&key, &object, Some(&object)), "nothing recorded (a restarted syncer)");
+        applied.record(&key, &object);
+        assert!(applied.is_current(&key, &object, Some(&object)));
+        assert!(!applied.is_current(&key, &object, None), "the WEC object is gone");
+        assert!(!applied.is_current(&key, &object, Some(&deployment(3, "nginx"))), "edited by hand");
+        // A field dropped from the copy: the WEC object still reflects the smaller object,
+        // but server-side apply must run to remove the field.
+        let mut smaller = object.clone();
+        smaller["spec"].as_object_mut().map(|s| s.remove("replicas"));
+        assert!(!applied.is_current(&key, &smaller, Some(&object)));
+        applied.forget(&key);
+        assert!(!applied.is_current(&key, &object, Some(&object)));
+    }
+}
