@@ -63,8 +63,9 @@ pub struct RunArgs {
     identity: Option<String>,
     /// How long a standby waits for a silent leader before taking over, in seconds; the
     /// leader renews every 2/15 of it and steps down after 2/3 of it without renewing.
-    #[arg(long, value_name = "SECONDS", default_value_t = 15.0)]
-    lease_duration: f64,
+    /// Default: 15 (`orrery controllers`), 60 (`orrery up`, see `docs/operations.md`).
+    #[arg(long, value_name = "SECONDS")]
+    lease_duration: Option<f64>,
     /// How long a syncer may be silent before its SyncTarget's `HeartbeatHealthy`
     /// condition turns False, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
@@ -73,13 +74,28 @@ pub struct RunArgs {
 
 /// Runs the controllers against `provider` until `shutdown`; only while this replica holds
 /// the `kube-system/orrery-controllers` Lease of the root space.
-pub(crate) async fn run_controllers(wiring: Wiring, args: RunArgs, shutdown: Shutdown) -> anyhow::Result<()> {
+/// The Lease of `orrery controllers`: client-go's default.
+pub(crate) const LEASE_DURATION: f64 = 15.0;
+
+/// The Lease of `orrery up`, whose controllers share a process with the space server: with
+/// thousands of WECs connecting, the server's own load delays their renewals past the 10 s
+/// a 15 s Lease allows (measured at 10,000 WECs), and losing the Lease stops them. A
+/// standby against an `up` server takes over within a minute instead.
+pub(crate) const UP_LEASE_DURATION: f64 = 60.0;
+
+pub(crate) async fn run_controllers(
+    wiring: Wiring,
+    args: RunArgs,
+    default_lease: f64,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
     let metrics = Metrics::new();
     let server = serve_metrics(args.metrics_listen, metrics.clone(), shutdown.clone()).await?;
     eprintln!("metrics at http://{}/metrics", server.local_addr());
     let identity = args.identity.unwrap_or_else(|| unique_identity("orrery-controllers"));
     let mut lease = LeaseConfig::new("kube-system", "orrery-controllers", &identity);
-    let duration = std::time::Duration::try_from_secs_f64(args.lease_duration).context("--lease-duration")?;
+    let seconds = args.lease_duration.unwrap_or(default_lease);
+    let duration = std::time::Duration::try_from_secs_f64(seconds).context("--lease-duration")?;
     lease.lease_duration = duration;
     lease.renew_deadline = duration * 2 / 3;
     lease.retry_period = duration * 2 / 15;
@@ -146,5 +162,5 @@ pub async fn controllers(args: Args) -> anyhow::Result<()> {
     } else {
         Wiring::embedded(Arc::new(EmbeddedProvider::new(kubeconfig).await?)).await?
     };
-    run_controllers(wiring, args.run, Shutdown::on_signals()).await
+    run_controllers(wiring, args.run, LEASE_DURATION, Shutdown::on_signals()).await
 }

@@ -7,7 +7,7 @@
 //! Everything lives under `--data-dir`, so running it again with the same directory
 //! resumes where it was.
 
-use crate::controllers::{RunArgs, Wiring, run_controllers};
+use crate::controllers::{RunArgs, UP_LEASE_DURATION, Wiring, run_controllers};
 use crate::location::{ensure_location, mailbox_kubeconfig, parse_labels};
 use anyhow::Context;
 use kube::config::Kubeconfig;
@@ -155,8 +155,12 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         write_kubeconfig(&kubeconfigs, space, &rebase(provider.kubeconfig(space).await?, &server.endpoint.url)?)?;
     }
     step(started, &format!("spaces {INVENTORY} (inventory) and {WDS} (workload description)"));
-    let controllers =
-        tokio::spawn(run_controllers(Wiring::embedded(provider.clone()).await?, args.run.clone(), shutdown.clone()));
+    let controllers = tokio::spawn(run_controllers(
+        Wiring::embedded(provider.clone()).await?,
+        args.run.clone(),
+        UP_LEASE_DURATION,
+        shutdown.clone(),
+    ));
     let wec_server = if args.sim_wecs > 0 {
         Some(start_wecs(&args, &provider, &server.endpoint.url, &kubeconfigs, &shutdown, started).await?)
     } else {

@@ -6,19 +6,27 @@ use orrery_e2e::orrery_bin;
 use serde_json::Value;
 use std::process::Command;
 
+/// Runs `orrery bench scale` with `args`, JSON and a chart at `plot`; it must succeed.
+/// Its stdout and stderr.
+fn bench_scale(args: &[&str], plot: &std::path::Path) -> (String, String) {
+    let out = Command::new(orrery_bin())
+        .args(["bench", "scale"])
+        .args(args)
+        .args(["--timeout", "120", "--json", "--plot"])
+        .arg(plot)
+        .output()
+        .expect("orrery bench scale");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "exit {:?}; stderr:\n{stderr}", out.status);
+    (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+}
+
 #[test]
 fn a_small_scale_run_measures_every_stage_and_checks_the_result() {
     let dir = tempfile::tempdir().expect("tempdir");
     let plot = dir.path().join("stages.svg");
-    let out = Command::new(orrery_bin())
-        .args(["bench", "scale", "--wecs", "3", "--objects", "2", "--placements", "2", "--updates", "2"])
-        .args(["--timeout", "120", "--json", "--plot"])
-        .arg(&plot)
-        .output()
-        .expect("orrery bench scale");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "exit {:?}; stderr:\n{stderr}", out.status);
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (stdout, stderr) =
+        bench_scale(&["--wecs", "3", "--objects", "2", "--placements", "2", "--updates", "2"], &plot);
     let line = stdout.lines().last().expect("a JSON line");
     let report: Value = serde_json::from_str(line).expect("JSON");
 
@@ -42,9 +50,26 @@ fn a_small_scale_run_measures_every_stage_and_checks_the_result() {
 }
 
 #[test]
+fn several_sizes_make_one_run_each_and_a_chart_of_latency_against_n() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plot = dir.path().join("scaling.svg");
+    let (stdout, _) = bench_scale(&["--wecs", "1,2", "--objects", "1", "--updates", "1"], &plot);
+    let reports: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).expect("one JSON line per run")).collect();
+    let sizes: Vec<Option<u64>> = reports.iter().map(|r| r["wecs"].as_u64()).collect();
+    assert_eq!(sizes, vec![Some(1), Some(2)], "{reports:?}");
+    assert!(reports.iter().all(|r| r["ok"] == true && r["e2e_ms"]["p99"].as_f64() > Some(0.0)), "{reports:?}");
+    let svg = std::fs::read_to_string(&plot).expect("the chart");
+    assert!(svg.contains("WECs (log scale)") && svg.contains("end to end p99"), "{svg}");
+    // A line per figure, a point per run on each.
+    assert_eq!((svg.matches("<polyline").count(), svg.matches("<circle").count()), (4, 8), "{svg}");
+}
+
+#[test]
 fn bad_arguments_are_refused_before_anything_starts() {
     for (args, says) in [
         (vec!["--wecs", "0"], "--wecs must be at least 1"),
+        (vec!["--wecs", "10,0"], "--wecs must be at least 1"),
+        (vec!["--wecs", "10,x"], "invalid value 'x'"),
         (vec!["--wecs", "2", "--objects", "2", "--placements", "3"], "--placements must be between 1 and --objects"),
         (vec!["--wecs", "2", "--heartbeat=-1"], "--heartbeat"),
     ] {

@@ -65,7 +65,9 @@ pub fn object_bytes(v: &Value) -> Result<bytes::Bytes, ApiError> {
             bytes.len()
         )));
     }
-    Ok(bytes.into())
+    // Exactly as long as the JSON: the stored object lives on, and the spare capacity of
+    // the growing buffer (up to half of it) would live on with it.
+    Ok(bytes::Bytes::from(bytes.into_boxed_slice()))
 }
 
 #[cfg(test)]

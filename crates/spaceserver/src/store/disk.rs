@@ -38,8 +38,8 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl Disk {
-    pub(super) fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = Database::create(path).map_err(backend)?;
+    pub(super) fn open(path: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
+        let db = redb::Builder::new().set_cache_size(cache_bytes).create(path).map_err(backend)?;
         let tx = db.begin_write().map_err(backend)?;
         tx.open_table(OBJECTS).map_err(backend)?;
         tx.open_table(META).map_err(backend)?;

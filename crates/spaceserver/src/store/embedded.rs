@@ -31,6 +31,10 @@ pub struct EmbeddedStoreConfig {
     pub snapshot_ttl: Duration,
     /// How many such snapshots are kept at most.
     pub max_snapshots: usize,
+    /// The redb page cache, in bytes. Reads are served from memory, so the cache only
+    /// holds the pages commits rewrite; redb's default (1 GiB) would fill with pages of
+    /// every object ever written and double the server's memory.
+    pub disk_cache_bytes: usize,
 }
 
 impl EmbeddedStoreConfig {
@@ -41,6 +45,7 @@ impl EmbeddedStoreConfig {
             max_batch: 4096,
             snapshot_ttl: Duration::from_secs(300),
             max_snapshots: 64,
+            disk_cache_bytes: 32 << 20,
         }
     }
 }
@@ -78,7 +83,7 @@ pub struct EmbeddedStore {
 impl EmbeddedStore {
     /// Opens (or creates) the store file and loads the current state.
     pub fn open(config: EmbeddedStoreConfig) -> Result<Self, StoreError> {
-        let disk = Disk::open(&config.path)?;
+        let disk = Disk::open(&config.path, config.disk_cache_bytes)?;
         let loaded = disk.load()?;
         let objects: Objects =
             loaded.objects.into_iter().map(|(key, revision, json)| (key, Stored { revision, json })).collect();

@@ -15,8 +15,9 @@ use std::sync::{Arc, RwLock, RwLockWriteGuard};
 
 pub(super) struct EventLog {
     inner: RwLock<Inner>,
-    /// How many events a live watcher may have waiting before it falls back to the log.
-    inbox_capacity: usize,
+    /// How many events a live watcher may have waiting before it falls back to the log:
+    /// a watch of one space, of every space.
+    inbox_capacity: (usize, usize),
 }
 
 struct Inner {
@@ -25,6 +26,9 @@ struct Inner {
     /// A watch can resume after any revision from here on.
     oldest: Revision,
     capacity: usize,
+    /// The most bytes of objects the kept events may hold (their before and after states).
+    max_bytes: usize,
+    bytes: usize,
     subscribers: Subscribers,
 }
 
@@ -32,21 +36,41 @@ struct Inner {
 /// lock only briefly.
 const BATCH: usize = 256;
 
-/// A live watcher's inbox bound: enough for a burst of writes to one space, small enough
-/// that ten thousand idle watchers cost little.
+/// The event history's bound in bytes: live watches are fed from their inboxes, so the
+/// history only serves watches that resume or catch up, and ten thousand mailboxes' writes
+/// must not pin hundreds of megabytes of old object versions for them.
+const HISTORY_BYTES: usize = 128 << 20;
+
+/// What an event holds on to beyond the current state: the version it replaced (or, for a
+/// deletion, the deleted object, which is the same bytes). Its new version is shared with
+/// the state until a later event replaces it, and that event counts it.
+fn weight(e: &Event) -> usize {
+    e.previous.as_ref().map_or(0, |p| p.len())
+}
+
+/// A live watcher's inbox bound (in events; the inbox holds pointers to the log's events):
+/// enough for a burst of writes to one space, small enough that ten thousand idle watchers
+/// cost little.
 const INBOX_CAPACITY: usize = 1024;
+
+/// The inbox bound of a watch of every space: the few controllers that follow a resource in
+/// all 10,000 mailboxes get bursts of tens of thousands of events, and one that fell back
+/// to the log and found it trimmed would have to relist every space.
+const EVERY_SPACE_INBOX_CAPACITY: usize = 64 * 1024;
 
 impl EventLog {
     /// An empty log whose history starts at `revision`, keeping at most `capacity` events.
     pub(super) fn new(revision: Revision, capacity: usize) -> Self {
-        Self::with_inbox_capacity(revision, capacity, INBOX_CAPACITY)
+        Self::with_limits(revision, capacity, HISTORY_BYTES, (INBOX_CAPACITY, EVERY_SPACE_INBOX_CAPACITY))
     }
 
-    fn with_inbox_capacity(revision: Revision, capacity: usize, inbox_capacity: usize) -> Self {
+    fn with_limits(revision: Revision, capacity: usize, max_bytes: usize, inbox_capacity: (usize, usize)) -> Self {
         let inner = Inner {
             events: VecDeque::new(),
             oldest: revision,
             capacity: capacity.max(1),
+            max_bytes,
+            bytes: 0,
             subscribers: Subscribers::default(),
         };
         Self { inner: RwLock::new(inner), inbox_capacity }
@@ -66,19 +90,21 @@ impl EventLog {
         let mut inner = self.write();
         for e in events {
             inner.subscribers.deliver(&e);
+            inner.bytes += weight(&e);
             inner.events.push_back(e);
         }
-        while inner.events.len() > inner.capacity {
-            inner.events.pop_front();
-            inner.oldest += 1;
+        // The newest event stays, whatever it weighs: a watch must be able to resume after
+        // the last revision it saw.
+        while inner.events.len() > inner.capacity || (inner.bytes > inner.max_bytes && inner.events.len() > 1) {
+            inner.pop_oldest();
         }
     }
 
     /// Drops history up to and including `revision`: watches can no longer resume before it.
     pub(super) fn compact(&self, revision: Revision) {
         let mut inner = self.write();
-        while inner.oldest < revision && inner.events.pop_front().is_some() {
-            inner.oldest += 1;
+        while inner.oldest < revision && !inner.events.is_empty() {
+            inner.pop_oldest();
         }
     }
 
@@ -106,9 +132,10 @@ impl EventLog {
         if after < oldest {
             return Err(StoreError::Expired { requested: after, oldest });
         }
+        let capacity = if prefix.space.is_some() { self.inbox_capacity.0 } else { self.inbox_capacity.1 };
         let state = Follower {
             log: self.clone(),
-            inbox: Inbox::new(prefix, self.inbox_capacity),
+            inbox: Inbox::new(prefix, capacity),
             subscription: None,
             live: false,
             cursor: after,
@@ -124,6 +151,13 @@ impl EventLog {
 }
 
 impl Inner {
+    fn pop_oldest(&mut self) {
+        if let Some(e) = self.events.pop_front() {
+            self.bytes -= weight(&e);
+            self.oldest += 1;
+        }
+    }
+
     fn read_after(
         &self,
         prefix: &Prefix,
@@ -279,7 +313,7 @@ mod tests {
     async fn a_live_watcher_gets_every_event_once_in_order_even_when_its_inbox_overflows() {
         // Inboxes of 3 events: bursts of 10 overflow them, and the watcher must catch up
         // from the log and subscribe again without losing or repeating anything.
-        let log = Arc::new(EventLog::with_inbox_capacity(0, 10_000, 3));
+        let log = Arc::new(EventLog::with_limits(0, 10_000, usize::MAX, (3, 3)));
         let mut w = log.watch(prefix("a"), 0).expect("resumable");
         let mut want = Vec::new();
         let mut revision = 0;
@@ -325,5 +359,31 @@ mod tests {
         assert_eq!(subscribed(&log), 1);
         drop(w);
         assert_eq!(subscribed(&log), 0);
+    }
+
+    /// An update: it holds on to the 2-byte version it replaced.
+    fn update(revision: Revision) -> Arc<Event> {
+        let mut e = Arc::unwrap_or_clone(event(revision, "a"));
+        e.previous = Some(Bytes::from_static(b"{}"));
+        Arc::new(e)
+    }
+
+    #[tokio::test]
+    async fn history_is_bounded_by_the_bytes_of_replaced_versions_keeping_the_newest_event() {
+        // Creations share their object with the current state and weigh nothing.
+        let free = EventLog::with_limits(0, 100, 0, (8, 8));
+        free.append((1..=4).map(|r| event(r, "a")).collect());
+        assert_eq!(free.oldest(), 0, "nothing to bound");
+        // Each update weighs 2 bytes: a 5-byte bound keeps two of them.
+        let log = Arc::new(EventLog::with_limits(0, 100, 5, (8, 8)));
+        log.append((1..=4).map(update).collect());
+        assert_eq!(log.oldest(), 2, "events 1 and 2 were dropped for their bytes");
+        assert!(matches!(log.watch(prefix("a"), 1), Err(StoreError::Expired { requested: 1, oldest: 2 })));
+        let mut w = log.watch(prefix("a"), 2).expect("resumable");
+        assert_eq!(next_revision(&mut w).await, Some(3));
+        assert_eq!(next_revision(&mut w).await, Some(4));
+        let tiny = EventLog::with_limits(0, 100, 0, (8, 8));
+        tiny.append(vec![update(1)]);
+        assert_eq!(tiny.oldest(), 0, "the newest event stays even when it alone is over the bound");
     }
 }

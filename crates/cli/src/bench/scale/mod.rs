@@ -21,6 +21,7 @@ mod fleet;
 mod observe;
 mod plot;
 mod report;
+mod scaling;
 mod timeline;
 mod workload;
 
@@ -45,9 +46,9 @@ const SIM_WORKERS: usize = 64;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// How many simulated WECs.
-    #[arg(long, value_name = "N")]
-    wecs: usize,
+    /// How many simulated WECs; several (`10,100,1000`) make one run each, in order.
+    #[arg(long, value_name = "N[,N…]", value_delimiter = ',', required = true)]
+    wecs: Vec<usize>,
     /// How many Deployments the workload has.
     #[arg(long, value_name = "M", default_value_t = 10)]
     objects: usize,
@@ -57,7 +58,8 @@ pub struct Args {
     /// Print one JSON line on stdout (the table goes to stderr).
     #[arg(long)]
     json: bool,
-    /// Write a chart of the stages (share of WECs done over time) as SVG.
+    /// Write a chart as SVG: of the stages (share of WECs done over time) for one N, of
+    /// latency against N for several.
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<PathBuf>,
     /// Timed updates after convergence.
@@ -182,25 +184,64 @@ async fn wildcard_client(kubeconfig: &Path) -> anyhow::Result<kube::Client> {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    anyhow::ensure!(args.wecs >= 1, "--wecs must be at least 1");
+    anyhow::ensure!(args.wecs.iter().all(|&n| n >= 1), "--wecs must be at least 1");
     anyhow::ensure!(args.objects >= 1, "--objects must be at least 1");
     anyhow::ensure!(
         (1..=args.objects).contains(&args.placements),
         "--placements must be between 1 and --objects ({}): each placement carries at least one object",
         args.objects
     );
+    Duration::try_from_secs_f64(args.heartbeat).context("--heartbeat")?;
+    Duration::try_from_secs_f64(args.sim_delay).context("--sim-delay")?;
+    raise_fd_limit(args.wecs.iter().copied().max().unwrap_or(1))?;
+    let several = args.wecs.len() > 1;
+    let mut reports = Vec::new();
+    for &n in &args.wecs {
+        let temp = tempfile::tempdir()?;
+        let dir = match &args.data_dir {
+            Some(d) if several => d.join(format!("wecs-{n}")),
+            Some(d) => d.clone(),
+            None => temp.path().to_owned(),
+        };
+        std::fs::create_dir_all(&dir)?;
+        let (report, stages) = run_one(&args, n, &dir).await?;
+        if args.json {
+            eprint!("{}", report.table());
+            println!("{}", serde_json::to_string(&report)?);
+        } else {
+            print!("{}", report.table());
+        }
+        if let (Some(path), false) = (&args.plot, several) {
+            let title = format!("orrery bench scale: {n} WECs × {} objects", args.objects);
+            write_chart(path, &plot::cdf_svg(&title, &stages))?;
+        }
+        reports.push(report);
+    }
+    if let (Some(path), true) = (&args.plot, several) {
+        let title = format!("orrery bench scale: latency against WECs ({} objects)", args.objects);
+        write_chart(path, &scaling::scaling_svg(&title, &scaling::lines(&reports)))?;
+    }
+    let failed: Vec<String> =
+        reports.iter().filter(|r| !r.ok).map(|r| format!("{} WECs: {}", r.wecs, r.problems.join("; "))).collect();
+    anyhow::ensure!(failed.is_empty(), "the correctness check failed: {}", failed.join(" | "));
+    Ok(())
+}
+
+fn write_chart(path: &Path, svg: &str) -> anyhow::Result<()> {
+    std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))
+}
+
+/// One run on `n` WECs with its data in `dir`: the report and each stage's per-WEC
+/// latencies (for the chart).
+async fn run_one(args: &Args, n: usize, dir: &Path) -> anyhow::Result<(Report, Vec<plot::Series>)> {
     let heartbeat = Duration::try_from_secs_f64(args.heartbeat).context("--heartbeat")?;
     let sim_delay = Duration::try_from_secs_f64(args.sim_delay).context("--sim-delay")?;
     let timeout = Duration::from_secs(args.timeout);
-    let (n, m) = (args.wecs, args.objects);
-    raise_fd_limit(n)?;
-    let temp = tempfile::tempdir()?;
-    let dir = args.data_dir.clone().unwrap_or_else(|| temp.path().to_owned());
-    std::fs::create_dir_all(&dir)?;
+    let m = args.objects;
 
     let started = Instant::now();
     let progress = bar(n as u64);
-    let procs = start_processes(&dir, args.workers)?;
+    let procs = start_processes(dir, args.workers)?;
     let center: Arc<dyn SpaceProvider> =
         Arc::new(EmbeddedProvider::new(Kubeconfig::read_from(&procs.center_kubeconfig)?).await?);
     let wecs: Arc<dyn SpaceProvider> =
@@ -279,23 +320,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         update_samples,
     };
     let report = observer.with_timeline(|t| Report::new((n, m, args.placements), t, readings, args.updates, problems));
-    if let Some(path) = &args.plot {
-        let series = observer.with_timeline(|t| {
-            Stage::ALL
-                .iter()
-                .map(|&s| plot::Series { label: s.label().to_owned(), samples: t.per_wec(s) })
-                .collect::<Vec<_>>()
-        });
-        let title = format!("orrery bench scale: {n} WECs × {m} objects");
-        std::fs::write(path, plot::cdf_svg(&title, &series)).with_context(|| format!("writing {}", path.display()))?;
-    }
+    let stages = observer.with_timeline(|t| {
+        Stage::ALL.iter().map(|&s| plot::Series { label: s.label().to_owned(), samples: t.per_wec(s) }).collect()
+    });
     shutdown.trigger();
-    if args.json {
-        eprint!("{}", report.table());
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        print!("{}", report.table());
-    }
-    anyhow::ensure!(report.ok, "the correctness check failed: {}", report.problems.join("; "));
-    Ok(())
+    Ok((report, stages))
 }

@@ -12,17 +12,17 @@ pub struct Series {
     pub samples: Vec<f64>,
 }
 
-const WIDTH: f64 = 800.0;
-const HEIGHT: f64 = 480.0;
+pub(super) const WIDTH: f64 = 800.0;
+pub(super) const HEIGHT: f64 = 480.0;
 /// The plot area's edges: room on the left for the y labels and title, below for the x ones.
-const LEFT: f64 = 80.0;
-const RIGHT: f64 = 780.0;
-const TOP: f64 = 50.0;
-const BOTTOM: f64 = 410.0;
+pub(super) const LEFT: f64 = 80.0;
+pub(super) const RIGHT: f64 = 780.0;
+pub(super) const TOP: f64 = 50.0;
+pub(super) const BOTTOM: f64 = 410.0;
 /// At most this many points per line, so 10,000 samples still make a small file.
 const MAX_POINTS: usize = 400;
-const GRID: &str = "#e5e5e5";
-const AXIS: &str = "#333333";
+pub(super) const GRID: &str = "#e5e5e5";
+pub(super) const AXIS: &str = "#333333";
 const PALETTE: [&str; 8] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
 
 /// An SVG document: for each series, the share of WECs (y, 0–100 %) done by time x
@@ -43,7 +43,8 @@ pub fn cdf_svg(title: &str, series: &[Series]) -> String {
         let (stroke, points) = (colour(i), step_points(samples, upper));
         let _ = writeln!(svg, r#"<polyline fill="none" stroke="{stroke}" stroke-width="1.5" points="{points}"/>"#);
     }
-    legend(&mut svg, series);
+    let labels: Vec<&str> = series.iter().map(|s| s.label.as_str()).collect();
+    legend(&mut svg, &labels, Corner::LowerRight);
     svg.push_str("</svg>\n");
     svg
 }
@@ -81,7 +82,7 @@ fn tick_label(value: f64, step: f64) -> String {
 
 /// A coordinate with at most one decimal (a tenth of a pixel is invisible), without a
 /// trailing ".0", to keep the file small.
-fn num(v: f64) -> String {
+pub(super) fn num(v: f64) -> String {
     let mut text = format!("{v:.1}");
     if text.ends_with(".0") {
         text.truncate(text.len() - 2);
@@ -101,12 +102,12 @@ fn py(percent: f64) -> f64 {
 }
 
 /// The `i`th series' colour, cycling through the palette when there are more series.
-fn colour(i: usize) -> &'static str {
+pub(super) fn colour(i: usize) -> &'static str {
     PALETTE[i % PALETTE.len()]
 }
 
 /// `text` safe inside an element or an attribute: titles and labels come from the caller.
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
@@ -157,23 +158,36 @@ fn axes(svg: &mut String, upper: f64) {
     svg.push_str("WECs done (%)</text>\n");
 }
 
-/// The legend in the plot's lower right, where a CDF's lines rarely are (they rise to the
-/// upper right); it lists every series, empty ones too, so a missing line is explained.
-fn legend(svg: &mut String, series: &[Series]) {
-    if series.is_empty() {
+/// Where the legend goes: where the chart's lines rarely are.
+#[derive(Clone, Copy)]
+pub(super) enum Corner {
+    /// A CDF's lines rise to the upper right.
+    LowerRight,
+    /// Latency against N rises to the upper right too, but from the lower left.
+    UpperRight,
+}
+
+/// The legend in a corner of the plot; it lists every series, empty ones too, so a missing
+/// line is explained.
+pub(super) fn legend(svg: &mut String, labels: &[&str], corner: Corner) {
+    if labels.is_empty() {
         return;
     }
-    let chars = series.iter().map(|s| s.label.chars().count()).max().unwrap_or(0);
-    let (w, h) = (44.0 + 7.0 * chars as f64, 8.0 + 18.0 * series.len() as f64);
-    let (x, y) = (RIGHT - 10.0 - w, BOTTOM - 10.0 - h);
+    let chars = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    let (w, h) = (44.0 + 7.0 * chars as f64, 8.0 + 18.0 * labels.len() as f64);
+    let x = RIGHT - 10.0 - w;
+    let y = match corner {
+        Corner::LowerRight => BOTTOM - 10.0 - h,
+        Corner::UpperRight => TOP + 10.0,
+    };
     let (rx, ry, rw, rh) = (num(x), num(y), num(w), num(h));
     let _ = write!(svg, r#"<rect x="{rx}" y="{ry}" width="{rw}" height="{rh}""#);
     let _ = writeln!(svg, r#" fill="white" fill-opacity="0.85" stroke="{GRID}"/>"#);
-    for (i, s) in series.iter().enumerate() {
+    for (i, label) in labels.iter().enumerate() {
         let row = y + 17.0 + 18.0 * i as f64;
         let (x1, x2, ly, stroke) = (num(x + 8.0), num(x + 30.0), num(row - 4.0), colour(i));
         let _ = writeln!(svg, r#"<line x1="{x1}" y1="{ly}" x2="{x2}" y2="{ly}" stroke="{stroke}" stroke-width="2"/>"#);
-        let _ = writeln!(svg, r#"<text x="{}" y="{}">{}</text>"#, num(x + 36.0), num(row), escape(&s.label));
+        let _ = writeln!(svg, r#"<text x="{}" y="{}">{}</text>"#, num(x + 36.0), num(row), escape(label));
     }
 }
 

@@ -38,7 +38,7 @@ pub struct Readings {
     pub update_samples: Vec<f64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Report {
     pub wecs: usize,
     pub objects: usize,
