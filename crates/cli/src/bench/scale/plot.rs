@@ -163,8 +163,8 @@ fn axes(svg: &mut String, upper: f64) {
 pub(super) enum Corner {
     /// A CDF's lines rise to the upper right.
     LowerRight,
-    /// Latency against N rises to the upper right too, but from the lower left.
-    UpperRight,
+    /// Latency against N rises from the lower left to the upper right.
+    UpperLeft,
 }
 
 /// The legend in a corner of the plot; it lists every series, empty ones too, so a missing
@@ -175,10 +175,9 @@ pub(super) fn legend(svg: &mut String, labels: &[&str], corner: Corner) {
     }
     let chars = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
     let (w, h) = (44.0 + 7.0 * chars as f64, 8.0 + 18.0 * labels.len() as f64);
-    let x = RIGHT - 10.0 - w;
-    let y = match corner {
-        Corner::LowerRight => BOTTOM - 10.0 - h,
-        Corner::UpperRight => TOP + 10.0,
+    let (x, y) = match corner {
+        Corner::LowerRight => (RIGHT - 10.0 - w, BOTTOM - 10.0 - h),
+        Corner::UpperLeft => (LEFT + 10.0, TOP + 10.0),
     };
     let (rx, ry, rw, rh) = (num(x), num(y), num(w), num(h));
     let _ = write!(svg, r#"<rect x="{rx}" y="{ry}" width="{rw}" height="{rh}""#);

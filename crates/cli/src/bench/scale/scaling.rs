@@ -118,7 +118,7 @@ pub fn scaling_svg(title: &str, lines: &[Line]) -> String {
         }
     }
     let labels: Vec<&str> = lines.iter().map(|l| l.label.as_str()).collect();
-    legend(&mut svg, &labels, Corner::UpperRight);
+    legend(&mut svg, &labels, Corner::UpperLeft);
     svg.push_str("</svg>\n");
     svg
 }
