@@ -61,7 +61,9 @@ impl Applied {
     /// Whether applying `object` to `key`, whose WEC object is `current`, would change
     /// nothing (see the module doc).
     pub fn is_current(&self, key: &ObjectKey, object: &Value, current: Option<&Value>) -> bool {
-        current.is_some_and(|c| self.lock().get(key) == Some(&fingerprint(object)) && reflects(object, c))
+        let Some(current) = current else { return false };
+        let print = fingerprint(object);
+        self.lock().get(key) == Some(&print) && reflects(object, current)
     }
 
     /// `object` was written to `key` (created or applied).

@@ -26,7 +26,7 @@ struct Inner {
     /// A watch can resume after any revision from here on.
     oldest: Revision,
     capacity: usize,
-    /// The most bytes of objects the kept events may hold (their before and after states).
+    /// The most bytes of replaced object versions the kept events may hold ([`weight`]).
     max_bytes: usize,
     bytes: usize,
     subscribers: Subscribers,
@@ -206,8 +206,9 @@ impl Follower {
             if let Some(e) = self.pending.pop_front() {
                 return Some(Ok(e));
             }
-            let step = if self.live { self.receive().await } else { self.catch_up() };
-            if let Err(e) = step {
+            if self.live {
+                self.receive().await;
+            } else if let Err(e) = self.catch_up() {
                 self.done = true;
                 return Some(Err(e));
             }
@@ -229,7 +230,7 @@ impl Follower {
 
     /// Takes what the inbox holds, waiting for it when empty; an overflowed inbox sends
     /// the watch back to the log.
-    async fn receive(&mut self) -> Result<(), StoreError> {
+    async fn receive(&mut self) {
         let taken = self.inbox.take();
         if let Some(last) = taken.events.back() {
             self.cursor = last.revision;
@@ -241,7 +242,6 @@ impl Follower {
         } else if !got {
             self.inbox.ready().await;
         }
-        Ok(())
     }
 }
 

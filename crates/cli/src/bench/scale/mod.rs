@@ -191,20 +191,24 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "--placements must be between 1 and --objects ({}): each placement carries at least one object",
         args.objects
     );
-    Duration::try_from_secs_f64(args.heartbeat).context("--heartbeat")?;
-    Duration::try_from_secs_f64(args.sim_delay).context("--sim-delay")?;
+    let timing = Timing {
+        heartbeat: Duration::try_from_secs_f64(args.heartbeat).context("--heartbeat")?,
+        sim_delay: Duration::try_from_secs_f64(args.sim_delay).context("--sim-delay")?,
+        timeout: Duration::from_secs(args.timeout),
+    };
     raise_fd_limit(args.wecs.iter().copied().max().unwrap_or(1))?;
     let several = args.wecs.len() > 1;
     let mut reports = Vec::new();
     for &n in &args.wecs {
-        let temp = tempfile::tempdir()?;
-        let dir = match &args.data_dir {
-            Some(d) if several => d.join(format!("wecs-{n}")),
-            Some(d) => d.clone(),
-            None => temp.path().to_owned(),
+        // Removed when dropped, after the run's processes are gone.
+        let temp = args.data_dir.is_none().then(tempfile::tempdir).transpose()?;
+        let dir = match (&args.data_dir, &temp) {
+            (Some(d), _) if several => d.join(format!("wecs-{n}")),
+            (Some(d), _) => d.clone(),
+            (None, t) => t.as_ref().map(|t| t.path().to_owned()).unwrap_or_default(),
         };
         std::fs::create_dir_all(&dir)?;
-        let (report, stages) = run_one(&args, n, &dir).await?;
+        let (report, stages) = run_one(&args, &timing, n, &dir).await?;
         if args.json {
             eprint!("{}", report.table());
             println!("{}", serde_json::to_string(&report)?);
@@ -231,12 +235,18 @@ fn write_chart(path: &Path, svg: &str) -> anyhow::Result<()> {
     std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))
 }
 
+/// The run's durations, read from the arguments once.
+#[derive(Clone, Copy)]
+struct Timing {
+    heartbeat: Duration,
+    sim_delay: Duration,
+    timeout: Duration,
+}
+
 /// One run on `n` WECs with its data in `dir`: the report and each stage's per-WEC
 /// latencies (for the chart).
-async fn run_one(args: &Args, n: usize, dir: &Path) -> anyhow::Result<(Report, Vec<plot::Series>)> {
-    let heartbeat = Duration::try_from_secs_f64(args.heartbeat).context("--heartbeat")?;
-    let sim_delay = Duration::try_from_secs_f64(args.sim_delay).context("--sim-delay")?;
-    let timeout = Duration::from_secs(args.timeout);
+async fn run_one(args: &Args, timing: &Timing, n: usize, dir: &Path) -> anyhow::Result<(Report, Vec<plot::Series>)> {
+    let Timing { heartbeat, sim_delay, timeout } = *timing;
     let m = args.objects;
 
     let started = Instant::now();

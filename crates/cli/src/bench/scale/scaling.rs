@@ -40,12 +40,11 @@ impl Decades {
     /// there is none.
     fn around(values: impl Iterator<Item = f64>) -> Self {
         let logs: Vec<f64> = values.filter(|v| v.is_finite() && *v > 0.0).map(f64::log10).collect();
-        let lo = logs.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         if logs.is_empty() {
             return Self { lo: 0, hi: 1 };
         }
-        let (lo, hi) = (lo.floor() as i32, hi.ceil() as i32);
+        let lo = logs.iter().copied().fold(f64::INFINITY, f64::min).floor() as i32;
+        let hi = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max).ceil() as i32;
         Self { lo, hi: hi.max(lo + 1) }
     }
 
@@ -109,11 +108,11 @@ pub fn scaling_svg(title: &str, lines: &[Line]) -> String {
     svg.push_str("seconds (log scale)</text>\n");
     for (i, line) in points.iter().enumerate().filter(|(_, p)| !p.is_empty()) {
         let stroke = colour(i);
-        let coords: Vec<String> = line.iter().map(|&(n, s)| format!("{},{}", num(px(n)), num(py(s)))).collect();
-        let joined = coords.join(" ");
+        let coords: Vec<(String, String)> = line.iter().map(|&(n, s)| (num(px(n)), num(py(s)))).collect();
+        let joined: Vec<String> = coords.iter().map(|(x, y)| format!("{x},{y}")).collect();
+        let joined = joined.join(" ");
         let _ = writeln!(svg, r#"<polyline fill="none" stroke="{stroke}" stroke-width="1.5" points="{joined}"/>"#);
-        for c in &coords {
-            let (cx, cy) = c.split_once(',').unwrap_or(("0", "0"));
+        for (cx, cy) in &coords {
             let _ = writeln!(svg, r#"<circle cx="{cx}" cy="{cy}" r="3" fill="{stroke}"/>"#);
         }
     }
