@@ -127,37 +127,90 @@ impl Collector {
     /// `obj` (the WDS object without status, from [`to_cel`](crate::expr::to_cel)).
     pub fn evaluate(&self, name: &str, obj: &cel::Value, reports: &[Report]) -> NamedStatusCombination {
         let root = expr::root(obj);
-        let mut row_errors = Vec::new();
-        let mut row_error = |wec: &str, column: &str, error: String| {
+        let rows: Vec<RowOutcome> = reports.iter().map(|r| self.row(&root, r)).collect();
+        self.table(name, reports.iter().map(|r| r.wec.as_str()).zip(&rows))
+    }
+
+    /// What one edge cluster's report contributes to the table: every expression evaluated
+    /// over it in `root` (the scope with `obj`, from [`expr::root`]). A row depends only on
+    /// the object and that report, so a caller may keep it while neither changes and
+    /// build the table from kept rows ([`Collector::table`]).
+    pub fn row(&self, root: &cel::Context<'_, 'static>, report: &Report) -> RowOutcome {
+        let ctx = report.scope(root);
+        let kept = match &self.filter {
+            None => Ok(true),
+            Some(f) => match f.eval(&ctx) {
+                Ok(cel::Value::Bool(b)) => Ok(b),
+                Ok(cel::Value::Null) => Ok(false),
+                Ok(other) => Err(format!("the filter gave a {}, not a bool", other.type_of())),
+                Err(e) => Err(e),
+            },
+        };
+        let body = match kept {
+            Ok(true) if self.combined.is_empty() => RowBody::Selected(
+                self.select
+                    .iter()
+                    .map(|(column, e)| e.eval(&ctx).and_then(|v| to_cell(&v)).map_err(|err| (column.clone(), err)))
+                    .collect(),
+            ),
+            Ok(true) => RowBody::Grouped { key: self.group_key(&ctx), subjects: self.subjects(&ctx) },
+            Ok(false) => RowBody::Dropped(None),
+            Err(e) => RowBody::Dropped(Some(e)),
+        };
+        RowOutcome(body)
+    }
+
+    fn group_key(&self, ctx: &cel::Context<'_, 'static>) -> Result<Vec<Cell>, (String, String)> {
+        self.group_by
+            .iter()
+            .map(|(column, e)| match e.eval(ctx) {
+                Ok(v) if is_atomic(&v) => to_cell(&v).map_err(|err| (column.clone(), err)),
+                Ok(v) => Err((column.clone(), format!("a {} cannot be a groupBy key", v.type_of()))),
+                Err(err) => Err((column.clone(), err)),
+            })
+            .collect()
+    }
+
+    fn subjects(&self, ctx: &cel::Context<'_, 'static>) -> Vec<Subject> {
+        self.combined
+            .iter()
+            .map(|a| match &a.subject {
+                None => Subject::None,
+                Some(e) => match e.eval(ctx) {
+                    Ok(v) => match number(&v) {
+                        Ok(n) => Subject::Number(n),
+                        Err(why) => Subject::NotANumber(why),
+                    },
+                    Err(err) => Subject::Failed(err),
+                },
+            })
+            .collect()
+    }
+
+    /// The table from each edge cluster's row (by SyncTarget name, in the order rows
+    /// should have), with the errors in that order: the filter's first, then the rest.
+    pub fn table<'r>(
+        &self,
+        name: &str,
+        rows: impl IntoIterator<Item = (&'r str, &'r RowOutcome)> + Clone,
+    ) -> NamedStatusCombination {
+        let mut row_errors: Vec<RowEvaluationError> = Vec::new();
+        let mut row_error = |wec: &str, column: &str, error: &str| {
             row_errors.push(RowEvaluationError {
                 wec: Destination { cluster_id: wec.to_owned() },
                 column_name: column.to_owned(),
-                error,
+                error: error.to_owned(),
             });
         };
-        let kept: Vec<Row<'_>> = reports
-            .iter()
-            .map(|r| (r, r.scope(&root)))
-            .filter(|(r, ctx)| match &self.filter {
-                None => true,
-                Some(f) => match f.eval(ctx) {
-                    Ok(cel::Value::Bool(b)) => b,
-                    Ok(cel::Value::Null) => false,
-                    Ok(other) => {
-                        row_error(&r.wec, "", format!("the filter gave a {}, not a bool", other.type_of()));
-                        false
-                    }
-                    Err(e) => {
-                        row_error(&r.wec, "", e);
-                        false
-                    }
-                },
-            })
-            .collect();
+        for (wec, row) in rows.clone() {
+            if let RowBody::Dropped(Some(e)) = &row.0 {
+                row_error(wec, "", e);
+            }
+        }
         let (rows, aggregation_errors) = if self.combined.is_empty() {
-            (self.select_rows(&kept, &mut row_error), Vec::new())
+            (select_rows(rows, &mut row_error), Vec::new())
         } else {
-            self.aggregate(&kept, &mut row_error)
+            self.aggregate(rows, &mut row_error)
         };
         let rows: Vec<StatusCombinationRow> = rows.into_iter().take(self.limit).collect();
         NamedStatusCombination {
@@ -169,35 +222,10 @@ impl Collector {
         }
     }
 
-    fn select_rows(
+    fn aggregate<'r>(
         &self,
-        kept: &[Row<'_>],
-        row_error: &mut impl FnMut(&str, &str, String),
-    ) -> Vec<StatusCombinationRow> {
-        let mut rows = Vec::new();
-        for (r, ctx) in kept {
-            let mut columns = Vec::with_capacity(self.select.len());
-            let mut ok = true;
-            for (column, e) in &self.select {
-                match e.eval(ctx).and_then(|v| to_cell(&v)) {
-                    Ok(cell) => columns.push(cell),
-                    Err(err) => {
-                        row_error(&r.wec, column, err);
-                        ok = false;
-                    }
-                }
-            }
-            if ok {
-                rows.push(StatusCombinationRow { columns });
-            }
-        }
-        rows
-    }
-
-    fn aggregate(
-        &self,
-        kept: &[Row<'_>],
-        row_error: &mut impl FnMut(&str, &str, String),
+        rows: impl IntoIterator<Item = (&'r str, &'r RowOutcome)>,
+        row_error: &mut impl FnMut(&str, &str, &str),
     ) -> (Vec<StatusCombinationRow>, Vec<ErrorInColumn>) {
         // Groups by the JSON text of their key, which orders them and compares them.
         let mut groups: BTreeMap<String, (Vec<Cell>, Vec<Accumulator>)> = BTreeMap::new();
@@ -207,46 +235,32 @@ impl Collector {
             groups.insert(key, (Vec::new(), self.combined.iter().map(|_| Accumulator::default()).collect()));
         }
         let mut errors: Vec<ErrorInColumn> = Vec::new();
-        'rows: for (r, ctx) in kept {
-            let mut key = Vec::with_capacity(self.group_by.len());
-            for (column, e) in &self.group_by {
-                match e.eval(ctx) {
-                    Ok(v) if is_atomic(&v) => match to_cell(&v) {
-                        Ok(c) => key.push(c),
-                        Err(err) => {
-                            row_error(&r.wec, column, err);
-                            continue 'rows;
-                        }
-                    },
-                    Ok(v) => {
-                        row_error(&r.wec, column, format!("a {} cannot be a groupBy key", v.type_of()));
-                        continue 'rows;
-                    }
-                    Err(err) => {
-                        row_error(&r.wec, column, err);
-                        continue 'rows;
-                    }
+        for (wec, row) in rows {
+            let RowBody::Grouped { key, subjects } = &row.0 else { continue };
+            let key = match key {
+                Ok(key) => key,
+                Err((column, err)) => {
+                    row_error(wec, column, err);
+                    continue;
                 }
-            }
-            let text = serde_json::to_string(&key).unwrap_or_default();
+            };
+            let text = serde_json::to_string(key).unwrap_or_default();
             let (_, accs) = groups
                 .entry(text)
-                .or_insert_with(|| (key, self.combined.iter().map(|_| Accumulator::default()).collect()));
-            for (a, acc) in self.combined.iter().zip(accs.iter_mut()) {
+                .or_insert_with(|| (key.clone(), self.combined.iter().map(|_| Accumulator::default()).collect()));
+            for ((a, acc), subject) in self.combined.iter().zip(accs.iter_mut()).zip(subjects) {
                 acc.rows += 1;
-                let Some(subject) = &a.subject else { continue };
-                match subject.eval(ctx) {
-                    Ok(v) => match number(&v) {
-                        Ok(n) => acc.values.push(n),
-                        Err(why) => {
-                            acc.values.push(0.0);
-                            errors.push(ErrorInColumn {
-                                column_name: a.name.clone(),
-                                error: format!("{}: {why}; counted as 0", r.wec),
-                            });
-                        }
-                    },
-                    Err(err) => row_error(&r.wec, &a.name, err),
+                match subject {
+                    Subject::None => {}
+                    Subject::Number(n) => acc.values.push(*n),
+                    Subject::NotANumber(why) => {
+                        acc.values.push(0.0);
+                        errors.push(ErrorInColumn {
+                            column_name: a.name.clone(),
+                            error: format!("{wec}: {why}; counted as 0"),
+                        });
+                    }
+                    Subject::Failed(err) => row_error(wec, &a.name, err),
                 }
             }
         }
@@ -262,8 +276,53 @@ impl Collector {
     }
 }
 
-/// A report with the scope its expressions are evaluated in.
-type Row<'a> = (&'a Report, cel::Context<'a, 'static>);
+fn select_rows<'r>(
+    rows: impl IntoIterator<Item = (&'r str, &'r RowOutcome)>,
+    row_error: &mut impl FnMut(&str, &str, &str),
+) -> Vec<StatusCombinationRow> {
+    let mut out = Vec::new();
+    for (wec, row) in rows {
+        let RowBody::Selected(cells) = &row.0 else { continue };
+        let mut columns = Vec::with_capacity(cells.len());
+        for cell in cells {
+            match cell {
+                Ok(c) => columns.push(c.clone()),
+                Err((column, err)) => row_error(wec, column, err),
+            }
+        }
+        if columns.len() == cells.len() {
+            out.push(StatusCombinationRow { columns });
+        }
+    }
+    out
+}
+
+/// One edge cluster's contribution to a collector's table ([`Collector::row`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RowOutcome(RowBody);
+
+#[derive(Clone, Debug, PartialEq)]
+enum RowBody {
+    /// The filter dropped the row, with its error if it failed.
+    Dropped(Option<String>),
+    /// `select`: each column's cell, or (column, error).
+    Selected(Vec<Result<Cell, (String, String)>>),
+    /// `combinedFields`: the group key (or the column that failed and why) and each
+    /// aggregator's subject.
+    Grouped { key: Result<Vec<Cell>, (String, String)>, subjects: Vec<Subject> },
+}
+
+/// One aggregator's subject over one row.
+#[derive(Clone, Debug, PartialEq)]
+enum Subject {
+    /// COUNT: no subject.
+    None,
+    Number(f64),
+    /// A value that is no number: counts as 0, with an aggregation error.
+    NotANumber(String),
+    /// The expression failed: a row error.
+    Failed(String),
+}
 
 /// One group's values of one aggregated column.
 #[derive(Default)]

@@ -32,6 +32,6 @@ pub use categories::{
 };
 pub use controller::TranslatorController;
 pub use customize::{CustomizerRef, Params, Problem, customize, customizer_ref, needs_params};
-pub use order::{Item, ObjectId, apply_order, crd_defines, delete_order};
+pub use order::{Item, ObjectId, apply_order, apply_waves, crd_defines, delete_order};
 pub use project::{is_being_deleted, project};
 pub use syncer_config::{Placed, THE_ONE, placed_in, syncer_config};

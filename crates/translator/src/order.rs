@@ -107,6 +107,37 @@ pub fn apply_order(items: &[Item]) -> Vec<usize> {
     prioritized_toposort(&graph, items).unwrap_or_else(|| category_order(items))
 }
 
+/// [`apply_order`] cut into waves whose items may be written at the same time: a new wave
+/// starts where an item depends on one in the current wave, and where the Namespaces and
+/// CRDs end (so the rest still finds every one of them there, as in [`apply_order`]).
+/// Written wave after wave, each wave concurrently, a mailbox costs a few round trips to
+/// the server instead of one per object; in the usual case, one Namespace then all of its
+/// objects.
+pub fn apply_waves(items: &[Item]) -> Vec<Vec<usize>> {
+    let graph = dependencies(items);
+    let mut waves: Vec<Vec<usize>> = Vec::new();
+    let mut wave_of = vec![usize::MAX; items.len()];
+    for i in apply_order(items) {
+        let current = waves.len().checked_sub(1);
+        let split = match current.and_then(|w| waves[w].last().map(|&last| (w, last))) {
+            None => true,
+            Some((w, last)) => {
+                items[last].id.rank() != items[i].id.rank()
+                    || graph
+                        .edges_directed(NodeIndex::new(i), Direction::Incoming)
+                        .any(|e| wave_of[e.source().index()] == w)
+            }
+        };
+        if split {
+            waves.push(Vec::new());
+        }
+        let w = waves.len() - 1;
+        waves[w].push(i);
+        wave_of[i] = w;
+    }
+    waves
+}
+
 /// The order in which to delete `items`: exactly the reverse of [`apply_order`], so every
 /// object goes before the Namespace it is in and the CRD that defines it, and Namespaces and
 /// CRDs go last (deleting a Namespace or CRD first would have the server cascade-delete its
@@ -323,6 +354,59 @@ mod tests {
                     "{case}: input {:?}",
                     labels(&items, &(0..items.len()).collect::<Vec<_>>())
                 );
+            }
+        }
+    }
+
+    /// (case, items, waves by label).
+    type WaveCase = (&'static str, Vec<Item>, Vec<Vec<&'static str>>);
+
+    #[test]
+    fn apply_waves_table() {
+        let cases: Vec<WaveCase> = vec![
+            ("nothing", vec![], vec![]),
+            (
+                "a Namespace, then its objects together",
+                vec![cm("shop", "b"), cm("shop", "a"), ns("shop")],
+                vec![vec!["namespaces/shop"], vec!["configmaps/shop/a", "configmaps/shop/b"]],
+            ),
+            (
+                "Namespaces and CRDs together, then everything else together",
+                vec![
+                    obj("example.com", "widgets", Some("shop"), "w1"),
+                    crd("example.com", "widgets"),
+                    ns("shop"),
+                    cm("elsewhere", "x"),
+                ],
+                vec![
+                    vec!["namespaces/shop", "customresourcedefinitions/widgets.example.com"],
+                    vec!["configmaps/elsewhere/x", "widgets/shop/w1"],
+                ],
+            ),
+            (
+                "only independent objects: one wave",
+                vec![cm("a", "x"), obj("", "configmaps", None, "odd"), cm("b", "y")],
+                vec![vec!["configmaps/odd", "configmaps/a/x", "configmaps/b/y"]],
+            ),
+            (
+                "a malformed CRD in the Namespace's wave is split off",
+                vec![
+                    Item {
+                        id: id(CRD_GROUP, CRD_RESOURCE, Some("shop"), "odd.example.com"),
+                        defines: Some(("example.com".into(), "odd".into())),
+                    },
+                    ns("shop"),
+                ],
+                vec![vec!["namespaces/shop"], vec!["customresourcedefinitions/shop/odd.example.com"]],
+            ),
+        ];
+        for (case, items, want) in cases {
+            for items in permutations(&items) {
+                let waves = apply_waves(&items);
+                let got: Vec<Vec<String>> = waves.iter().map(|w| labels(&items, w)).collect();
+                assert_eq!(got, want, "{case}");
+                let flat: Vec<usize> = waves.concat();
+                assert_eq!(flat, apply_order(&items), "{case}: the waves are the apply order, cut");
             }
         }
     }

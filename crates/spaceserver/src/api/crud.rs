@@ -297,7 +297,7 @@ fn requested_revision(obj: &Value) -> Result<Option<u64>> {
 
 /// Merges a client's new version of an object with what the server keeps, for the main
 /// resource or the status subresource.
-pub(super) fn updated(ctx: &Ctx, current: &Value, incoming: &Value, manager: &str) -> Result<(Outcome, Option<u64>)> {
+pub(super) fn updated(ctx: &Ctx, current: &Value, incoming: Value, manager: &str) -> Result<(Outcome, Option<u64>)> {
     updated_with(ctx, current, incoming, Some(manager))
 }
 
@@ -305,16 +305,14 @@ pub(super) fn updated(ctx: &Ctx, current: &Value, incoming: &Value, manager: &st
 pub(super) fn updated_with(
     ctx: &Ctx,
     current: &Value,
-    incoming: &Value,
+    mut incoming: Value,
     manager: Option<&str>,
 ) -> Result<(Outcome, Option<u64>)> {
-    let mut incoming = incoming.clone();
     super::convert::to_storage(&ctx.info.group, &ctx.info.resource, &mut incoming);
-    let incoming = &incoming;
-    let expected = requested_revision(incoming)?;
+    let expected = requested_revision(&incoming)?;
     let mut new = match ctx.path.subresource.as_deref() {
         None => {
-            let mut new = incoming.clone();
+            let mut new = incoming;
             object::keep_server_metadata(current, &mut new);
             if ctx.info.has_status {
                 match current.get("status") {
@@ -335,8 +333,8 @@ pub(super) fn updated_with(
         }
         Some("status") if ctx.info.has_status => {
             let mut new = current.clone();
-            match incoming.get("status") {
-                Some(s) => new["status"] = s.clone(),
+            match incoming.get_mut("status") {
+                Some(s) => new["status"] = s.take(),
                 None => {
                     if let Some(o) = new.as_object_mut() {
                         o.remove("status");
@@ -407,7 +405,7 @@ pub(super) async fn update(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>
         ));
     }
     let (obj, _) =
-        guaranteed_update(server, &ctx, &name, |current| updated(&ctx, current, &incoming, &manager)).await?;
+        guaranteed_update(server, &ctx, &name, |current| updated(&ctx, current, incoming.clone(), &manager)).await?;
     Ok(json_response(200, &present(&ctx, obj)))
 }
 

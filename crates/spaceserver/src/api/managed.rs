@@ -26,7 +26,7 @@ pub(super) fn record_update(
     subresource: Option<&str>,
     info: &ResourceInfo,
 ) -> Result<()> {
-    *obj = ssa::update(old, obj, manager, subresource, types_for(info).as_ref(), &object::now());
+    *obj = ssa::update(old, std::mem::take(obj), manager, subresource, types_for(info).as_ref(), &object::now());
     Ok(())
 }
 

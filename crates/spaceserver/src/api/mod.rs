@@ -117,11 +117,22 @@ impl ApiServer {
     }
 
     /// Serves one request.
+    ///
+    /// Each request is logged at `debug` when it ends (method, path and query, status, and
+    /// how long it took; a watch ends when it closes): `RUST_LOG=orrery_spaceserver::api=debug`
+    /// shows who asks the server for what.
     pub async fn handle(self: Arc<Self>, req: Request<Body>) -> Response {
-        match self.dispatch(req).await {
+        let started = std::time::Instant::now();
+        let logged = tracing::enabled!(tracing::Level::DEBUG).then(|| (req.method().clone(), req.uri().clone()));
+        let response = match self.dispatch(req).await {
             Ok(r) => r,
             Err(e) => e.into_response(),
+        };
+        if let Some((method, uri)) = logged {
+            let status = response.status().as_u16();
+            tracing::debug!(%method, %uri, status, micros = started.elapsed().as_micros() as u64, "request");
         }
+        response
     }
 
     async fn dispatch(self: Arc<Self>, req: Request<Body>) -> Result<Response> {

@@ -59,11 +59,11 @@ pub(super) async fn patch(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>)
         return apply(server, ctx, &name, patch_doc, manager).await;
     }
     let group_kind = (ctx.info.group.clone(), ctx.info.kind.clone());
-    let patch_fn = |base: &Value| -> Result<Value> {
+    let patch_fn = |base: Value| -> Result<Value> {
         match media.as_str() {
             MERGE => merge_patch(base, &patch_doc),
             JSON => json_patch(base, &patch_doc),
-            _ => strategic_merge_patch(base, &patch_doc, GroupKind::new(&group_kind.0, &group_kind.1)),
+            _ => strategic_merge_patch(&base, &patch_doc, GroupKind::new(&group_kind.0, &group_kind.1)),
         }
         .map_err(patch_error)
     };
@@ -72,11 +72,11 @@ pub(super) async fn patch(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>)
         let (obj, _) = guaranteed_update(server, &main, &name, |current| {
             let mut scale = validate::scale_of(&ctx, current);
             object::forget_revision(&mut scale);
-            let patched = patch_fn(&scale)?;
+            let patched = patch_fn(scale)?;
             let replicas = patched.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
             let mut next = validate::with_replicas(&ctx, current, replicas)?;
             object::forget_revision(&mut next);
-            crud::updated(&main, current, &next, &manager)
+            crud::updated(&main, current, next, &manager)
         })
         .await?;
         return Ok(json_response(200, &validate::scale_of(&ctx, &present(&ctx, obj))));
@@ -84,7 +84,7 @@ pub(super) async fn patch(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>)
     let (obj, _) = guaranteed_update(server, &ctx, &name, |current| {
         let mut base = present(&ctx, current.clone());
         object::forget_revision(&mut base);
-        let patched = patch_fn(&base)?;
+        let patched = patch_fn(base)?;
         if !patched.is_object() {
             return Err(ApiError::bad_request("the patch does not produce an object"));
         }
@@ -92,7 +92,7 @@ pub(super) async fn patch(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>)
         if meta_str(&patched, "name") != meta_str(current, "name") {
             return Err(ApiError::bad_request("metadata.name cannot be changed by a patch"));
         }
-        crud::updated(&ctx, current, &patched, &manager)
+        crud::updated(&ctx, current, patched, &manager)
     })
     .await?;
     Ok(json_response(200, &present(&ctx, obj)))
@@ -142,7 +142,7 @@ async fn apply(server: &Arc<ApiServer>, ctx: Ctx, name: &str, applied: Value, ma
         };
         let merged =
             super::managed::apply(Some(&live), &applied, &manager, ctx.path.subresource.as_deref(), force, &ctx.info)?;
-        let (outcome, _) = crud::updated_with(&ctx, current, &merged, None)?;
+        let (outcome, _) = crud::updated_with(&ctx, current, merged, None)?;
         Ok((outcome, expected))
     })
     .await?;

@@ -249,7 +249,7 @@ pub(super) async fn put_scale(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Bo
     let (obj, _) = guaranteed_update(server, &main, &name, |current| {
         let mut next = with_replicas(&ctx, current, replicas)?;
         super::object::forget_revision(&mut next);
-        crud::updated(&main, current, &next, "scale")
+        crud::updated(&main, current, next, "scale")
     })
     .await?;
     Ok(json_response(200, &scale_of(&ctx, &present(&ctx, obj))))

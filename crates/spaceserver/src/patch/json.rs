@@ -29,9 +29,8 @@ use super::error::{MAX_JSON_PATCH_OPERATIONS, PatchError};
 /// [`PatchError::TooManyOperations`] past [`MAX_JSON_PATCH_OPERATIONS`], [`PatchError::TestFailed`]
 /// when a `test` finds another value, [`PatchError::MissingPath`] when an operation addresses a
 /// location that does not exist, and [`PatchError::Invalid`] for a `move` into its own child.
-pub fn json_patch(target: &Value, patch: &Value) -> Result<Value, PatchError> {
+pub fn json_patch(mut doc: Value, patch: &Value) -> Result<Value, PatchError> {
     let operations = decode(patch)?;
-    let mut doc = target.clone();
     for (index, operation) in operations.iter().enumerate() {
         apply(&mut doc, index, operation)?;
     }
@@ -357,7 +356,7 @@ mod tests {
         ];
         for (name, patch, expect) in cases {
             let target = pod();
-            let result = json_patch(&target, &patch);
+            let result = json_patch(target.clone(), &patch);
             assert_eq!(target, pod(), "{name}: the target must not change");
             match (expect, result) {
                 (Expect::Ok(checks), Ok(doc)) => {
@@ -380,7 +379,7 @@ mod tests {
         let ops: Vec<Value> = (0..=super::MAX_JSON_PATCH_OPERATIONS)
             .map(|_| json!({"op": "test", "path": "/kind", "value": "Pod"}))
             .collect();
-        let err = json_patch(&pod(), &Value::Array(ops)).unwrap_err();
+        let err = json_patch(pod(), &Value::Array(ops)).unwrap_err();
         assert_eq!((err.status_code(), err.reason()), (413, "RequestEntityTooLarge"));
         assert_eq!(
             err.message(),

@@ -358,7 +358,7 @@ fn patch_order_wins_over_current_order() {
 fn strategic_versus_merge_patch_on_containers() {
     let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "nginx:1.26"}]}}}});
     let strategic = strategic_merge_patch(&deployment(), &patch, DEPLOYMENT).unwrap();
-    let merged = merge_patch(&deployment(), &patch).unwrap();
+    let merged = merge_patch(deployment(), &patch).unwrap();
     assert_eq!(names(&strategic, CONTAINERS, "name"), ["app", "sidecar"]);
     assert_eq!(strategic.pointer("/spec/template/spec/containers/0/env/0/value"), Some(&json!("prod")));
     // RFC 7396 knows no merge keys: the list is replaced and the container loses everything else.

@@ -126,31 +126,30 @@ pub fn apply_subresource(
 /// Writes to a subresource always start from the stored entries.
 pub fn update(
     old: Option<&Value>,
-    new: &Value,
+    mut new: Value,
     manager: &str,
     subresource: Option<&str>,
     types: &dyn ListTypes,
     now: &str,
 ) -> Value {
-    let mut out = new.clone();
     if !new.is_object() {
-        return out;
+        return new;
     }
     let scope = Scope::of_write(subresource, types);
     let sent = match new.pointer("/metadata/managedFields") {
-        Some(Value::Array(items)) if !items.is_empty() && subresource.is_none() => decode_managed_fields(new).ok(),
+        Some(Value::Array(items)) if !items.is_empty() && subresource.is_none() => decode_managed_fields(&new).ok(),
         _ => None,
     };
     // Unreadable stored entries are dropped rather than failing the write, as kube-apiserver
     // does for non-apply writes.
     let mut managers = sent.unwrap_or_else(|| old.and_then(|o| decode_managed_fields(o).ok()).unwrap_or_default());
 
-    let diff = Comparison::of(old, new, types, scope);
+    let diff = Comparison::of(old, &new, types, scope);
     let changed = diff.changed();
     let me = ManagerEntry {
         manager: manager.to_string(),
         operation: Operation::Update,
-        api_version: string_field(new, "apiVersion"),
+        api_version: string_field(&new, "apiVersion"),
         time: Some(now.to_string()),
         subresource: subresource.map(str::to_string),
         fields: FieldSet::new(),
@@ -173,8 +172,8 @@ pub fn update(
     if !found && !changed.is_empty() {
         managers.push(ManagerEntry { fields: changed, ..me });
     }
-    encode_managed_fields(&mut out, managers);
-    out
+    encode_managed_fields(&mut new, managers);
+    new
 }
 
 /// The fields in `changed` that each of `others` owns, one conflict per field, managers in

@@ -106,7 +106,7 @@ fn run(case: &Case) -> Result<Value, ApplyError> {
             Step::Update { manager, edit } => {
                 let mut new = live.clone().unwrap_or(Value::Null);
                 edit(&mut new);
-                Ok(update(live.as_ref(), &new, manager, None, &types, &now))
+                Ok(update(live.as_ref(), new.clone(), manager, None, &types, &now))
             }
             Step::Store(obj) => Ok(obj.clone()),
         };

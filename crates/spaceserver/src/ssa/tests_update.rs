@@ -28,7 +28,7 @@ fn create_owns_every_field_with_the_roots_of_new_maps() {
     let mut obj = configmap(json!({"a": "1"}));
     obj["metadata"]["labels"] = json!({"app": "x"});
     obj["metadata"]["uid"] = json!("u1");
-    let out = update(None, &obj, "kubectl-create", None, &types(), "t1");
+    let out = update(None, obj.clone(), "kubectl-create", None, &types(), "t1");
     let e = entry(&out, "kubectl-create").expect("entry");
     assert_eq!(e["operation"], "Update");
     assert_eq!(e["apiVersion"], "v1");
@@ -95,7 +95,7 @@ fn updates_move_ownership_of_what_they_change() {
             if let Some(mf) = live.as_ref().and_then(|l| l.pointer("/metadata/managedFields")) {
                 new["metadata"]["managedFields"] = mf.clone();
             }
-            live = Some(update(live.as_ref(), &new, manager, None, &types(), &format!("t{i}")));
+            live = Some(update(live.as_ref(), new.clone(), manager, None, &types(), &format!("t{i}")));
         }
         let Some(obj) = live else { continue };
         for (manager, want) in case.owners {
@@ -106,10 +106,10 @@ fn updates_move_ownership_of_what_they_change() {
 
 #[test]
 fn no_op_update_keeps_the_time_of_the_last_change() {
-    let first = update(None, &configmap(json!({"a": "1"})), "alice", None, &types(), "t1");
-    let second = update(Some(&first), &first, "alice", None, &types(), "t2");
+    let first = update(None, configmap(json!({"a": "1"})), "alice", None, &types(), "t1");
+    let second = update(Some(&first), first.clone(), "alice", None, &types(), "t2");
     assert_eq!(entry(&second, "alice").map(|e| e["time"].clone()), Some(json!("t1")));
-    let third = update(Some(&second), &configmap(json!({"a": "2"})), "alice", None, &types(), "t3");
+    let third = update(Some(&second), configmap(json!({"a": "2"})), "alice", None, &types(), "t3");
     assert_eq!(entry(&third, "alice").map(|e| e["time"].clone()), Some(json!("t3")));
 }
 
@@ -118,13 +118,13 @@ fn status_writes_are_scoped() {
     let types = BuiltinListTypes::for_kind("apps/v1", "Deployment");
     let base =
         json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {"replicas": 1}});
-    let created = update(None, &base, "creator", None, &types, "t1");
+    let created = update(None, base.clone(), "creator", None, &types, "t1");
     let mut with_status = created.clone();
     with_status["status"] = json!({"replicas": 1, "conditions": [{"type": "Available", "status": "True"}]});
     with_status["spec"]["replicas"] = json!(7);
 
     // Through /status only status is recorded, as the status manager's `status` entry.
-    let status_write = update(Some(&created), &with_status, "ctrl", Some("status"), &types, "t2");
+    let status_write = update(Some(&created), with_status.clone(), "ctrl", Some("status"), &types, "t2");
     let e = entry(&status_write, "ctrl").expect("ctrl entry");
     assert_eq!(e["subresource"], "status");
     assert_eq!(
@@ -141,30 +141,30 @@ fn status_writes_are_scoped() {
     assert_eq!(paths(&status_write, "creator"), [".spec", ".spec.replicas"]);
 
     // Through the main resource status is not recorded.
-    let main_write = update(Some(&created), &with_status, "editor", None, &types, "t2");
+    let main_write = update(Some(&created), with_status.clone(), "editor", None, &types, "t2");
     assert_eq!(paths(&main_write, "editor"), [".spec.replicas"]);
 }
 
 #[test]
 fn identity_and_server_metadata_are_never_owned() {
-    let created = update(None, &configmap(json!({"a": "1"})), "alice", None, &types(), "t1");
+    let created = update(None, configmap(json!({"a": "1"})), "alice", None, &types(), "t1");
     let mut new = created.clone();
     new["metadata"]["resourceVersion"] = json!("42");
     new["metadata"]["generation"] = json!(2);
     new["metadata"]["annotations"] = json!({"note": "x"});
-    let out = update(Some(&created), &new, "bob", None, &types(), "t2");
+    let out = update(Some(&created), new.clone(), "bob", None, &types(), "t2");
     assert_eq!(paths(&out, "bob"), [".metadata.annotations", ".metadata.annotations.note"]);
 }
 
 #[test]
 fn client_sent_managed_fields() {
-    let created = update(None, &configmap(json!({"a": "1"})), "alice", None, &types(), "t1");
+    let created = update(None, configmap(json!({"a": "1"})), "alice", None, &types(), "t1");
     let changed = |managed: Option<Value>| {
         let mut new = configmap(json!({"a": "1", "b": "2"}));
         if let Some(m) = managed {
             new["metadata"]["managedFields"] = m;
         }
-        update(Some(&created), &new, "bob", None, &types(), "t2")
+        update(Some(&created), new.clone(), "bob", None, &types(), "t2")
     };
     let rewritten = json!([{
         "manager": "carol", "operation": "Update", "apiVersion": "v1", "time": "t0",
@@ -200,13 +200,13 @@ fn client_sent_managed_fields() {
 
 #[test]
 fn update_managers_are_capped() {
-    let mut obj = update(None, &configmap(json!({})), "creator", None, &types(), "t00");
+    let mut obj = update(None, configmap(json!({})), "creator", None, &types(), "t00");
     for i in 0..12 {
         let mut data = obj["data"].clone();
         data[format!("k{i:02}")] = json!("v");
         let mut new = configmap(data);
         new["metadata"]["managedFields"] = obj["metadata"]["managedFields"].clone();
-        obj = update(Some(&obj), &new, &format!("writer-{i:02}"), None, &types(), &format!("t{:02}", i + 1));
+        obj = update(Some(&obj), new.clone(), &format!("writer-{i:02}"), None, &types(), &format!("t{:02}", i + 1));
     }
     let entries = decode_managed_fields(&obj).expect("decodes");
     assert_eq!(entries.len(), MAX_UPDATE_MANAGERS);

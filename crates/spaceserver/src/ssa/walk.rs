@@ -15,6 +15,9 @@ use serde_json::{Map, Value};
 use super::fieldset::{FieldPath, FieldSet, PathElement};
 use super::schema::{ListType, ListTypes, MapType};
 
+/// The fields of `metadata` a manager can own.
+const OWNABLE_METADATA: [&str; 4] = ["labels", "annotations", "finalizers", "ownerReferences"];
+
 /// Which part of an object a write may own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
@@ -42,21 +45,22 @@ impl Scope {
     /// never owned; of `metadata` only `labels`, `annotations`, `finalizers` and
     /// `ownerReferences` are.
     pub(crate) fn restrict(self, set: &mut FieldSet) {
-        set.retain_top(|pe| match pe {
-            PathElement::Field(name) => match name.as_str() {
-                "apiVersion" | "kind" => false,
-                "status" => self != Scope::Object,
-                _ => self != Scope::Status,
-            },
-            _ => false,
-        });
+        set.retain_top(|pe| matches!(pe, PathElement::Field(name) if self.may_own(name)));
         let metadata = PathElement::field("metadata");
         set.remove_member(&metadata);
         if let Some(meta) = set.child_mut(&metadata) {
-            const OWNABLE: [&str; 4] = ["labels", "annotations", "finalizers", "ownerReferences"];
-            meta.retain_top(|pe| matches!(pe, PathElement::Field(n) if OWNABLE.contains(&n.as_str())));
+            meta.retain_top(|pe| matches!(pe, PathElement::Field(n) if OWNABLE_METADATA.contains(&n.as_str())));
         }
         set.drop_empty_child(&metadata);
+    }
+
+    /// Whether a manager can own fields under top-level field `name` in this scope.
+    fn may_own(self, name: &str) -> bool {
+        match name {
+            "apiVersion" | "kind" => false,
+            "status" => self != Scope::Object,
+            _ => self != Scope::Status,
+        }
     }
 
     /// The part of an apply configuration this scope merges into the object.
@@ -258,10 +262,37 @@ pub struct Comparison {
 
 impl Comparison {
     /// Compares `old` (absent on create) with `new`, restricted to `scope`.
+    ///
+    /// Of two objects only what a manager can own in `scope` is walked ([`Scope::restrict`]
+    /// drops the rest anyway): skipping `metadata.managedFields`, and for a status write the
+    /// spec, is most of the work of recording a write.
     pub fn of(old: Option<&Value>, new: &Value, types: &dyn ListTypes, scope: Scope) -> Self {
         let mut out = Comparison::default();
         let schema = Schema { types };
-        compare(&schema, old, Some(new), &mut Vec::new(), &mut Vec::new(), &mut out);
+        let mut walk = |path: &[&str], lhs: Option<&Value>, rhs: Option<&Value>| {
+            let mut names: Vec<String> = path.iter().map(|p| (*p).to_owned()).collect();
+            let mut at: Vec<PathElement> = path.iter().map(|p| PathElement::field(p)).collect();
+            compare(&schema, lhs, rhs, &mut names, &mut at, &mut out);
+        };
+        match (old, new) {
+            (None | Some(Value::Object(_)), Value::Object(n)) => {
+                let o = old.and_then(Value::as_object);
+                let mut keys: Vec<&String> = o.into_iter().flat_map(|m| m.keys()).chain(n.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                for key in keys.into_iter().filter(|k| scope.may_own(k)) {
+                    let (lhs, rhs) = (o.and_then(|m| m.get(key)), n.get(key));
+                    if key == "metadata" {
+                        for field in OWNABLE_METADATA {
+                            walk(&["metadata", field], lhs.and_then(|m| m.get(field)), rhs.and_then(|m| m.get(field)));
+                        }
+                    } else {
+                        walk(&[key], lhs, rhs);
+                    }
+                }
+            }
+            _ => walk(&[], old, Some(new)),
+        }
         scope.restrict(&mut out.added);
         scope.restrict(&mut out.modified);
         scope.restrict(&mut out.removed);

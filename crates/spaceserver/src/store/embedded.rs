@@ -3,7 +3,8 @@
 //!
 //! Concurrent writes queue up while the writer is busy with an fsync; the next transaction
 //! takes all of them at once. That is what lets many clients write far faster than one
-//! fsync per write would allow, while every acknowledged write is on disk.
+//! fsync per write would allow, while every acknowledged write is on disk. Under steady
+//! load the writer also lingers a moment before a small transaction ([`linger`]).
 
 use super::disk::{Change, Disk};
 use super::log::EventLog;
@@ -35,6 +36,9 @@ pub struct EmbeddedStoreConfig {
     /// holds the pages commits rewrite; redb's default (1 GiB) would fill with pages of
     /// every object ever written and double the server's memory.
     pub disk_cache_bytes: usize,
+    /// How long the writer waits for more writes before committing a small batch while
+    /// writes keep coming ([`linger`]); zero never waits.
+    pub commit_linger: Duration,
 }
 
 impl EmbeddedStoreConfig {
@@ -46,6 +50,7 @@ impl EmbeddedStoreConfig {
             snapshot_ttl: Duration::from_secs(300),
             max_snapshots: 64,
             disk_cache_bytes: 32 << 20,
+            commit_linger: Duration::from_millis(1),
         }
     }
 }
@@ -177,15 +182,42 @@ fn prepare(objects: &Objects, revision: Revision, write: Write) -> Result<(Store
     Ok((stored, Event { revision, key: write.key, object, previous, deleted, presented: Default::default() }))
 }
 
+/// Below this many writes a batch is small enough to wait for more ([`linger`]).
+const SMALL_BATCH: usize = 32;
+
+/// Whether the writer should wait `commit_linger` for more writes before committing a
+/// batch of `batch` writes, its previous commit having ended `since_commit` before this
+/// batch's first write arrived (`None`: no commit yet).
+///
+/// Each transaction costs about the same whatever it holds: measured at 1,000 WECs, two
+/// thirds of the center's commits held one write, at a fixed cost in redb page writes and
+/// an fsync each. Waiting a moment lets them share one. Only under load, though: a write
+/// that arrives at an idle writer (nothing committed within the linger) goes at once, so a
+/// lone client never waits for writes that are not coming.
+pub(super) fn linger(batch: usize, since_commit: Option<Duration>, commit_linger: Duration) -> bool {
+    !commit_linger.is_zero() && batch < SMALL_BATCH && since_commit.is_some_and(|d| d < commit_linger)
+}
+
+fn drain(rx: &mut mpsc::Receiver<Request>, batch: &mut Vec<Request>, max_batch: usize) {
+    while batch.len() < max_batch {
+        match rx.try_recv() {
+            Ok(r) => batch.push(r),
+            Err(_) => break,
+        }
+    }
+}
+
 fn writer(shared: Arc<Shared>, disk: Disk, mut rx: mpsc::Receiver<Request>) {
     let max_batch = shared.config.max_batch;
+    let commit_linger = shared.config.commit_linger;
+    let mut last_commit: Option<Instant> = None;
     while let Some(first) = rx.blocking_recv() {
+        let since_commit = last_commit.map(|t| t.elapsed());
         let mut batch = vec![first];
-        while batch.len() < max_batch {
-            match rx.try_recv() {
-                Ok(r) => batch.push(r),
-                Err(_) => break,
-            }
+        drain(&mut rx, &mut batch, max_batch);
+        if linger(batch.len(), since_commit, commit_linger) {
+            std::thread::sleep(commit_linger);
+            drain(&mut rx, &mut batch, max_batch);
         }
         let base = shared.current();
         let mut objects = base.objects.clone();
@@ -220,7 +252,11 @@ fn writer(shared: Arc<Shared>, disk: Disk, mut rx: mpsc::Receiver<Request>) {
                 }
             })
             .collect();
-        if let Err(e) = disk.commit(&changes, revision) {
+        let started = Instant::now();
+        let committed = disk.commit(&changes, revision);
+        last_commit = Some(Instant::now());
+        tracing::trace!(writes = changes.len(), micros = started.elapsed().as_micros() as u64, "commit");
+        if let Err(e) = committed {
             tracing::error!(error = %e, "store commit failed; the batch is rejected");
             for (reply, _, _) in accepted {
                 let _ = reply.send(Err(e.clone()));

@@ -18,6 +18,7 @@ mod follow;
 mod reconcile;
 mod returned;
 mod routes;
+mod rows;
 
 pub use returned::{CopyKey, Returned, ReturnedStore};
 pub use routes::{Route, RouteIndex, SourceKey};
@@ -76,6 +77,8 @@ pub struct Summarizer {
     copy_watches: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// Per object: when its last pass started and what the one before took (pacing).
     passes: Mutex<HashMap<SourceKey, (Instant, Duration)>>,
+    /// Per object, placement and StatusCollector: the table's rows, kept between passes.
+    rows: Mutex<HashMap<SourceKey, rows::ObjectRows>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -107,6 +110,7 @@ impl Summarizer {
             report_namespaces: Mutex::default(),
             copy_watches: Mutex::default(),
             passes: Mutex::default(),
+            rows: Mutex::default(),
         })
     }
 

@@ -2,9 +2,9 @@
 //! ([`decide`], [`Collector::evaluate`](crate::collector::Collector::evaluate)), and write
 //! only what differs: its `.status`, its annotations, its CombinedStatuses.
 
+use super::rows::Rows;
 use super::{MANAGER, Returned, Route, SourceKey, Summarizer, SummarizerError, Written, lock};
 use crate::combined::{self, Subject};
-use crate::expr::Report;
 use crate::singleton::{Decision, Destination, StatusWrite, decide};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use orrery_api::CombinedStatus;
@@ -15,6 +15,7 @@ use orrery_translator::controller::{Resource, digest};
 use orrery_translator::order::ObjectId;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 fn is_status(e: &kube::Error, code: u16) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == code)
@@ -35,10 +36,11 @@ impl Summarizer {
         let Some(object) = objects.get_opt(&id.name).await? else {
             // Gone: its CombinedStatuses go with it (they are owned by it).
             lock(&self.written).remove(key);
+            lock(&self.rows).remove(key);
             return Ok(());
         };
         let value = serde_json::to_value(&object)?;
-        let returned: Vec<Option<Returned>> = routes.iter().map(|r| self.returned(&r.mailbox, id)).collect();
+        let returned = self.returned(&routes, id);
         let destinations: Vec<Destination<'_>> = routes
             .iter()
             .zip(&returned)
@@ -61,9 +63,18 @@ impl Summarizer {
         write_annotations(&objects, id, &annotations, &decision).await
     }
 
-    fn returned(&self, mailbox: &str, id: &ObjectId) -> Option<Returned> {
+    /// What each route's WEC returned for `id`, in route order.
+    fn returned(&self, routes: &[Route], id: &ObjectId) -> Vec<Option<Arc<Returned>>> {
         let stores = lock(&self.returned);
-        stores.get(&(id.group.clone(), id.resource.clone()))?.get(&(mailbox.to_owned(), id.clone())).cloned()
+        let Some(store) = stores.get(&(id.group.clone(), id.resource.clone())) else { return vec![None; routes.len()] };
+        let mut key = (String::new(), id.clone());
+        routes
+            .iter()
+            .map(|r| {
+                r.mailbox.clone_into(&mut key.0);
+                store.get(&key).cloned()
+            })
+            .collect()
     }
 
     fn placement(&self, space: &str, name: &str) -> Option<std::sync::Arc<DynamicObject>> {
@@ -128,7 +139,7 @@ impl Summarizer {
         resource: &Resource,
         value: &Value,
         routes: &[Route],
-        returned: &[Option<Returned>],
+        returned: &[Option<Arc<Returned>>],
     ) -> Result<(), SummarizerError> {
         let (space, id) = key;
         let Some(uid) = value.pointer("/metadata/uid").and_then(Value::as_str) else { return Ok(()) };
@@ -136,6 +147,7 @@ impl Summarizer {
         if let Some(o) = obj.as_object_mut() {
             o.remove("status");
         }
+        let object_digest = digest(&obj);
         let obj = crate::expr::to_cel(&obj);
         let subject = Subject {
             api_version: &resource.api.api_version,
@@ -160,30 +172,34 @@ impl Summarizer {
             }
         }
         let mut desired: BTreeMap<String, Value> = BTreeMap::new();
+        let mut kept = lock(&self.rows).remove(key).unwrap_or_default();
+        let root = crate::expr::root(&obj);
         for (placement, (collectors, reached)) in by_placement {
             // A placement not seen yet comes with its own event, which summarizes again.
             let Some(placement_uid) = self.placement(space, placement).and_then(|p| p.metadata.uid.clone()) else {
                 continue;
             };
-            let mut reports: Vec<Report> = reached
-                .iter()
-                .filter_map(|&i| {
-                    let ret = returned[i].as_ref()?;
-                    Some(Report::new(&routes[i].wec, Some(&ret.status), Some(&ret.at)))
-                })
-                .collect();
-            reports.sort_by(|a, b| a.wec.cmp(&b.wec));
+            let mut reports: Vec<(&str, &Arc<Returned>)> =
+                reached.iter().filter_map(|&i| Some((routes[i].wec.as_str(), returned[i].as_ref()?))).collect();
+            reports.sort_by(|a, b| a.0.cmp(b.0));
             let results = collectors
                 .iter()
                 .filter_map(|c| {
-                    let compiled = lock(&self.compiled).get(&(space.clone(), (*c).to_owned())).cloned()?;
-                    Some(compiled.ok()?.evaluate(c, &obj, &reports))
+                    let compiled = lock(&self.compiled).get(&(space.clone(), (*c).to_owned())).cloned()?.ok()?;
+                    let rows = kept
+                        .entry((placement.to_owned(), (*c).to_owned()))
+                        .or_insert_with(|| Rows::new(compiled.clone(), object_digest));
+                    Some(rows.table(c, &compiled, object_digest, &root, &reports))
                 })
                 .collect();
             desired.insert(
                 combined::name(uid, &placement_uid),
                 combined::object(&subject, placement, &placement_uid, results),
             );
+        }
+        drop(root);
+        if !kept.is_empty() {
+            lock(&self.rows).insert(key.clone(), kept);
         }
 
         let combined_api = ApiResource::erase::<CombinedStatus>(&());

@@ -7,10 +7,13 @@ use orrery_spaces::{MultiEvent, Tagged};
 use orrery_translator::order::ObjectId;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// A copy: its mailbox and identity.
 pub type CopyKey = (String, ObjectId);
 
+/// Shared, not copied, by every pass that reads it; a new status is a new `Arc`, so a pass
+/// can tell by identity which WECs reported since it last looked.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Returned {
     pub status: Value,
@@ -21,13 +24,13 @@ pub struct Returned {
 /// The statuses of one resource's copies, and the relist in progress.
 #[derive(Default)]
 pub struct ReturnedStore {
-    statuses: HashMap<CopyKey, Returned>,
+    statuses: HashMap<CopyKey, Arc<Returned>>,
     /// Copies seen since a relist began (`None`: not relisting).
     relisting: Option<(Option<String>, HashSet<CopyKey>)>,
 }
 
 impl ReturnedStore {
-    pub fn get(&self, key: &CopyKey) -> Option<&Returned> {
+    pub fn get(&self, key: &CopyKey) -> Option<&Arc<Returned>> {
         self.statuses.get(key)
     }
 
@@ -81,7 +84,7 @@ impl ReturnedStore {
                     return Vec::new();
                 }
                 let at = status_time(t).unwrap_or_else(|| now.to_owned());
-                self.statuses.insert(key.clone(), Returned { status: status.clone(), at });
+                self.statuses.insert(key.clone(), Arc::new(Returned { status: status.clone(), at }));
                 vec![key]
             }
             None if self.statuses.remove(&key).is_some() => vec![key],

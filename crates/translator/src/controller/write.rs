@@ -1,20 +1,27 @@
 //! Reconciling one mailbox: gather its inputs, compute [`desired()`], and write only the
-//! difference — copies in dependency order with server-side apply, deletions in reverse
-//! order, then `the-one`.
+//! difference — copies in dependency order with server-side apply (each wave of
+//! independent copies at once), deletions in reverse order, then `the-one`.
 
 use super::desired::{Source, desired};
 use super::discovery::{Resource, digest};
 use super::follow::source;
 use super::{MANAGER, SYNCER_CONFIG_MANAGER, TranslatorController, TranslatorError, Written, lock};
 use crate::customize::Params;
-use crate::order::{Item, ObjectId, apply_order, crd_defines, delete_order};
+use crate::order::{Item, ObjectId, apply_waves, crd_defines, delete_order};
 use crate::syncer_config::placed_in;
+use futures::StreamExt;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams};
 use orrery_api::keys::SYNCER_CONFIG_NAME;
 use orrery_api::{Customizer, Location, SyncerConfig};
 use orrery_runtime::Key;
 use serde_json::json;
 use std::collections::HashMap;
+
+/// How many copies of one mailbox are written at once (within a wave of
+/// [`apply_waves`]). A mailbox's copies then cost about one round trip to the server, not
+/// one each: at 1,000 WECs × 10 objects, written one at a time, the translator's copies
+/// waited on round trips while the center's CPU was a quarter idle.
+const WRITES_IN_FLIGHT: usize = 16;
 
 fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
@@ -104,18 +111,23 @@ impl TranslatorController {
             copies.iter().map(|(id, c)| Item { id: (*id).clone(), defines: crd_defines(&c.value) }).collect();
         self.ensure_namespaces(mailbox, &client, &d.copies).await?;
         let apply = PatchParams::apply(MANAGER).force();
-        for i in apply_order(&items) {
-            let (id, copy) = copies[i];
-            let hash = digest(&copy.value);
-            if written.get(id) == Some(&hash) {
-                continue;
-            }
-            copy.resource
-                .api(&client, id.namespace.as_deref())
-                .patch(&id.name, &apply, &Patch::Apply(&copy.value))
-                .await?;
-            if let Some(w) = lock(&self.written).get_mut(mailbox) {
-                w.objects.insert(id.clone(), (copy.resource.clone(), hash));
+        for wave in apply_waves(&items) {
+            // Built eagerly: a stream holding a closure over borrowed copies is not `Send`
+            // to the compiler (its higher-ranked lifetimes), a list of futures is.
+            let pending: Vec<_> = wave
+                .into_iter()
+                .filter_map(|i| {
+                    let (id, copy) = copies[i];
+                    let hash = digest(&copy.value);
+                    (written.get(id) != Some(&hash)).then(|| write_copy(&client, &apply, id, copy, hash))
+                })
+                .collect();
+            let mut writes = futures::stream::iter(pending).buffer_unordered(WRITES_IN_FLIGHT);
+            while let Some(done) = writes.next().await {
+                let (id, copy, hash) = done?;
+                if let Some(w) = lock(&self.written).get_mut(mailbox) {
+                    w.objects.insert(id.clone(), (copy.resource.clone(), hash));
+                }
             }
         }
 
@@ -237,4 +249,16 @@ impl TranslatorController {
         }
         Ok(w)
     }
+}
+
+/// Applies one copy; on success, says which and with what digest.
+async fn write_copy<'a>(
+    client: &kube::Client,
+    apply: &PatchParams,
+    id: &'a ObjectId,
+    copy: &'a super::Copy,
+    hash: u64,
+) -> Result<(&'a ObjectId, &'a super::Copy, u64), TranslatorError> {
+    copy.resource.api(client, id.namespace.as_deref()).patch(&id.name, apply, &Patch::Apply(&copy.value)).await?;
+    Ok((id, copy, hash))
 }

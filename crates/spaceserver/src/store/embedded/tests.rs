@@ -236,3 +236,38 @@ async fn concurrent_writers_are_group_committed_with_unique_revisions() {
     assert_eq!(all, (1..=1280).collect::<Vec<_>>());
     assert_eq!(store.len(), 1280);
 }
+
+#[test]
+fn the_writer_lingers_only_over_small_batches_under_load() {
+    let ms = Duration::from_millis;
+    let us = Duration::from_micros;
+    // (writes in the batch, since the previous commit, linger) → wait?
+    let cases: &[(usize, Option<Duration>, Duration, bool)] = &[
+        (1, Some(us(100)), ms(1), true), // back to back: wait for company
+        (31, Some(Duration::ZERO), ms(1), true),
+        (32, Some(Duration::ZERO), ms(1), false),         // big enough already
+        (1, Some(ms(5)), ms(1), false),                   // the writer was idle: commit at once
+        (1, None, ms(1), false),                          // the first commit ever
+        (1, Some(Duration::ZERO), Duration::ZERO, false), // lingering turned off
+    ];
+    for (batch, since, commit_linger, want) in cases {
+        assert_eq!(super::linger(*batch, *since, *commit_linger), *want, "{batch} {since:?} {commit_linger:?}");
+    }
+}
+
+#[tokio::test]
+async fn writes_under_load_still_each_succeed_once_with_lingering() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(open(&dir));
+    let writes = (0..200).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move { store.write(put("s", &format!("cm{i}"), "v", Precondition::Absent)).await })
+    });
+    let mut revisions = Vec::new();
+    for w in writes {
+        revisions.push(w.await.expect("joins").expect("writes").revision);
+    }
+    revisions.sort_unstable();
+    revisions.dedup();
+    assert_eq!(revisions.len(), 200, "one revision per write");
+}
