@@ -14,7 +14,7 @@ use orrery_runtime::Key;
 use orrery_translator::controller::{Resource, digest};
 use orrery_translator::order::ObjectId;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 fn is_status(e: &kube::Error, code: u16) -> bool {
@@ -41,15 +41,17 @@ impl Summarizer {
         };
         let value = serde_json::to_value(&object)?;
         let returned = self.returned(&routes, id);
-        let destinations: Vec<Destination<'_>> = routes
-            .iter()
-            .zip(&returned)
-            .map(|(r, ret)| Destination {
-                wec: &r.wec,
-                qualified: r.carried.placements.keys().any(|p| self.singleton(space, p)),
-                status: ret.as_ref().map(|r| &r.status),
-            })
-            .collect();
+        // Looked up once per placement, not once per route (10,000 routes share a few).
+        let mut singleton: HashMap<&str, bool> = HashMap::new();
+        let mut destinations: Vec<Destination<'_>> = Vec::with_capacity(routes.len());
+        for (r, ret) in routes.iter().zip(&returned) {
+            let qualified = r
+                .carried
+                .placements
+                .keys()
+                .any(|p| *singleton.entry(p.as_str()).or_insert_with(|| self.singleton(space, p)));
+            destinations.push(Destination { wec: &r.wec, qualified, status: ret.as_ref().map(|r| &r.status) });
+        }
         let annotations = object.metadata.annotations.clone().unwrap_or_default();
         let decision = decide(
             &destinations,
