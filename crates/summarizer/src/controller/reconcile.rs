@@ -174,7 +174,9 @@ impl Summarizer {
             }
         }
         let mut desired: BTreeMap<String, Value> = BTreeMap::new();
+        // Rows of a placement or collector this pass does not use are not carried over.
         let mut kept = lock(&self.rows).remove(key).unwrap_or_default();
+        let mut used = super::rows::ObjectRows::new();
         let root = crate::expr::root(&obj);
         for (placement, (collectors, reached)) in by_placement {
             // A placement not seen yet comes with its own event, which summarizes again.
@@ -188,9 +190,11 @@ impl Summarizer {
                 .iter()
                 .filter_map(|c| {
                     let compiled = lock(&self.compiled).get(&(space.clone(), (*c).to_owned())).cloned()?.ok()?;
-                    let rows = kept
-                        .entry((placement.to_owned(), (*c).to_owned()))
-                        .or_insert_with(|| Rows::new(compiled.clone(), object_digest));
+                    let at = (placement.to_owned(), (*c).to_owned());
+                    let previous = kept.remove(&at);
+                    let rows = used
+                        .entry(at)
+                        .or_insert_with(|| previous.unwrap_or_else(|| Rows::new(compiled.clone(), object_digest)));
                     Some(rows.table(c, &compiled, object_digest, &root, &reports))
                 })
                 .collect();
@@ -200,8 +204,8 @@ impl Summarizer {
             );
         }
         drop(root);
-        if !kept.is_empty() {
-            lock(&self.rows).insert(key.clone(), kept);
+        if !used.is_empty() {
+            lock(&self.rows).insert(key.clone(), used);
         }
 
         let combined_api = ApiResource::erase::<CombinedStatus>(&());

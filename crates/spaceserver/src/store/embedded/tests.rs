@@ -254,20 +254,3 @@ fn the_writer_lingers_only_over_small_batches_under_load() {
         assert_eq!(super::linger(*batch, *since, *commit_linger), *want, "{batch} {since:?} {commit_linger:?}");
     }
 }
-
-#[tokio::test]
-async fn writes_under_load_still_each_succeed_once_with_lingering() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Arc::new(open(&dir));
-    let writes = (0..200).map(|i| {
-        let store = store.clone();
-        tokio::spawn(async move { store.write(put("s", &format!("cm{i}"), "v", Precondition::Absent)).await })
-    });
-    let mut revisions = Vec::new();
-    for w in writes {
-        revisions.push(w.await.expect("joins").expect("writes").revision);
-    }
-    revisions.sort_unstable();
-    revisions.dedup();
-    assert_eq!(revisions.len(), 200, "one revision per write");
-}
