@@ -1,6 +1,7 @@
 //! Spaces on an orrery space server: Space objects in its root space, one client per space
 //! by URL prefix, and multi-space watches as one wildcard watch.
 
+use crate::decode::{Dynamic, into_dynamic};
 use crate::{MultiEvent, SPACE_ANNOTATION, SpaceError, SpaceProvider, tag};
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -187,12 +188,14 @@ impl SpaceProvider for EmbeddedProvider {
     }
 
     fn watch_all(&self, resource: ApiResource) -> BoxStream<'static, Result<MultiEvent, SpaceError>> {
-        let api: Api<DynamicObject> = Api::all_with(self.wildcard.clone(), &resource);
+        let api: Api<Dynamic> = Api::all_with(self.wildcard.clone(), &resource);
         watcher::watcher(api, watcher::Config::default())
             .default_backoff()
             .map(|r| {
-                r.map(|e| tag(e, None, |o| o.annotations().get(SPACE_ANNOTATION).cloned().unwrap_or_default()))
-                    .map_err(|e| SpaceError::Kubeconfig(format!("wildcard watch: {e}")))
+                r.map(|e| {
+                    tag(into_dynamic(e), None, |o| o.annotations().get(SPACE_ANNOTATION).cloned().unwrap_or_default())
+                })
+                .map_err(|e| SpaceError::Kubeconfig(format!("wildcard watch: {e}")))
             })
             .boxed()
     }

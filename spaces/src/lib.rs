@@ -8,6 +8,7 @@
 //! kubeconfig provider fans in one watch per space.
 
 pub mod connect;
+pub mod decode;
 mod embedded;
 mod kubeconfig;
 

@@ -4,12 +4,13 @@ use super::reconnect::Reconnect;
 use super::{Syncer, Watched, lock};
 use crate::upsync::{compile_upsync, upsync_resources};
 use crate::wanted::{ObjectKey, ResourceRef, Wanted};
-use futures::StreamExt;
-use kube::api::{Api, ApiResource, DynamicObject};
+use futures::{StreamExt, TryStreamExt};
+use kube::api::{Api, ApiResource};
 use kube::runtime::reflector::store::Writer;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use orrery_api::SyncerConfigSpec;
 use orrery_api::keys::SYNCER_CONFIG_NAME;
+use orrery_spaces::decode::{Dynamic, into_dynamic};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -112,14 +113,15 @@ async fn served(client: &kube::Client, group: &str, resource: &str) -> Result<Op
 fn watch_resource(me: &Arc<Syncer>, r: &ResourceRef) -> Watched {
     let ar = api_resource(r);
     let side = |client: kube::Client, synced: Arc<AtomicBool>, name: &'static str| {
-        let api: Api<DynamicObject> = Api::all_with(client, &ar);
+        let api: Api<Dynamic> = Api::all_with(client, &ar);
         let writer = Writer::new(ar.clone());
         let reader = writer.as_reader();
         // managedFields are never read here, and held twice per object they were half of
         // the syncer's memory: dropped before the caches.
-        let events = watcher(api, watcher::Config::default()).backoff(Reconnect::default()).modify(|o| {
-            o.metadata.managed_fields = None;
-        });
+        let events = watcher(api, watcher::Config::default())
+            .backoff(Reconnect::default())
+            .map_ok(into_dynamic)
+            .modify(|o| o.metadata.managed_fields = None);
         let stream = reflector(writer, events);
         let (weak, r) = (Arc::downgrade(me), r.clone());
         let task = tokio::spawn(async move {

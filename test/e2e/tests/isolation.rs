@@ -266,6 +266,9 @@ async fn next_event(stream: &mut (impl futures::Stream<Item = std::io::Result<St
         .expect("an event within 10s")
         .expect("the watch is open")
         .expect("readable");
+    // As the Kubernetes API server writes it: clients that decode the event as a tagged
+    // enum read the object directly only when the tag comes first.
+    assert!(line.starts_with(r#"{"type":""#), "the type leads the line: {line}");
     serde_json::from_str(&line).expect("a JSON event")
 }
 

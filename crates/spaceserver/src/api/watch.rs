@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::StreamExt;
 use rand::Rng;
+use serde::Serialize;
 use serde_json::{Value, json};
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -177,9 +178,7 @@ impl Watcher {
             if self.wildcard {
                 tag_space(&mut obj, &e.key.space);
             }
-            let mut line = serde_json::to_vec(&json!({"type": kind, "object": obj})).ok()?;
-            line.push(b'\n');
-            Some((api_version.clone(), Bytes::from(line)))
+            Some((api_version.clone(), Line { kind, object: &obj }.encode()))
         };
         let cache = &e.presented[usize::from(self.wildcard)];
         let line = match cache.get() {
@@ -200,7 +199,7 @@ impl Watcher {
             tag_space(&mut obj, space);
         }
         let obj = if table::wants_table(&self.ctx) { table::row_table(&self.ctx, &obj) } else { obj };
-        self.line(&json!({"type": kind, "object": obj})).await
+        self.line(kind, &obj).await
     }
 
     async fn bookmark(&self, revision: Revision, initial_end: bool) -> bool {
@@ -210,7 +209,7 @@ impl Watcher {
         }
         let object =
             json!({"kind": self.ctx.info.kind, "apiVersion": self.ctx.info.api_version(), "metadata": metadata});
-        self.line(&json!({"type": "BOOKMARK", "object": object})).await
+        self.line("BOOKMARK", &object).await
     }
 
     async fn error(&self, e: StoreError) {
@@ -218,12 +217,42 @@ impl Watcher {
             StoreError::Expired { .. } => ApiError::gone(e.to_string()),
             other => ApiError::internal(other.to_string()),
         };
-        self.line(&json!({"type": "ERROR", "object": status.to_status()})).await;
+        self.line("ERROR", &status.to_status()).await;
     }
 
-    async fn line(&self, v: &Value) -> bool {
-        let mut bytes = serde_json::to_vec(v).unwrap_or_default();
+    async fn line<T: Serialize>(&self, kind: &str, object: &T) -> bool {
+        self.tx.send(Ok(Line { kind, object }.encode())).await.is_ok()
+    }
+}
+
+/// One watch line. `type` is written before `object`, as the Kubernetes API server writes
+/// it: a client that decodes the event as a tagged enum (kube-rs's `WatchEvent`, serde's
+/// adjacently tagged representation) then reads the object straight into its type, where
+/// `object` first makes it buffer the whole object and decode it a second time.
+#[derive(Serialize)]
+struct Line<'a, T> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    object: &'a T,
+}
+
+impl<T: Serialize> Line<'_, T> {
+    fn encode(&self) -> Bytes {
+        let mut bytes = serde_json::to_vec(self).unwrap_or_default();
         bytes.push(b'\n');
-        self.tx.send(Ok(Bytes::from(bytes))).await.is_ok()
+        Bytes::from(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_leads_with_its_type_and_ends_with_a_newline() {
+        let object = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}});
+        let line = Line { kind: "ADDED", object: &object }.encode();
+        let want = r#"{"type":"ADDED","object":{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}}"#;
+        assert_eq!(line, format!("{want}\n").as_bytes());
     }
 }

@@ -13,6 +13,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::ResourceExt;
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::{WatchStreamExt, watcher};
+use orrery_spaces::decode::Dynamic;
 use orrery_spaces::{MultiEvent, SpaceProvider};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -241,12 +242,12 @@ async fn follow_deployments(
 
 /// The object a watch event applies, counting the watch as listed at its first `InitDone`.
 fn applied(
-    event: Result<watcher::Event<DynamicObject>, watcher::Error>,
+    event: Result<watcher::Event<Dynamic>, watcher::Error>,
     recorder: &Recorder,
     listed: &mut bool,
 ) -> Option<DynamicObject> {
     match event {
-        Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => Some(o),
+        Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => Some(o.into_inner()),
         Ok(watcher::Event::InitDone) => {
             recorder.listed(listed);
             None
@@ -257,7 +258,7 @@ fn applied(
 
 /// The scheduler's output: a WEC reaches the slice stage when a slice first lists it.
 async fn follow_slices(wds: kube::Client, index: Arc<Index>, recorder: Recorder) {
-    let api: Api<DynamicObject> = Api::all_with(wds, &ApiResource::erase::<orrery_api::SinglePlacementSlice>(&()));
+    let api: Api<Dynamic> = Api::all_with(wds, &ApiResource::erase::<orrery_api::SinglePlacementSlice>(&()));
     let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
     let mut listed = false;
     while let Some(event) = events.next().await {
@@ -276,7 +277,7 @@ async fn follow_slices(wds: kube::Client, index: Arc<Index>, recorder: Recorder)
 /// The summarizer's output: (WEC, object) is summarized when the object's CombinedStatus
 /// lists the WEC as ready.
 async fn follow_summaries(wds: kube::Client, index: Arc<Index>, recorder: Recorder) {
-    let api: Api<DynamicObject> =
+    let api: Api<Dynamic> =
         Api::namespaced_with(wds, NAMESPACE, &ApiResource::erase::<orrery_api::CombinedStatus>(&()));
     let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
     let mut listed = false;
