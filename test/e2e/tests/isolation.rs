@@ -236,13 +236,22 @@ async fn watches_see_their_own_space_and_the_wildcard_sees_all() {
         .to_owned();
     let all = raw.watch(&format!("/clusters/*/api/v1/configmaps?watch=true&resourceVersion={rv}")).await;
     let only_b = raw.watch(&format!("/clusters/b/api/v1/configmaps?watch=true&resourceVersion={rv}")).await;
-    futures::pin_mut!(all, only_b);
+    // A selector the key decides (the usual watch of one object), across every space.
+    let only_w_b = raw
+        .watch(&format!(
+            "/clusters/*/api/v1/configmaps?watch=true&resourceVersion={rv}&fieldSelector=metadata.name%3Dw-b"
+        ))
+        .await;
+    futures::pin_mut!(all, only_b, only_w_b);
 
     // Created in a first, then in b: b's watch must see b's first, having never seen a's.
     raw.ok("POST", &cms("a"), &configmap("w-a", "a")).await;
     raw.ok("POST", &cms("b"), &configmap("w-b", "b")).await;
     let event = next_event(&mut only_b).await;
     assert_eq!((&event["type"], &event["object"]["metadata"]["name"]), (&json!("ADDED"), &json!("w-b")), "{event}");
+    let event = next_event(&mut only_w_b).await;
+    let m = &event["object"]["metadata"];
+    assert_eq!((&m["name"], &m["annotations"]["kcp.io/cluster"]), (&json!("w-b"), &json!("b")), "{event}");
 
     let mut seen = Vec::new();
     for _ in 0..2 {

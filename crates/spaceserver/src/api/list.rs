@@ -92,12 +92,7 @@ pub(super) async fn list(server: &Arc<ApiServer>, ctx: Ctx, wildcard: bool) -> R
         }
         None => (read_at(server, &ctx)?, None),
     };
-    let filter_selection = selection.clone();
-    let filter = (!selection.selects_all()).then(|| -> crate::store::ListFilter {
-        Box::new(move |_: &Key, s: &Stored| {
-            serde_json::from_slice::<Value>(&s.json).is_ok_and(|o| filter_selection.matches(&o))
-        })
-    });
+    let filter = selection.filter();
     let page = server
         .store
         .list(&prefix(&ctx, wildcard), ListRequest { at, after, limit: ctx.params.limit, filter })
@@ -137,11 +132,7 @@ pub(super) async fn list(server: &Arc<ApiServer>, ctx: Ctx, wildcard: bool) -> R
 /// Every object the request's selectors match, at the newest revision.
 pub(super) async fn matching(server: &Arc<ApiServer>, ctx: &Ctx, wildcard: bool) -> Result<Vec<(Key, Stored)>> {
     let selection = Arc::new(Selection::new(ctx)?);
-    let filter = (!selection.selects_all()).then(|| -> crate::store::ListFilter {
-        Box::new(move |_: &Key, s: &Stored| {
-            serde_json::from_slice::<Value>(&s.json).is_ok_and(|o| selection.matches(&o))
-        })
-    });
+    let filter = selection.filter();
     let page = server
         .store
         .list(&prefix(ctx, wildcard), ListRequest { at: ReadAt::Latest, after: None, limit: None, filter })
