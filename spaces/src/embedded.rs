@@ -1,6 +1,7 @@
 //! Spaces on an orrery space server: Space objects in its root space, one client per space
 //! by URL prefix, and multi-space watches as one wildcard watch.
 
+use crate::connect::Transport;
 use crate::decode::{Dynamic, into_dynamic};
 use crate::{MultiEvent, SPACE_ANNOTATION, SpaceError, SpaceProvider, tag};
 use futures::StreamExt;
@@ -82,18 +83,29 @@ pub async fn client_for(kc: Kubeconfig) -> Result<kube::Client, SpaceError> {
 impl EmbeddedProvider {
     /// A provider for the server an admin kubeconfig (any space of it) points at.
     pub async fn new(admin: Kubeconfig) -> Result<Self, SpaceError> {
+        Self::with_transport(admin, Transport::Network).await
+    }
+
+    /// A provider whose clients reach the server by `transport`: `orrery up` hands its
+    /// controllers its server's handler, in process.
+    pub async fn with_transport(admin: Kubeconfig, transport: Transport) -> Result<Self, SpaceError> {
+        let config = |space: &str| {
+            let kc = for_space(admin.clone(), space);
+            async move {
+                kube::Config::from_custom_kubeconfig(kc?, &KubeConfigOptions::default())
+                    .await
+                    .map_err(|e| SpaceError::Kubeconfig(e.to_string()))
+            }
+        };
         let base = {
-            let kc = for_space(admin.clone(), ROOT)?;
-            let mut config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-                .await
-                .map_err(|e| SpaceError::Kubeconfig(e.to_string()))?;
+            let mut config = config(ROOT).await?;
             let url = config.cluster_url.to_string();
             let root = url.find("/clusters/").map_or(url.trim_end_matches('/'), |i| &url[..i]);
             config.cluster_url = root.parse().map_err(|e| SpaceError::Kubeconfig(format!("server URL: {e}")))?;
-            crate::connect::client(config)?
+            transport.client(config)?
         };
         let root = space_client(&base, ROOT);
-        let wildcard = client_for(for_space(admin.clone(), "*")?).await?;
+        let wildcard = transport.client(config("*").await?)?;
         let spaces = Api::all_with(root.clone(), &orrery_api::space::api_resource());
         let clients = std::sync::Mutex::new([(ROOT.to_owned(), root.clone())].into());
         Ok(Self { base, root, spaces, wildcard, clients, ready_timeout: Duration::from_secs(60) })

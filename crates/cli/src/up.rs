@@ -10,10 +10,13 @@
 use crate::controllers::{RunArgs, UP_LEASE_DURATION, Wiring, run_controllers};
 use crate::location::{ensure_location, mailbox_kubeconfig, parse_labels};
 use anyhow::Context;
+use http_body_util::BodyExt;
 use kube::config::Kubeconfig;
 use orrery_runtime::{Metrics, Shutdown};
 use orrery_simcluster::SimCluster;
+use orrery_spaces::connect::{Handler, Transport};
 use orrery_spaces::{EmbeddedProvider, SpaceProvider, client_for};
+use orrery_spaceserver::api::ApiServer;
 use orrery_spaceserver::server::{RunningServer, ServerConfig, start};
 use orrery_syncer::{Settings, Syncer};
 use serde_json::json;
@@ -22,6 +25,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tower::BoxError;
 
 /// The inventory space and the workload description space `orrery up` makes.
 pub const INVENTORY: &str = "imw1";
@@ -143,12 +147,27 @@ async fn start_wecs(
     Ok(wec_server)
 }
 
+/// The server's handler as a transport, for the controllers `up` runs beside it: they
+/// reach it in process, with the same requests (URL, token, body) and the same answers as
+/// over HTTPS, but no TLS, HTTP/2 framing or socket copies (see [`Transport::InProcess`]).
+fn in_process(api: Arc<ApiServer>) -> Transport {
+    let service = tower::service_fn(move |req: http::Request<kube::client::Body>| {
+        let api = api.clone();
+        async move {
+            let response = api.handle(req.map(axum::body::Body::new)).await;
+            Ok::<_, BoxError>(response.map(|body| body.map_err(BoxError::from).boxed_unsync()))
+        }
+    });
+    Transport::InProcess(Handler::new(service))
+}
+
 pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let shutdown = Shutdown::on_signals();
     let server = start(args.server.config()).await.context("starting the space server")?;
     step(started, &format!("space server at {}", server.endpoint.url));
-    let provider = Arc::new(EmbeddedProvider::new(Kubeconfig::read_from(&server.admin_kubeconfig)?).await?);
+    let admin = Kubeconfig::read_from(&server.admin_kubeconfig)?;
+    let provider = Arc::new(EmbeddedProvider::with_transport(admin, in_process(server.api.clone())).await?);
     let kubeconfigs = args.server.data_dir.join("kubeconfigs");
     for space in [INVENTORY, WDS] {
         provider.create(space, &Default::default()).await.with_context(|| format!("creating space {space}"))?;
