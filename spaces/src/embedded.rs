@@ -3,7 +3,7 @@
 
 use crate::connect::Transport;
 use crate::decode::{Dynamic, into_dynamic};
-use crate::{MultiEvent, SPACE_ANNOTATION, SpaceError, SpaceProvider, tag};
+use crate::{MultiEvent, SPACE_ANNOTATION, SpaceError, SpaceProvider, fan_in, tag};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use k8s_openapi::api::core::v1::Secret;
@@ -197,6 +197,10 @@ impl SpaceProvider for EmbeddedProvider {
                     .map_err(|e| SpaceError::Kubeconfig(format!("space watch: {e}")))
             })
             .boxed()
+    }
+
+    fn watch_in(&self, resource: ApiResource, spaces: &[String]) -> BoxStream<'static, Result<MultiEvent, SpaceError>> {
+        fan_in(spaces.iter().map(|s| (s.clone(), space_client(&self.base, s))).collect(), &resource)
     }
 
     fn watch_all(&self, resource: ApiResource) -> BoxStream<'static, Result<MultiEvent, SpaceError>> {

@@ -2,14 +2,12 @@
 //! planes, or orrery spaces reached by URL. The spaces come from configuration, so this
 //! provider neither creates nor deletes them; a multi-space watch fans in one watch per space.
 
-use crate::decode::{Dynamic, into_dynamic};
 use crate::embedded::client_for;
-use crate::{MultiEvent, SpaceError, SpaceProvider, tag};
+use crate::{MultiEvent, SpaceError, SpaceProvider, fan_in};
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use kube::api::{Api, ApiResource};
+use kube::api::ApiResource;
 use kube::config::Kubeconfig;
-use kube::runtime::{WatchStreamExt, watcher};
 use std::collections::BTreeMap;
 
 pub struct KubeconfigProvider {
@@ -85,17 +83,11 @@ impl SpaceProvider for KubeconfigProvider {
     }
 
     fn watch_all(&self, resource: ApiResource) -> BoxStream<'static, Result<MultiEvent, SpaceError>> {
-        let streams = self.clients.iter().map(|(space, client)| {
-            let api: Api<Dynamic> = Api::all_with(client.clone(), &resource);
-            let space = space.clone();
-            watcher::watcher(api, watcher::Config::default())
-                .default_backoff()
-                .map(move |r| {
-                    r.map(|e| tag(into_dynamic(e), Some(&space), |_| space.clone()))
-                        .map_err(|e| SpaceError::Kubeconfig(format!("watch in space {space}: {e}")))
-                })
-                .boxed()
-        });
-        futures::stream::select_all(streams).boxed()
+        fan_in(self.clients.iter().map(|(s, c)| (s.clone(), c.clone())).collect(), &resource)
+    }
+
+    fn watch_in(&self, resource: ApiResource, spaces: &[String]) -> BoxStream<'static, Result<MultiEvent, SpaceError>> {
+        let clients = spaces.iter().filter_map(|s| Some((s.clone(), self.clients.get(s)?.clone()))).collect();
+        fan_in(clients, &resource)
     }
 }

@@ -78,6 +78,13 @@ pub trait SpaceProvider: Send + Sync {
     /// One resource in every space, as one stream (see [`MultiEvent`]).
     fn watch_all(&self, resource: ApiResource) -> BoxStream<'static, Result<MultiEvent, SpaceError>>;
 
+    /// One resource in the named spaces only: one watch per space, fanned in, each
+    /// relisting on its own (`scope: Some(space)`). For a controller that follows a few
+    /// spaces among thousands (the translator's WDSes among the mailboxes), the other
+    /// spaces' events are never sent, let alone decoded. Spaces this provider does not
+    /// know are left out. No spaces: a stream that stays silent.
+    fn watch_in(&self, resource: ApiResource, spaces: &[String]) -> BoxStream<'static, Result<MultiEvent, SpaceError>>;
+
     /// The spaces themselves coming and going, with their annotations: objects tagged with
     /// the space they describe. Providers whose spaces come from configuration never change,
     /// and return a stream that stays silent.
@@ -100,4 +107,28 @@ pub(crate) fn tag(
         Event::Apply(o) => MultiEvent::Apply(tagged(o)),
         Event::Delete(o) => MultiEvent::Delete(tagged(o)),
     }
+}
+
+/// Watches `resource` with each client (one per space) and fans the watches in, each
+/// tagged with its space and relisting on its own.
+pub(crate) fn fan_in(
+    clients: Vec<(String, kube::Client)>,
+    resource: &ApiResource,
+) -> BoxStream<'static, Result<MultiEvent, SpaceError>> {
+    use futures::StreamExt;
+    use kube::runtime::{WatchStreamExt, watcher};
+    if clients.is_empty() {
+        return futures::stream::pending().boxed();
+    }
+    let streams = clients.into_iter().map(|(space, client)| {
+        let api: kube::Api<decode::Dynamic> = kube::Api::all_with(client, resource);
+        watcher::watcher(api, watcher::Config::default())
+            .default_backoff()
+            .map(move |r| {
+                r.map(|e| tag(decode::into_dynamic(e), Some(&space), |_| space.clone()))
+                    .map_err(|e| SpaceError::Kubeconfig(format!("watch in space {space}: {e}")))
+            })
+            .boxed()
+    });
+    futures::stream::select_all(streams).boxed()
 }

@@ -55,6 +55,9 @@ async fn contract(p: &dyn SpaceProvider) {
         }
     }
 
+    let mut only_b = p.watch_in(ApiResource::erase::<ConfigMap>(&()), &["b".to_owned(), "unknown".to_owned()]);
+    expect_event(&mut only_b, |e| matches!(e, MultiEvent::InitDone { scope: Some(s) } if s == "b")).await;
+
     a.create(&PostParams::default(), &cm("only-in-a")).await.expect("create in a");
     assert!(b.get_opt("only-in-a").await.expect("get in b").is_none(), "spaces are isolated");
     b.create(&PostParams::default(), &cm("only-in-b")).await.expect("create in b");
@@ -68,6 +71,19 @@ async fn contract(p: &dyn SpaceProvider) {
             && seen.contains(&("b".to_owned(), "only-in-b".to_owned()))
     })
     .await;
+    // Created after a's, b's object is the first that a watch of b alone hears of.
+    let first = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match only_b.next().await {
+                Some(Ok(MultiEvent::Apply(t))) => return (t.space, t.object.metadata.name.unwrap_or_default()),
+                Some(_) => continue,
+                None => panic!("the watch of b ended"),
+            }
+        }
+    })
+    .await
+    .expect("b's object within 20s");
+    assert_eq!(first, ("b".to_owned(), "only-in-b".to_owned()));
     a.delete("only-in-a", &DeleteParams::default()).await.expect("delete");
     expect_event(&mut all, |e| matches!(e, MultiEvent::Delete(t) if t.space == "a")).await;
 

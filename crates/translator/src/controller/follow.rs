@@ -283,21 +283,14 @@ async fn discover(me: Me) {
     }
 }
 
-/// Follows the objects of one resource in the WDSes.
+/// Follows the objects of one resource in the WDSes: one watch per WDS, so the copies in
+/// thousands of mailboxes never reach the translator. A new WDS restarts the followers
+/// ([`restart_followers`]).
 fn follow_resource(me: &Me, name: ResourceName, resource: Resource) -> Followed {
     let store = Store::default();
     let writer = Writer::new(store.clone());
-    let weak = Arc::downgrade(me);
-    let events = me.provider.watch_all(resource.api.clone()).filter(move |e| {
-        // Only WDS objects are cached: not mailbox copies, not inventories.
-        let keep = match (e, weak.upgrade()) {
-            (Ok(MultiEvent::InitApply(t) | MultiEvent::Apply(t) | MultiEvent::Delete(t)), Some(me)) => {
-                me.wds.read().unwrap_or_else(|e| e.into_inner()).contains(&t.space)
-            }
-            _ => true,
-        };
-        futures::future::ready(keep)
-    });
+    let spaces: Vec<String> = me.wds.read().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
+    let events = me.provider.watch_in(resource.api.clone(), &spaces);
     let weak = Arc::downgrade(me);
     let task_name = name.clone();
     let task = tokio::spawn(async move {

@@ -40,9 +40,12 @@ use std::time::{Duration, Instant};
 use timeline::Stage;
 use tokio::sync::watch;
 
-/// Concurrent status writes of the simulated clusters: they play N clusters, each of which
-/// would have its own controllers.
-const SIM_WORKERS: usize = 64;
+/// Concurrent status writes of the simulated clusters, per cluster: they play N clusters,
+/// each of which has its own controllers. A fixed pool (64 before) made the simulation,
+/// not the pipeline, pace the status leg at 1,000 WECs and more.
+const SIM_WORKERS_PER_WEC: usize = 1;
+/// At least this many, for small runs.
+const SIM_WORKERS_MIN: usize = 64;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -265,7 +268,8 @@ async fn run_one(args: &Args, timing: &Timing, n: usize, dir: &Path) -> anyhow::
     let settings = orrery_syncer::Settings { heartbeat, workers: 2 };
     fleet.start_syncers(center.as_ref(), wecs.as_ref(), &settings, &shutdown, &progress).await?;
     tokio::spawn(
-        orrery_simcluster::SimCluster::new(wecs.clone(), sim_delay, &Metrics::new()).run(shutdown.clone(), SIM_WORKERS),
+        orrery_simcluster::SimCluster::new(wecs.clone(), sim_delay, &Metrics::new())
+            .run(shutdown.clone(), (n * SIM_WORKERS_PER_WEC).max(SIM_WORKERS_MIN)),
     );
     step(&progress, started, &format!("{n} syncers connected to their mailboxes"));
 
