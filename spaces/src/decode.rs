@@ -12,25 +12,33 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{ApiResource, DynamicObject, TypeMeta};
 use kube::core::DynamicResourceScope;
 use kube::runtime::watcher::Event;
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Serialize, Serializer};
 use std::borrow::Cow;
 use std::fmt;
 
-/// A [`DynamicObject`] that decodes in one pass. Use it as the `K` of an `Api` that only
-/// reads (watches, lists, gets) and take the object out with [`Dynamic::into_inner`] or
-/// [`into_dynamic`].
+/// A [`DynamicObject`] that decodes in one pass; with `MANAGED` false, without
+/// `metadata.managedFields`, which it skips unread. Use it as the `K` of an `Api` and take
+/// the object out with [`Decoded::into_inner`] or [`into_dynamic`].
 #[derive(Clone, Debug, PartialEq)]
-pub struct Dynamic(pub DynamicObject);
+pub struct Decoded<const MANAGED: bool>(pub DynamicObject);
 
-impl Dynamic {
+/// An object decoded whole, in one pass.
+pub type Dynamic = Decoded<true>;
+
+/// An object decoded in one pass without its `managedFields`: for readers that never look
+/// at them, as the syncer. They are often the bigger half of an object that was applied
+/// and had its status written, and decoding them was most of the cost of reading it.
+pub type Unmanaged = Decoded<false>;
+
+impl<const MANAGED: bool> Decoded<MANAGED> {
     pub fn into_inner(self) -> DynamicObject {
         self.0
     }
 }
 
-/// A watcher's event of [`Dynamic`]s, as one of [`DynamicObject`]s.
-pub fn into_dynamic(event: Event<Dynamic>) -> Event<DynamicObject> {
+/// A watcher's event of [`Decoded`] objects, as one of [`DynamicObject`]s.
+pub fn into_dynamic<const MANAGED: bool>(event: Event<Decoded<MANAGED>>) -> Event<DynamicObject> {
     match event {
         Event::Init => Event::Init,
         Event::InitApply(o) => Event::InitApply(o.0),
@@ -40,7 +48,7 @@ pub fn into_dynamic(event: Event<Dynamic>) -> Event<DynamicObject> {
     }
 }
 
-impl kube::Resource for Dynamic {
+impl<const MANAGED: bool> kube::Resource for Decoded<MANAGED> {
     type DynamicType = ApiResource;
     type Scope = DynamicResourceScope;
 
@@ -73,35 +81,36 @@ impl kube::Resource for Dynamic {
     }
 }
 
-impl Serialize for Dynamic {
+impl<const MANAGED: bool> Serialize for Decoded<MANAGED> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.0.serialize(serializer)
     }
 }
 
-impl<'de> Deserialize<'de> for Dynamic {
+impl<'de, const MANAGED: bool> Deserialize<'de> for Decoded<MANAGED> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(ObjectVisitor)
+        deserializer.deserialize_map(ObjectVisitor::<MANAGED>)
     }
 }
 
-struct ObjectVisitor;
+struct ObjectVisitor<const MANAGED: bool>;
 
-impl<'de> Visitor<'de> for ObjectVisitor {
-    type Value = Dynamic;
+impl<'de, const MANAGED: bool> Visitor<'de> for ObjectVisitor<MANAGED> {
+    type Value = Decoded<MANAGED>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a Kubernetes object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Dynamic, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Decoded<MANAGED>, A::Error> {
         let (mut api_version, mut kind, mut metadata) = (None, None, None);
         let mut data = serde_json::Map::new();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             match &*key {
                 "apiVersion" => api_version = Some(map.next_value::<String>()?),
                 "kind" => kind = Some(map.next_value::<String>()?),
-                "metadata" => metadata = Some(map.next_value::<ObjectMeta>()?),
+                "metadata" if MANAGED => metadata = Some(map.next_value::<ObjectMeta>()?),
+                "metadata" => metadata = Some(map.next_value_seed(WithoutManagedFields)?),
                 _ => {
                     let value = map.next_value::<serde_json::Value>()?;
                     data.insert(key.into_owned(), value);
@@ -113,7 +122,40 @@ impl<'de> Visitor<'de> for ObjectVisitor {
             (Some(api_version), Some(kind)) => Some(TypeMeta { api_version, kind }),
             _ => None,
         };
-        Ok(Dynamic(DynamicObject { types, metadata: metadata.unwrap_or_default(), data: data.into() }))
+        Ok(Decoded(DynamicObject { types, metadata: metadata.unwrap_or_default(), data: data.into() }))
+    }
+}
+
+/// Metadata without `managedFields`: they are skipped as they are read, the rest (names,
+/// labels, annotations, a few scalars) is gathered and then decoded as metadata.
+struct WithoutManagedFields;
+
+impl<'de> DeserializeSeed<'de> for WithoutManagedFields {
+    type Value = ObjectMeta;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<ObjectMeta, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for WithoutManagedFields {
+    type Value = ObjectMeta;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("object metadata")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ObjectMeta, A::Error> {
+        let mut kept = serde_json::Map::new();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == "managedFields" {
+                map.next_value::<IgnoredAny>()?;
+            } else {
+                let value = map.next_value::<serde_json::Value>()?;
+                kept.insert(key.into_owned(), value);
+            }
+        }
+        ObjectMeta::deserialize(serde_json::Value::Object(kept)).map_err(A::Error::custom)
     }
 }
 
@@ -144,10 +186,32 @@ mod tests {
         }
     }
 
+    /// Without managedFields, the object is the same object less its managedFields.
+    #[test]
+    fn unmanaged_is_the_object_without_managed_fields() {
+        let cases = [
+            json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                   "metadata": {"name": "a", "namespace": "n", "labels": {"x": "y"},
+                                "managedFields": [{"manager": "m", "operation": "Apply",
+                                                   "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}}}]},
+                   "spec": {"replicas": 2}}),
+            json!({"metadata": {"name": "none", "managedFields": []}}),
+            json!({"metadata": {"name": "absent"}, "data": {"k": "v"}}),
+        ];
+        for case in cases {
+            let text = case.to_string();
+            let mut want: DynamicObject = serde_json::from_str(&text).expect("kube decodes it");
+            want.metadata.managed_fields = None;
+            let ours: Unmanaged = serde_json::from_str(&text).expect("this decodes it");
+            assert_eq!(ours.0, want, "{text}");
+        }
+    }
+
     #[test]
     fn bad_input_is_an_error_not_a_default() {
-        for text in [r#"{"metadata": 5}"#, r#"{"kind": 1}"#, "[1]", "7", r#"{"a": }"#] {
+        for text in [r#"{"metadata": 5}"#, r#"{"kind": 1}"#, "[1]", "7", r#"{"a": }"#, r#"{"metadata": {"name": 5}}"#] {
             assert!(serde_json::from_str::<Dynamic>(text).is_err(), "{text}");
+            assert!(serde_json::from_str::<Unmanaged>(text).is_err(), "{text}");
         }
     }
 

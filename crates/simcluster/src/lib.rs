@@ -14,7 +14,7 @@ pub mod status;
 use futures::StreamExt;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use orrery_runtime::{Metrics, QueueConfig, Shutdown, WorkQueue, run_workers};
-use orrery_spaces::decode::Dynamic;
+use orrery_spaces::decode::Unmanaged;
 use orrery_spaces::{MultiEvent, SpaceError, SpaceProvider};
 use serde_json::json;
 use status::{Kind, Phase};
@@ -144,7 +144,7 @@ impl SimCluster {
         if written != Some(phase) {
             let (kind, api) = resource(*i);
             let client = self.provider.client(space).await?;
-            let objects: Api<Dynamic> = match namespace {
+            let objects: Api<Unmanaged> = match namespace {
                 Some(ns) => Api::namespaced_with(client, ns, &api),
                 None => Api::all_with(client, &api),
             };

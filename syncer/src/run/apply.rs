@@ -10,7 +10,7 @@ use crate::wanted::{ObjectKey, ResourceRef};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::ObjectRef;
 use orrery_runtime::Shutdown;
-use orrery_spaces::decode::Dynamic;
+use orrery_spaces::decode::Unmanaged;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -22,7 +22,7 @@ fn is_status(e: &kube::Error, code: u16) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == code)
 }
 
-fn api(client: &kube::Client, ar: &kube::api::ApiResource, namespace: Option<&str>) -> Api<Dynamic> {
+fn api(client: &kube::Client, ar: &kube::api::ApiResource, namespace: Option<&str>) -> Api<Unmanaged> {
     match namespace {
         Some(ns) => Api::namespaced_with(client.clone(), ns, ar),
         None => Api::all_with(client.clone(), ar),
@@ -136,9 +136,9 @@ impl Syncer {
 
     /// Creates the WEC object (a create, not an apply: if an object of that name appeared
     /// meanwhile, it is not the syncer's to take over).
-    async fn create(&self, wec: &Api<Dynamic>, key: &ObjectKey, copy: &Value, kind: &str) -> Result<(), SyncError> {
+    async fn create(&self, wec: &Api<Unmanaged>, key: &ObjectKey, copy: &Value, kind: &str) -> Result<(), SyncError> {
         let wanted = downstream(copy, kind);
-        let object: Dynamic = serde_json::from_value(wanted.clone())?;
+        let object: Unmanaged = serde_json::from_value(wanted.clone())?;
         let params = PostParams { field_manager: Some(MANAGER.to_owned()), ..Default::default() };
         match wec.create(&params, &object).await {
             Ok(_) => {
@@ -168,7 +168,7 @@ impl Syncer {
     /// (the WEC object, when it may be compared) shows it would change nothing.
     async fn apply(
         &self,
-        wec: &Api<Dynamic>,
+        wec: &Api<Unmanaged>,
         key: &ObjectKey,
         copy: &Value,
         kind: &str,
