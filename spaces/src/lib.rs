@@ -81,8 +81,10 @@ pub trait SpaceProvider: Send + Sync {
     /// One resource in the named spaces only: one watch per space, fanned in, each
     /// relisting on its own (`scope: Some(space)`). For a controller that follows a few
     /// spaces among thousands (the translator's WDSes among the mailboxes), the other
-    /// spaces' events are never sent, let alone decoded. Spaces this provider does not
-    /// know are left out. No spaces: a stream that stays silent.
+    /// spaces' events are never sent, let alone decoded. No spaces: a stream that stays
+    /// silent. A space that does not exist is the provider's to handle: the embedded one
+    /// reports the failed watch and retries it with backoff (so a space created later is
+    /// followed), the kubeconfig one leaves out spaces it has no context for.
     fn watch_in(&self, resource: ApiResource, spaces: &[String]) -> BoxStream<'static, Result<MultiEvent, SpaceError>>;
 
     /// The spaces themselves coming and going, with their annotations: objects tagged with
