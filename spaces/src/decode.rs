@@ -27,8 +27,8 @@ pub struct Decoded<const MANAGED: bool>(pub DynamicObject);
 pub type Dynamic = Decoded<true>;
 
 /// An object decoded in one pass without its `managedFields`: for readers that never look
-/// at them, as the syncer. They are often the bigger half of an object that was applied
-/// and had its status written, and decoding them was most of the cost of reading it.
+/// at them, as the syncer. An object that was applied and had its status written carries
+/// a field tree per manager, all of which would be decoded only to be dropped.
 pub type Unmanaged = Decoded<false>;
 
 impl<const MANAGED: bool> Decoded<MANAGED> {

@@ -113,9 +113,8 @@ async fn served(client: &kube::Client, group: &str, resource: &str) -> Result<Op
 fn watch_resource(me: &Arc<Syncer>, r: &ResourceRef) -> Watched {
     let ar = api_resource(r);
     let side = |client: kube::Client, synced: Arc<AtomicBool>, name: &'static str| {
-        // managedFields are never read here: held twice per object they were half of the
-        // syncer's memory, and decoded they were most of the cost of reading an event.
-        // They are skipped as each event is decoded.
+        // managedFields are never read here (held twice per object they were half of the
+        // syncer's memory): they are skipped as each event is decoded.
         let api: Api<Unmanaged> = Api::all_with(client, &ar);
         let writer = Writer::new(ar.clone());
         let reader = writer.as_reader();

@@ -84,7 +84,7 @@ pub(super) async fn list(server: &Arc<ApiServer>, ctx: Ctx, wildcard: bool) -> R
     if ctx.path.subresource.is_some() {
         return Err(ApiError::no_route());
     }
-    let selection = Arc::new(Selection::new(&ctx)?);
+    let selection = Selection::new(&ctx)?;
     let (at, after) = match &ctx.params.continue_token {
         Some(token) => {
             let (rv, key) = decode_continue(token)?;
@@ -131,8 +131,7 @@ pub(super) async fn list(server: &Arc<ApiServer>, ctx: Ctx, wildcard: bool) -> R
 
 /// Every object the request's selectors match, at the newest revision.
 pub(super) async fn matching(server: &Arc<ApiServer>, ctx: &Ctx, wildcard: bool) -> Result<Vec<(Key, Stored)>> {
-    let selection = Arc::new(Selection::new(ctx)?);
-    let filter = selection.filter();
+    let filter = Selection::new(ctx)?.filter();
     let page = server
         .store
         .list(&prefix(ctx, wildcard), ListRequest { at: ReadAt::Latest, after: None, limit: None, filter })

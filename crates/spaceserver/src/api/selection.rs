@@ -7,7 +7,6 @@ use super::status::ApiError;
 use crate::store::{Key, ListFilter, Stored};
 use orrery_api::selector::{FieldSelector, Selector, SelectorExt};
 use serde_json::Value;
-use std::sync::Arc;
 
 /// Field labels beyond `metadata.name` / `metadata.namespace`, per group and resource.
 fn kind_fields(group: &str, resource: &str) -> &'static [&'static str] {
@@ -76,7 +75,7 @@ impl Selection {
 
     /// The store's filter for this selection, `None` when everything matches. The key
     /// decides where it can ([`Selection::by_key`]); otherwise the object is decoded.
-    pub fn filter(self: Arc<Self>) -> Option<ListFilter> {
+    pub fn filter(self) -> Option<ListFilter> {
         (!self.selects_all()).then(|| -> ListFilter {
             Box::new(move |key: &Key, stored: &Stored| {
                 self.by_key(&key.namespace, &key.name)

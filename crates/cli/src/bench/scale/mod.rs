@@ -287,10 +287,11 @@ async fn run_one(args: &Args, timing: &Timing, n: usize, dir: &Path) -> anyhow::
     workload::write(&wds, &workload::objects(n, m, args.placements)).await.context("writing the workload")?;
     let converged = wait_for(&mut rx, &progress, timeout, |p| p.summarized, n).await;
     // Counted now: WECs may still converge while the run goes on to its check.
-    let late = n.saturating_sub(rx.borrow().summarized);
+    let summarized = rx.borrow().summarized;
+    let late = n.saturating_sub(summarized);
     let converge_s = t0.elapsed().as_secs_f64();
     let center_cpu_s = cpu_seconds(procs.center.0.id())? - cpu_before;
-    step(&progress, started, &format!("converged: {} of {n} WECs in {converge_s:.2} s", rx.borrow().summarized));
+    step(&progress, started, &format!("converged: {summarized} of {n} WECs in {converge_s:.2} s"));
 
     let mut update_samples = Vec::new();
     let mut rev = "0".to_owned();
