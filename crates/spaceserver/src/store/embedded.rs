@@ -264,12 +264,14 @@ fn writer(shared: Arc<Shared>, disk: Disk, mut rx: mpsc::Receiver<Request>) {
             continue;
         }
         *shared.state.write().unwrap_or_else(|e| e.into_inner()) = State { revision, objects };
-        let mut events = Vec::with_capacity(accepted.len());
-        for (reply, stored, event) in accepted {
-            events.push(Arc::new(event));
+        // The events are in the log before any writer hears back: a client that watches from
+        // the revision its write returned must not then receive that write's own event.
+        let (replies, events): (Vec<_>, Vec<_>) =
+            accepted.into_iter().map(|(reply, stored, event)| ((reply, stored), Arc::new(event))).unzip();
+        shared.log.append(events);
+        for (reply, stored) in replies {
             let _ = reply.send(Ok(stored));
         }
-        shared.log.append(events);
     }
 }
 
