@@ -105,28 +105,64 @@ pub(super) async fn list(server: &Arc<ApiServer>, ctx: Ctx, wildcard: bool) -> R
         })?;
     let continue_token =
         if page.more { page.items.last().map(|(k, _)| encode_continue(page.revision, k)) } else { None };
-    let mut items = Vec::with_capacity(page.items.len());
-    for (key, stored) in &page.items {
-        let mut obj = present(&ctx, parse_stored(stored)?);
-        if wildcard {
-            tag_space(&mut obj, &key.space);
-        }
-        items.push(obj);
-    }
     let mut metadata = json!({"resourceVersion": page.revision.to_string()});
     if let Some(c) = continue_token {
         metadata["continue"] = Value::String(c);
     }
     if table::wants_table(&ctx) {
+        let mut items = Vec::with_capacity(page.items.len());
+        for (key, stored) in &page.items {
+            items.push(presented(&ctx, key, stored, wildcard)?);
+        }
         return Ok(super::json_response(200, &table::list_table(&ctx, metadata, &items)));
     }
-    let list = json!({
-        "apiVersion": ctx.info.api_version(),
-        "kind": ctx.info.list_kind(),
-        "metadata": metadata,
-        "items": items,
-    });
-    Ok(super::json_response(200, &list))
+    let list = ListBody {
+        api_version: ctx.info.api_version(),
+        kind: ctx.info.list_kind(),
+        metadata,
+        items: Items { ctx: &ctx, page: &page.items, wildcard },
+    };
+    let body = serde_json::to_vec(&list).map_err(|e| ApiError::internal(format!("encoding the list: {e}")))?;
+    Ok(super::bytes_response(200, body))
+}
+
+/// One listed object as the request sees it.
+fn presented(ctx: &Ctx, key: &Key, stored: &Stored, wildcard: bool) -> Result<Value> {
+    let mut obj = present(ctx, parse_stored(stored)?);
+    if wildcard {
+        tag_space(&mut obj, &key.space);
+    }
+    Ok(obj)
+}
+
+/// A list response, its fields in the order the Kubernetes API server writes them.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListBody<'a> {
+    api_version: String,
+    kind: String,
+    metadata: Value,
+    items: Items<'a>,
+}
+
+/// A page's objects, each decoded, presented and encoded in turn: a list of ten thousand
+/// copies across mailboxes never holds more than one of them decoded.
+struct Items<'a> {
+    ctx: &'a Ctx,
+    page: &'a [(Key, Stored)],
+    wildcard: bool,
+}
+
+impl serde::Serialize for Items<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let mut seq = serializer.serialize_seq(Some(self.page.len()))?;
+        for (key, stored) in self.page {
+            let obj = presented(self.ctx, key, stored, self.wildcard).map_err(|e| S::Error::custom(e.message))?;
+            seq.serialize_element(&obj)?;
+        }
+        seq.end()
+    }
 }
 
 /// Every object the request's selectors match, at the newest revision.

@@ -220,7 +220,11 @@ impl ApiServer {
 
 /// A JSON response.
 pub(crate) fn json_response(code: u16, body: &Value) -> Response {
+    bytes_response(code, serde_json::to_vec(body).unwrap_or_default())
+}
+
+/// A response of JSON already encoded.
+pub(crate) fn bytes_response(code: u16, body: Vec<u8>) -> Response {
     let code = axum::http::StatusCode::from_u16(code).unwrap_or(axum::http::StatusCode::OK);
-    (code, [(axum::http::header::CONTENT_TYPE, "application/json")], serde_json::to_vec(body).unwrap_or_default())
-        .into_response()
+    (code, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
 }

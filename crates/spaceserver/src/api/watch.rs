@@ -169,7 +169,7 @@ impl Watcher {
     /// `the-one` is one of these: its heartbeats no longer cost a decode and an encode each.
     async fn plain(&self, e: &Event) -> bool {
         let api_version = self.ctx.info.api_version();
-        let encode = || -> Option<(String, Bytes)> {
+        let encode = || -> Option<Vec<u8>> {
             let mut obj = serde_json::from_slice::<Value>(&e.object).ok()?;
             super::object::set_revision(&mut obj, e.revision);
             let kind = if e.deleted {
@@ -183,17 +183,10 @@ impl Watcher {
             if self.wildcard {
                 tag_space(&mut obj, &e.key.space);
             }
-            Some((api_version.clone(), Line { kind, object: &obj }.encode()))
+            Some(Line { kind, object: &obj }.to_vec())
         };
-        let cache = &e.presented[usize::from(self.wildcard)];
-        let line = match cache.get() {
-            Some((v, line)) if *v == api_version => line.clone(),
-            _ => {
-                let Some((v, line)) = encode() else { return true };
-                // Another watcher may have filled the cache meanwhile; either line is right.
-                let _ = cache.set((v, line.clone()));
-                line
-            }
+        let Some(line) = e.presented[usize::from(self.wildcard)].get_or_make(&api_version, encode) else {
+            return true;
         };
         self.tx.send(Ok(line)).await.is_ok()
     }
@@ -243,9 +236,13 @@ struct Line<'a, T> {
 
 impl<T: Serialize> Line<'_, T> {
     fn encode(&self) -> Bytes {
+        Bytes::from(self.to_vec())
+    }
+
+    fn to_vec(&self) -> Vec<u8> {
         let mut bytes = serde_json::to_vec(self).unwrap_or_default();
         bytes.push(b'\n');
-        Bytes::from(bytes)
+        bytes
     }
 }
 

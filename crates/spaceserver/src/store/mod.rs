@@ -14,9 +14,11 @@ mod embedded;
 mod inbox;
 mod key;
 mod log;
+mod presented;
 
 pub use embedded::{EmbeddedStore, EmbeddedStoreConfig};
 pub use key::{Key, Prefix};
+pub use presented::Presented;
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
@@ -71,7 +73,8 @@ pub struct Event {
     /// the encoded watch line here, keyed by the API version it presents; one slot for
     /// watches of one space, one for watches of every space, whose lines name the space):
     /// with a thousand watchers, the object is decoded and encoded once, not a thousand times.
-    pub presented: [std::sync::OnceLock<(String, Bytes)>; 2],
+    /// It holds the line only while a reader does, so the history does not pin it.
+    pub presented: [Presented; 2],
 }
 
 /// Which state a read sees.
