@@ -27,13 +27,22 @@ fn spaces_are_created_listed_used_and_deleted() {
     let list = ok(&server, &["list"]);
     assert!(list.contains("wds1") && list.contains("mb1") && list.contains("Ready"), "{list}");
 
-    // The printed kubeconfig reaches the space, which is seeded with orrery's CRDs.
+    // The printed kubeconfig reaches the space, which serves orrery's API as kcp serves a
+    // bound one: discovered and usable, with no CRD objects of its own.
     let dir = tempfile::tempdir().expect("tempdir");
     let kc = dir.path().join("wds1.kubeconfig");
     std::fs::write(&kc, ok(&server, &["kubeconfig", "wds1"])).expect("write kubeconfig");
     let k = Kubectl::new(31, &kc).expect("kubectl");
-    let crds = k.ok(&["get", "crds", "-o", "name"]);
-    assert!(crds.contains("edgeplacements.edge.kubestellar.io"), "{crds}");
+    let served = k.ok(&["api-resources", "--api-group=edge.kubestellar.io", "-o", "name"]);
+    for want in
+        ["edgeplacements.edge.kubestellar.io", "synctargets.edge.kubestellar.io", "syncerconfigs.edge.kubestellar.io"]
+    {
+        assert!(served.lines().any(|l| l == want), "{want} in {served}");
+    }
+    assert_eq!(k.ok(&["get", "crds", "-o", "name"]).trim(), "", "no CRD objects are stored for the bound API");
+    let placement = "apiVersion: edge.kubestellar.io/v2alpha1\nkind: EdgePlacement\nmetadata:\n  name: p\nspec:\n  locationSelectors: [{matchLabels: {env: prod}}]\n";
+    k.ok_stdin(&["apply", "-f", "-"], placement);
+    assert_eq!(k.ok(&["get", "edgeplacements", "-o", "name"]).trim(), "edgeplacement.edge.kubestellar.io/p");
     assert!(k.ok(&["get", "svc", "kubernetes", "-n", "default", "-o", "name"]).contains("service/kubernetes"));
     assert!(k.ok(&["get", "clusterrole", "cluster-admin", "-o", "name"]).contains("cluster-admin"));
 

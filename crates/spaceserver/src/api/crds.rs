@@ -2,7 +2,7 @@
 //! resources their space serves (discovery, OpenAPI and routing follow at once).
 
 use super::object::meta_str;
-use super::resources::{PrinterColumn, ResourceInfo, Resources, ScalePaths, custom_storage};
+use super::resources::{PrinterColumn, ResourceInfo, ScalePaths, custom_storage};
 use super::{ApiServer, crud, spaces};
 use crate::store::{ListRequest, Prefix};
 use orrery_api::validation::{FieldError, FieldErrors, FieldPath, names};
@@ -155,14 +155,14 @@ pub(super) fn resources_of(crd: &Value) -> Vec<ResourceInfo> {
     out
 }
 
-/// Custom resources' infos, shared by every space whose CRD says the same thing. orrery's
-/// own CRDs are in every space, and without sharing their schemas were most of what a
-/// space costs in memory (10,000 mailboxes held 10,000 copies of each).
+/// Custom resources' infos, shared by every space whose CRD says the same thing (orrery's
+/// own API, bound in every space, is one of them): without sharing, their schemas were most
+/// of what a space cost in memory (10,000 mailboxes held 10,000 copies of each).
 type Shared = HashMap<(String, String, String), Vec<Weak<ResourceInfo>>>;
 static SHARED: LazyLock<Mutex<Shared>> = LazyLock::new(Default::default);
 
 /// The shared info equal to `info`, or `info` made shareable.
-fn shared(info: ResourceInfo) -> Arc<ResourceInfo> {
+pub(super) fn shared(info: ResourceInfo) -> Arc<ResourceInfo> {
     let mut all = SHARED.lock().unwrap_or_else(|e| e.into_inner());
     let bucket = all.entry((info.group.clone(), info.version.clone(), info.resource.clone())).or_default();
     bucket.retain(|w| w.strong_count() > 0);
@@ -184,7 +184,7 @@ pub(super) async fn refresh(server: &Arc<ApiServer>, space: &str) {
     let Ok(page) = server.store.list(&prefix, ListRequest::latest()).await else {
         return;
     };
-    let mut resources = Resources::builtin(&spaces::extra_resources(space));
+    let mut resources = spaces::base_resources(space);
     for (_, stored) in page.items {
         if let Ok(crd) = crud::parse_stored(&stored) {
             for r in resources_of(&crd) {

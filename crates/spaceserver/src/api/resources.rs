@@ -189,10 +189,11 @@ fn builtin_info(bi: &Builtin) -> ResourceInfo {
     }
 }
 
-/// The resources served in one space, by group, version and plural.
+/// The resources served in one space, by group, version and plural. Spaces that serve the
+/// same ones (every mailbox) share one map; a space's own CRD copies it on write.
 #[derive(Clone, Debug, Default)]
 pub struct Resources {
-    by_gvr: BTreeMap<(String, String, String), Arc<ResourceInfo>>,
+    by_gvr: Arc<BTreeMap<(String, String, String), Arc<ResourceInfo>>>,
 }
 
 /// The built-ins' infos, made once: every space serves the same ones, so 10,000 spaces
@@ -201,14 +202,11 @@ static BUILTIN_INFOS: std::sync::LazyLock<Vec<Arc<ResourceInfo>>> =
     std::sync::LazyLock::new(|| BUILTINS.iter().map(|bi| Arc::new(builtin_info(bi))).collect());
 
 impl Resources {
-    /// The built-ins, plus `extra` (the root space's Space kind).
-    pub fn builtin(extra: &[ResourceInfo]) -> Self {
+    /// The built-ins, plus `extra` (the root space's Space kind, the APIs a space binds).
+    pub fn builtin(extra: &[Arc<ResourceInfo>]) -> Self {
         let mut r = Self::default();
-        for info in BUILTIN_INFOS.iter() {
+        for info in BUILTIN_INFOS.iter().chain(extra) {
             r.insert_shared(info.clone());
-        }
-        for e in extra {
-            r.insert(e.clone());
         }
         r
     }
@@ -219,7 +217,7 @@ impl Resources {
 
     /// Inserts an info other spaces may share.
     pub fn insert_shared(&mut self, info: Arc<ResourceInfo>) {
-        self.by_gvr.insert((info.group.clone(), info.version.clone(), info.resource.clone()), info);
+        Arc::make_mut(&mut self.by_gvr).insert((info.group.clone(), info.version.clone(), info.resource.clone()), info);
     }
 
     pub fn get(&self, group: &str, version: &str, resource: &str) -> Option<Arc<ResourceInfo>> {
