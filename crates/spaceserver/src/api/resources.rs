@@ -211,10 +211,6 @@ impl Resources {
         r
     }
 
-    pub fn insert(&mut self, info: ResourceInfo) {
-        self.insert_shared(Arc::new(info));
-    }
-
     /// Inserts an info other spaces may share.
     pub fn insert_shared(&mut self, info: Arc<ResourceInfo>) {
         Arc::make_mut(&mut self.by_gvr).insert((info.group.clone(), info.version.clone(), info.resource.clone()), info);
