@@ -20,7 +20,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ApiResource, Patch, PatchParams};
 use orrery_api::SyncTarget;
 use orrery_runtime::{Change, Key, Metrics, QueueConfig, Shutdown, Store, WorkQueue, Writer, reflect, run_workers};
-use orrery_spaces::{MultiEvent, SpaceError, SpaceProvider};
+use orrery_spaces::{ManagedFields, MultiEvent, SpaceError, SpaceProvider};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
@@ -134,7 +134,7 @@ impl MailboxController {
     }
 
     async fn follow_targets(self: Arc<Self>) {
-        let events = self.inventory.watch_all(ApiResource::erase::<SyncTarget>(&()));
+        let events = self.inventory.watch_all(ApiResource::erase::<SyncTarget>(&()), ManagedFields::Skip);
         let mut changes = reflect(Writer::new(self.targets.clone()), events).boxed();
         while let Some(change) = changes.next().await {
             match change {

@@ -7,7 +7,7 @@ use futures::StreamExt;
 use jiff::Timestamp;
 use kube::api::{Api, ApiResource, Patch, PatchParams};
 use orrery_api::{SyncTarget, SyncerConfig};
-use orrery_spaces::MultiEvent;
+use orrery_spaces::{ManagedFields, MultiEvent};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -24,7 +24,7 @@ pub(crate) struct Beat {
 impl MailboxController {
     /// Follows `the-one` in every mailbox and records each new heartbeat.
     pub(crate) async fn relay_heartbeats(self: Arc<Self>) {
-        let mut events = self.mailboxes.watch_all(ApiResource::erase::<SyncerConfig>(&()));
+        let mut events = self.mailboxes.watch_all(ApiResource::erase::<SyncerConfig>(&()), ManagedFields::Skip);
         while let Some(event) = events.next().await {
             let t = match event {
                 Ok(MultiEvent::Apply(t) | MultiEvent::InitApply(t)) => t,

@@ -8,10 +8,13 @@
 //! with a decoder that reads `apiVersion`, `kind` and `metadata` into their types and every
 //! other field straight into JSON values, once.
 
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{ApiResource, DynamicObject, TypeMeta};
 use kube::core::DynamicResourceScope;
-use kube::runtime::watcher::Event;
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::{WatchStreamExt, watcher::watcher};
 use serde::de::{Deserialize, DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Serialize, Serializer};
 use std::borrow::Cow;
@@ -34,6 +37,38 @@ pub type Unmanaged = Decoded<false>;
 impl<const MANAGED: bool> Decoded<MANAGED> {
     pub fn into_inner(self) -> DynamicObject {
         self.0
+    }
+}
+
+/// Whether a watch's objects keep `metadata.managedFields`.
+///
+/// Controllers cache what they watch, and an object that was applied and had its status
+/// written carries a field tree per manager: at 1,000 WECs these trees were 19 MB of the
+/// center's 135 MB heap before any workload. Only a reader of the managers or their times
+/// (the status summarizer) keeps them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ManagedFields {
+    Keep,
+    Skip,
+}
+
+/// A watcher of `resource` in every namespace `client` reaches, with backoff, its objects
+/// decoded in one pass and, with [`ManagedFields::Skip`], without their `managedFields`.
+pub fn watch(
+    client: kube::Client,
+    resource: &ApiResource,
+    fields: ManagedFields,
+) -> BoxStream<'static, Result<Event<DynamicObject>, watcher::Error>> {
+    fn of<const MANAGED: bool>(
+        client: kube::Client,
+        resource: &ApiResource,
+    ) -> BoxStream<'static, Result<Event<DynamicObject>, watcher::Error>> {
+        let api = kube::Api::<Decoded<MANAGED>>::all_with(client, resource);
+        watcher(api, watcher::Config::default()).default_backoff().map(|r| r.map(into_dynamic)).boxed()
+    }
+    match fields {
+        ManagedFields::Keep => of::<true>(client, resource),
+        ManagedFields::Skip => of::<false>(client, resource),
     }
 }
 

@@ -2,15 +2,13 @@
 //! by URL prefix, and multi-space watches as one wildcard watch.
 
 use crate::connect::Transport;
-use crate::decode::{Dynamic, into_dynamic};
-use crate::{MultiEvent, SPACE_ANNOTATION, SpaceError, SpaceProvider, fan_in, tag};
+use crate::{ManagedFields, MultiEvent, SPACE_ANNOTATION, SpaceError, SpaceProvider, decode, fan_in, tag};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -27,8 +25,6 @@ pub struct EmbeddedProvider {
     root: kube::Client,
     spaces: Api<DynamicObject>,
     wildcard: kube::Client,
-    /// A client per space asked for, made once (each is a small task in front of `base`).
-    clients: std::sync::Mutex<std::collections::HashMap<String, kube::Client>>,
     ready_timeout: Duration,
 }
 
@@ -107,8 +103,7 @@ impl EmbeddedProvider {
         let root = space_client(&base, ROOT);
         let wildcard = transport.client(config("*").await?)?;
         let spaces = Api::all_with(root.clone(), &orrery_api::space::api_resource());
-        let clients = std::sync::Mutex::new([(ROOT.to_owned(), root.clone())].into());
-        Ok(Self { base, root, spaces, wildcard, clients, ready_timeout: Duration::from_secs(60) })
+        Ok(Self { base, root, spaces, wildcard, ready_timeout: Duration::from_secs(60) })
     }
 
     fn phase(s: &DynamicObject) -> Option<&str> {
@@ -148,7 +143,6 @@ impl SpaceProvider for EmbeddedProvider {
     }
 
     async fn delete(&self, name: &str) -> Result<(), SpaceError> {
-        self.clients.lock().unwrap_or_else(|e| e.into_inner()).remove(name);
         match self.spaces.delete(name, &DeleteParams::default()).await {
             Ok(_) => Ok(()),
             Err(e) if is_status(&e, 404) => Ok(()),
@@ -161,13 +155,11 @@ impl SpaceProvider for EmbeddedProvider {
         Ok(list.items.into_iter().filter_map(|s| s.metadata.name).collect())
     }
 
+    /// Made anew each time and not kept: a client is a task and a 10 KB channel in front of
+    /// `base` (`kube::Client` always buffers), and keeping one per mailbox held 100 MB at
+    /// 10,000 WECs for writes that come in bursts. Making one costs microseconds.
     async fn client(&self, name: &str) -> Result<kube::Client, SpaceError> {
-        if let Some(c) = self.clients.lock().unwrap_or_else(|e| e.into_inner()).get(name) {
-            return Ok(c.clone());
-        }
-        let c = space_client(&self.base, name);
-        self.clients.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_owned(), c.clone());
-        Ok(c)
+        Ok(if name == ROOT { self.root.clone() } else { space_client(&self.base, name) })
     }
 
     /// The space's own kubeconfig, whose token opens that space only.
@@ -190,8 +182,7 @@ impl SpaceProvider for EmbeddedProvider {
     }
 
     fn watch_spaces(&self) -> BoxStream<'static, Result<MultiEvent, SpaceError>> {
-        watcher::watcher(self.spaces.clone(), watcher::Config::default())
-            .default_backoff()
+        decode::watch(self.root.clone(), &orrery_api::space::api_resource(), ManagedFields::Skip)
             .map(|r| {
                 r.map(|e| tag(e, Some(ROOT), |o| o.metadata.name.clone().unwrap_or_default()))
                     .map_err(|e| SpaceError::Kubeconfig(format!("space watch: {e}")))
@@ -199,19 +190,24 @@ impl SpaceProvider for EmbeddedProvider {
             .boxed()
     }
 
-    fn watch_in(&self, resource: ApiResource, spaces: &[String]) -> BoxStream<'static, Result<MultiEvent, SpaceError>> {
-        fan_in(spaces.iter().map(|s| (s.clone(), space_client(&self.base, s))).collect(), &resource)
+    fn watch_in(
+        &self,
+        resource: ApiResource,
+        spaces: &[String],
+        fields: ManagedFields,
+    ) -> BoxStream<'static, Result<MultiEvent, SpaceError>> {
+        fan_in(spaces.iter().map(|s| (s.clone(), space_client(&self.base, s))).collect(), &resource, fields)
     }
 
-    fn watch_all(&self, resource: ApiResource) -> BoxStream<'static, Result<MultiEvent, SpaceError>> {
-        let api: Api<Dynamic> = Api::all_with(self.wildcard.clone(), &resource);
-        watcher::watcher(api, watcher::Config::default())
-            .default_backoff()
+    fn watch_all(
+        &self,
+        resource: ApiResource,
+        fields: ManagedFields,
+    ) -> BoxStream<'static, Result<MultiEvent, SpaceError>> {
+        decode::watch(self.wildcard.clone(), &resource, fields)
             .map(|r| {
-                r.map(|e| {
-                    tag(into_dynamic(e), None, |o| o.annotations().get(SPACE_ANNOTATION).cloned().unwrap_or_default())
-                })
-                .map_err(|e| SpaceError::Kubeconfig(format!("wildcard watch: {e}")))
+                r.map(|e| tag(e, None, |o| o.annotations().get(SPACE_ANNOTATION).cloned().unwrap_or_default()))
+                    .map_err(|e| SpaceError::Kubeconfig(format!("wildcard watch: {e}")))
             })
             .boxed()
     }

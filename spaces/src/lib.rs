@@ -12,6 +12,7 @@ pub mod decode;
 mod embedded;
 mod kubeconfig;
 
+pub use decode::ManagedFields;
 pub use embedded::{EmbeddedProvider, client_for};
 pub use kubeconfig::KubeconfigProvider;
 
@@ -68,15 +69,20 @@ pub trait SpaceProvider: Send + Sync {
     /// The spaces that exist now.
     async fn list(&self) -> Result<Vec<String>, SpaceError>;
 
-    /// A client whose requests go to one space. Providers keep them, so asking again is
-    /// cheap.
+    /// A client whose requests go to one space. Asking is cheap, and a caller holds the
+    /// client for as long as it uses it: providers need not keep one per space.
     async fn client(&self, name: &str) -> Result<kube::Client, SpaceError>;
 
     /// A kubeconfig for one space (for syncers and users).
     async fn kubeconfig(&self, name: &str) -> Result<kube::config::Kubeconfig, SpaceError>;
 
-    /// One resource in every space, as one stream (see [`MultiEvent`]).
-    fn watch_all(&self, resource: ApiResource) -> BoxStream<'static, Result<MultiEvent, SpaceError>>;
+    /// One resource in every space, as one stream (see [`MultiEvent`]), its objects with or
+    /// without their `managedFields`.
+    fn watch_all(
+        &self,
+        resource: ApiResource,
+        fields: ManagedFields,
+    ) -> BoxStream<'static, Result<MultiEvent, SpaceError>>;
 
     /// One resource in the named spaces only: one watch per space, fanned in, each
     /// relisting on its own (`scope: Some(space)`). For a controller that follows a few
@@ -85,10 +91,15 @@ pub trait SpaceProvider: Send + Sync {
     /// silent. A space that does not exist is the provider's to handle: the embedded one
     /// reports the failed watch and retries it with backoff (so a space created later is
     /// followed), the kubeconfig one leaves out spaces it has no context for.
-    fn watch_in(&self, resource: ApiResource, spaces: &[String]) -> BoxStream<'static, Result<MultiEvent, SpaceError>>;
+    fn watch_in(
+        &self,
+        resource: ApiResource,
+        spaces: &[String],
+        fields: ManagedFields,
+    ) -> BoxStream<'static, Result<MultiEvent, SpaceError>>;
 
     /// The spaces themselves coming and going, with their annotations: objects tagged with
-    /// the space they describe. Providers whose spaces come from configuration never change,
+    /// the space they describe, without `managedFields`. Providers whose spaces come from configuration never change,
     /// and return a stream that stays silent.
     fn watch_spaces(&self) -> BoxStream<'static, Result<MultiEvent, SpaceError>>;
 }
@@ -116,18 +127,16 @@ pub(crate) fn tag(
 pub(crate) fn fan_in(
     clients: Vec<(String, kube::Client)>,
     resource: &ApiResource,
+    fields: ManagedFields,
 ) -> BoxStream<'static, Result<MultiEvent, SpaceError>> {
     use futures::StreamExt;
-    use kube::runtime::{WatchStreamExt, watcher};
     if clients.is_empty() {
         return futures::stream::pending().boxed();
     }
     let streams = clients.into_iter().map(|(space, client)| {
-        let api: kube::Api<decode::Dynamic> = kube::Api::all_with(client, resource);
-        watcher::watcher(api, watcher::Config::default())
-            .default_backoff()
+        decode::watch(client, resource, fields)
             .map(move |r| {
-                r.map(|e| tag(decode::into_dynamic(e), Some(&space), |_| space.clone()))
+                r.map(|e| tag(e, Some(&space), |_| space.clone()))
                     .map_err(|e| SpaceError::Kubeconfig(format!("watch in space {space}: {e}")))
             })
             .boxed()

@@ -5,7 +5,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ApiResource, DeleteParams, PostParams};
 use kube::config::Kubeconfig;
-use orrery_spaces::{EmbeddedProvider, KubeconfigProvider, MultiEvent, SpaceProvider};
+use orrery_spaces::{EmbeddedProvider, KubeconfigProvider, ManagedFields, MultiEvent, SpaceProvider};
 use orrery_spaceserver::server::{RunningServer, ServerConfig, start};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -44,7 +44,7 @@ async fn contract(p: &dyn SpaceProvider) {
 
     let a: Api<ConfigMap> = Api::namespaced(p.client("a").await.expect("client a"), "default");
     let b: Api<ConfigMap> = Api::namespaced(p.client("b").await.expect("client b"), "default");
-    let mut all = p.watch_all(ApiResource::erase::<ConfigMap>(&()));
+    let mut all = p.watch_all(ApiResource::erase::<ConfigMap>(&()), ManagedFields::Skip);
     // Listed in every space (one relist of all of them, or one per space).
     let mut listed = std::collections::BTreeSet::new();
     let all_listed = |l: &std::collections::BTreeSet<String>| l.contains("*") || (l.contains("a") && l.contains("b"));
@@ -55,8 +55,10 @@ async fn contract(p: &dyn SpaceProvider) {
         }
     }
 
-    let mut only_b = p.watch_in(ApiResource::erase::<ConfigMap>(&()), &["b".to_owned()]);
+    let mut only_b = p.watch_in(ApiResource::erase::<ConfigMap>(&()), &["b".to_owned()], ManagedFields::Skip);
     expect_event(&mut only_b, |e| matches!(e, MultiEvent::InitDone { scope: Some(s) } if s == "b")).await;
+    let mut kept = p.watch_in(ApiResource::erase::<ConfigMap>(&()), &["a".to_owned()], ManagedFields::Keep);
+    expect_event(&mut kept, |e| matches!(e, MultiEvent::InitDone { scope: Some(s) } if s == "a")).await;
 
     a.create(&PostParams::default(), &cm("only-in-a")).await.expect("create in a");
     assert!(b.get_opt("only-in-a").await.expect("get in b").is_none(), "spaces are isolated");
@@ -65,6 +67,7 @@ async fn contract(p: &dyn SpaceProvider) {
     let mut seen = std::collections::BTreeSet::new();
     expect_event(&mut all, |e| {
         if let MultiEvent::Apply(t) = e {
+            assert_eq!(t.object.metadata.managed_fields, None, "skipped managedFields arrived");
             seen.insert((t.space.clone(), t.object.metadata.name.clone().unwrap_or_default()));
         }
         seen.contains(&("a".to_owned(), "only-in-a".to_owned()))
@@ -84,6 +87,11 @@ async fn contract(p: &dyn SpaceProvider) {
     .await
     .expect("b's object within 20s");
     assert_eq!(first, ("b".to_owned(), "only-in-b".to_owned()));
+    // A watch that keeps them has the create's manager.
+    expect_event(&mut kept, |e| {
+        matches!(e, MultiEvent::Apply(t) if t.object.metadata.managed_fields.as_ref().is_some_and(|m| !m.is_empty()))
+    })
+    .await;
     a.delete("only-in-a", &DeleteParams::default()).await.expect("delete");
     expect_event(&mut all, |e| matches!(e, MultiEvent::Delete(t) if t.space == "a")).await;
 

@@ -1,7 +1,7 @@
 //! `orrery server`: the embedded space server on its own.
 
 use anyhow::Context;
-use orrery_spaceserver::server::{ServerConfig, start};
+use orrery_spaceserver::server::{InflightLimits, ServerConfig, start};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -25,6 +25,16 @@ pub struct Args {
     /// How many recent events watches can resume from (older resource versions get 410).
     #[arg(long, value_name = "N", default_value_t = 200_000, hide = true)]
     pub event_history: usize,
+    /// How many gets and lists are served at once, as kube-apiserver's flag; more wait
+    /// their turn. Watches are not counted.
+    #[arg(long, value_name = "N", default_value_t = InflightLimits::default().readonly,
+          value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u32).range(1..), |n| n as usize))]
+    pub max_requests_inflight: usize,
+    /// How many creates, updates, patches and deletes are served at once; more wait
+    /// their turn.
+    #[arg(long, value_name = "N", default_value_t = InflightLimits::default().mutating,
+          value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u32).range(1..), |n| n as usize))]
+    pub max_mutating_requests_inflight: usize,
 }
 
 impl Args {
@@ -35,6 +45,10 @@ impl Args {
             advertise_host: self.advertise_host.clone(),
             insecure_http: self.insecure_http,
             event_history: self.event_history,
+            inflight: InflightLimits {
+                readonly: self.max_requests_inflight,
+                mutating: self.max_mutating_requests_inflight,
+            },
         }
     }
 }

@@ -9,7 +9,7 @@ use futures::stream::BoxStream;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use orrery_api::{EdgePlacement, Location, SinglePlacementSlice, SyncTarget};
 use orrery_runtime::{Change, Key, Metrics, QueueConfig, Shutdown, Store, WorkQueue, Writer, reflect, run_workers};
-use orrery_spaces::{SpaceError, SpaceProvider};
+use orrery_spaces::{ManagedFields, SpaceError, SpaceProvider};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -53,7 +53,7 @@ impl SchedulerController {
     /// Runs until `shutdown`.
     pub async fn run(self: Arc<Self>, shutdown: Shutdown, workers: usize) {
         self.queue.shutdown_on(&shutdown);
-        let watch = |r: ApiResource| self.provider.watch_all(r);
+        let watch = |r: ApiResource| self.provider.watch_all(r, ManagedFields::Skip);
         let follows = [
             (
                 Kind::Placement,

@@ -1,6 +1,7 @@
 //! Starting the space server: data directory, store, tokens, certificates, the listener
 //! (HTTPS with h2 and HTTP/1.1, or plain HTTP for tests), and the admin kubeconfig.
 
+pub use crate::api::inflight::InflightLimits;
 use crate::api::{ApiServer, spaces};
 use crate::auth::{Authenticator, new_token};
 use crate::kubeconfig::{self, Endpoint};
@@ -26,6 +27,8 @@ pub struct ServerConfig {
     pub insecure_http: bool,
     /// How many recent events watches can resume from.
     pub event_history: usize,
+    /// How many requests are served at once; more wait their turn.
+    pub inflight: InflightLimits,
 }
 
 impl ServerConfig {
@@ -38,6 +41,7 @@ impl ServerConfig {
             advertise_host: None,
             insecure_http: true,
             event_history: 10_000,
+            inflight: InflightLimits::default(),
         }
     }
 }
@@ -120,7 +124,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     store_config.event_history = config.event_history;
     let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(store_config)?);
     let token = admin_token(dir)?;
-    let api = Arc::new(ApiServer::new(store, Authenticator::new(token.clone())));
+    let api = Arc::new(ApiServer::new(store, Authenticator::new(token.clone()), config.inflight));
     let listener = TcpListener::bind(config.listen).await.map_err(io(format!("listening on {}", config.listen)))?;
     let addr = listener.local_addr().map_err(io("reading the listen address"))?;
     let host = match &config.advertise_host {

@@ -254,6 +254,8 @@ where
                 }
                 validate::object(server, ctx, &v)?;
                 let bytes = object_bytes(&v)?;
+                // Not held while the write waits for its commit: thousands of writes wait at once.
+                drop(current_obj);
                 (v, Some(bytes))
             }
             Outcome::Delete => (current_obj, None),

@@ -6,6 +6,7 @@ mod convert;
 mod crds;
 mod crud;
 mod discovery;
+pub mod inflight;
 mod lifecycle;
 mod list;
 mod managed;
@@ -52,6 +53,7 @@ pub struct ApiServer {
     spaces: RwLock<BTreeMap<String, Arc<Resources>>>,
     /// Where clients reach this server (for the kubeconfigs of new spaces).
     endpoint: RwLock<Option<crate::kubeconfig::Endpoint>>,
+    inflight: inflight::Inflight,
 }
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
@@ -83,8 +85,14 @@ impl Ctx {
 }
 
 impl ApiServer {
-    pub fn new(store: Arc<dyn Store>, auth: Authenticator) -> Self {
-        Self { store, auth, spaces: RwLock::new(BTreeMap::new()), endpoint: RwLock::new(None) }
+    pub fn new(store: Arc<dyn Store>, auth: Authenticator, limits: inflight::InflightLimits) -> Self {
+        Self {
+            store,
+            auth,
+            spaces: RwLock::new(BTreeMap::new()),
+            endpoint: RwLock::new(None),
+            inflight: inflight::Inflight::new(limits),
+        }
     }
 
     pub fn set_endpoint(&self, endpoint: crate::kubeconfig::Endpoint) {
@@ -116,15 +124,19 @@ impl ApiServer {
         self.spaces.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect()
     }
 
-    /// Serves one request.
+    /// Serves one request, once the bound of its class admits it ([`inflight`]).
     ///
     /// Each request is logged at `debug` when it ends (method, path and query, status, and
-    /// how long it took; a watch ends when it closes): `RUST_LOG=orrery_spaceserver::api=debug`
-    /// shows who asks the server for what.
+    /// how long it took, waiting included; a watch ends when it closes):
+    /// `RUST_LOG=orrery_spaceserver::api=debug` shows who asks the server for what.
     pub async fn handle(self: Arc<Self>, req: Request<Body>) -> Response {
         let started = std::time::Instant::now();
         let logged = tracing::enabled!(tracing::Level::DEBUG).then(|| (req.method().clone(), req.uri().clone()));
-        let response = match self.dispatch(req).await {
+        let class = inflight::class(req.method(), req.uri().query());
+        let _slot = self.inflight.admit(class).await;
+        // Boxed, so a request waiting for its slot holds its headers and body only, not room
+        // for the largest handler's state.
+        let response = match Box::pin(self.clone().dispatch(req)).await {
             Ok(r) => r,
             Err(e) => e.into_response(),
         };

@@ -12,7 +12,7 @@ use orrery_api::selector::Labels;
 use orrery_api::validation::FieldPath;
 use orrery_api::{Customizer, EdgePlacement, Location, SinglePlacementSlice};
 use orrery_runtime::{Change, Key, Store, Writer, reflect};
-use orrery_spaces::MultiEvent;
+use orrery_spaces::{ManagedFields, MultiEvent};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,7 +102,7 @@ async fn follow_mailbox_spaces(me: Me) {
 }
 
 async fn follow_kind(me: Me, resource: ApiResource, store: Store, on: fn(&Me, &Key, Option<&DynamicObject>)) {
-    let mut changes = reflect(Writer::new(store), me.provider.watch_all(resource)).boxed();
+    let mut changes = reflect(Writer::new(store), me.provider.watch_all(resource, ManagedFields::Skip)).boxed();
     while let Some(change) = changes.next().await {
         match change {
             Change::Applied { key, new, .. } => on(&me, &key, Some(&new)),
@@ -133,7 +133,7 @@ fn on_customizer(me: &Me, key: &Key, _: Option<&DynamicObject>) {
 }
 
 async fn follow_placements(me: Me) {
-    let events = me.provider.watch_all(ApiResource::erase::<EdgePlacement>(&()));
+    let events = me.provider.watch_all(ApiResource::erase::<EdgePlacement>(&()), ManagedFields::Skip);
     let mut changes = reflect(Writer::new(me.placements.clone()), events).boxed();
     while let Some(change) = changes.next().await {
         let (key, placement) = match change {
@@ -290,7 +290,7 @@ fn follow_resource(me: &Me, name: ResourceName, resource: Resource) -> Followed 
     let store = Store::default();
     let writer = Writer::new(store.clone());
     let spaces: Vec<String> = me.wds.read().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
-    let events = me.provider.watch_in(resource.api.clone(), &spaces);
+    let events = me.provider.watch_in(resource.api.clone(), &spaces, ManagedFields::Skip);
     let weak = Arc::downgrade(me);
     let task_name = name.clone();
     let task = tokio::spawn(async move {
