@@ -13,6 +13,7 @@
 //!   stops being asked for, the status the summarizer wrote is cleared and the annotation
 //!   removed.
 
+use crate::controller::Returned;
 use serde_json::Value;
 
 /// One WEC the object runs in.
@@ -23,7 +24,7 @@ pub struct Destination<'a> {
     /// Reached through a placement asking for singleton status.
     pub qualified: bool,
     /// What it reported, if anything yet.
-    pub status: Option<&'a Value>,
+    pub status: Option<&'a Returned>,
 }
 
 /// What to do with the object's `.status`.
@@ -60,7 +61,7 @@ pub fn decide(destinations: &[Destination<'_>], had_count: bool, had_note: bool)
     let executing_count = Some(qualified.len().to_string());
     let (status, note) = match qualified.as_slice() {
         [one] => match one.status {
-            Some(s) => (StatusWrite::Set(s.clone()), Some(format!("returned from {}", one.wec))),
+            Some(r) => (StatusWrite::Set(r.status()), Some(format!("returned from {}", one.wec))),
             None => cleared(Some(format!("waiting for {} to report", one.wec))),
         },
         many => cleared(Some(format!(
@@ -88,14 +89,14 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn d<'a>(wec: &'a str, qualified: bool, status: Option<&'a Value>) -> Destination<'a> {
+    fn d<'a>(wec: &'a str, qualified: bool, status: Option<&'a Returned>) -> Destination<'a> {
         Destination { wec, qualified, status }
     }
 
     #[test]
     fn table() {
-        let s = json!({"readyReplicas": 1});
-        let set = StatusWrite::Set(s.clone());
+        let s = Returned::new(&json!({"readyReplicas": 1}), "2026-11-22T10:00:00Z".into());
+        let set = StatusWrite::Set(json!({"readyReplicas": 1}));
         type Case<'a> = (&'a str, Vec<Destination<'a>>, bool, bool, Option<&'a str>, Option<&'a str>, StatusWrite);
         let cases: Vec<Case<'_>> = vec![
             // (case, destinations, had_count, had_note, count, note prefix, status)

@@ -109,6 +109,8 @@ async fn a_cut_connection_loses_nothing_and_converges_when_restored() {
     let wec = server.client("wec1").await.expect("client");
     until("the ConfigMap arrives through the forwarder", || async { value(&wec).await.as_deref() == Some("1") }).await;
 
+    // Silence is judged against a heartbeat the center has seen.
+    until("the center hears the syncer", || async { heartbeat(&inv).await.as_deref() == Some("True") }).await;
     path.cut();
     until("the center sees the syncer go silent", || async { heartbeat(&inv).await.as_deref() == Some("False") }).await;
     let edit = Patch::Merge(json!({"data": {"v": "2"}}));

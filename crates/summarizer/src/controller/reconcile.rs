@@ -50,7 +50,7 @@ impl Summarizer {
                 .placements
                 .keys()
                 .any(|p| *singleton.entry(p.as_str()).or_insert_with(|| self.singleton(space, p)));
-            destinations.push(Destination { wec: &r.wec, qualified, status: ret.as_ref().map(|r| &r.status) });
+            destinations.push(Destination { wec: &r.wec, qualified, status: ret.as_deref() });
         }
         let annotations = object.metadata.annotations.clone().unwrap_or_default();
         let decision = decide(

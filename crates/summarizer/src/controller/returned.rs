@@ -16,9 +16,29 @@ pub type CopyKey = (String, ObjectId);
 /// can tell by identity which WECs reported since it last looked.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Returned {
-    pub status: Value,
+    /// The status as compact JSON. Parsed, a Deployment's status took 2.4 KB, and 10,000
+    /// WECs × 10 objects kept 240 MB of them; as text it is a fifth of that. A status is
+    /// parsed again only when a row or a singleton status is made from it, once per report.
+    status: Box<str>,
     /// When the status was last written (RFC 3339).
     pub at: String,
+}
+
+impl Returned {
+    pub fn new(status: &Value, at: String) -> Self {
+        Self { status: encode(status), at }
+    }
+
+    /// The status.
+    pub fn status(&self) -> Value {
+        // It is JSON this type encoded.
+        serde_json::from_str(&self.status).unwrap_or(Value::Null)
+    }
+}
+
+/// A status as kept: equal statuses encode the same (a map's keys are in order).
+fn encode(status: &Value) -> Box<str> {
+    status.to_string().into_boxed_str()
 }
 
 /// The statuses of one resource's copies, and the relist in progress.
@@ -80,11 +100,12 @@ impl ReturnedStore {
             t.object.data.get("status").filter(|s| !s.is_null() && s.as_object().is_none_or(|o| !o.is_empty()));
         match status {
             Some(status) => {
-                if self.statuses.get(&key).is_some_and(|r| r.status == *status) {
+                let status = encode(status);
+                if self.statuses.get(&key).is_some_and(|r| r.status == status) {
                     return Vec::new();
                 }
                 let at = status_time(t).unwrap_or_else(|| now.to_owned());
-                self.statuses.insert(key.clone(), Arc::new(Returned { status: status.clone(), at }));
+                self.statuses.insert(key.clone(), Arc::new(Returned { status, at }));
                 vec![key]
             }
             None if self.statuses.remove(&key).is_some() => vec![key],
@@ -179,6 +200,19 @@ mod tests {
             },
         );
         assert_eq!(s.get(&key).map(|r| r.at.as_str()), Some(now));
+        assert_eq!(s.get(&key).map(|r| r.status()), Some(r1.clone()), "kept as text, read back the same");
+        let r2 = json!({"readyReplicas": 2, "conditions": [{"type": "Available", "status": "True"}]});
+        assert_eq!(
+            a(s.apply("apps", "deployments", MultiEvent::Apply(copy("m1", "web", Some(r2.clone()), true)), now)),
+            vec!["m1/web"],
+            "a status change"
+        );
+        assert_eq!(s.get(&key).map(|r| r.status()), Some(r2.clone()));
+        assert_eq!(
+            a(s.apply("apps", "deployments", MultiEvent::Apply(copy("m1", "web", Some(r1.clone()), true)), now)),
+            vec!["m1/web"],
+            "and back"
+        );
 
         // A relist drops what it no longer lists, in its scope only.
         assert_eq!(

@@ -48,7 +48,7 @@ impl Rows {
         for (wec, returned) in reports {
             let fresh = self.by_wec.get(*wec).is_some_and(|(r, _)| Arc::ptr_eq(r, returned));
             if !fresh {
-                let report = Report::new(wec, Some(&returned.status), Some(&returned.at));
+                let report = Report::new(wec, Some(&returned.status()), Some(&returned.at));
                 let row = collector.row(root, &report);
                 self.by_wec.insert((*wec).to_owned(), ((*returned).clone(), row));
             }
@@ -78,7 +78,7 @@ mod tests {
     }
 
     fn returned(ready: i64) -> Arc<Returned> {
-        Arc::new(Returned { status: json!({"readyReplicas": ready}), at: "2026-11-22T10:00:00Z".into() })
+        Arc::new(Returned::new(&json!({"readyReplicas": ready}), "2026-11-22T10:00:00Z".into()))
     }
 
     fn cells(t: &NamedStatusCombination) -> Vec<String> {
@@ -119,7 +119,7 @@ mod tests {
         assert_eq!(cells(&t), ["6"]);
 
         // Whatever was reused, the table is the one a fresh evaluation gives.
-        let reports = [Report::new("a", Some(&a1.status), Some(&a1.at))];
+        let reports = [Report::new("a", Some(&a1.status()), Some(&a1.at))];
         assert_eq!(t, plus.evaluate("sc", &obj, &reports));
     }
 }

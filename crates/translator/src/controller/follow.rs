@@ -14,7 +14,7 @@ use orrery_api::{Customizer, EdgePlacement, Location, SinglePlacementSlice};
 use orrery_runtime::{Change, Key, Store, Writer, reflect};
 use orrery_spaces::{ManagedFields, MultiEvent};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
@@ -148,7 +148,8 @@ async fn follow_placements(me: Me) {
             if compiled.is_some() { wds.insert(key.space.clone()) } else { false }
         };
         if new_space {
-            // Its objects were not cached: follow every resource again, now including it.
+            // Its objects were not cached: follow every resource again, now including it,
+            // and find what it serves.
             restart_followers(&me);
             me.rediscover.notify_one();
         }
@@ -225,6 +226,7 @@ async fn discover(me: Me) {
         let spaces: Vec<String> = me.wds.read().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
         let mut served: BTreeMap<ResourceName, Resource> = BTreeMap::new();
         let mut complete = true;
+        let mut covered = Vec::new();
         for space in &spaces {
             let found = match me.provider.client(space).await {
                 Ok(client) => discovery::served(client).await.map_err(|e| e.to_string()),
@@ -235,6 +237,7 @@ async fn discover(me: Me) {
                     for (name, r) in found {
                         served.entry(name).or_insert(r);
                     }
+                    covered.push(space.clone());
                 }
                 Err(e) => {
                     complete = false;
@@ -267,11 +270,20 @@ async fn discover(me: Me) {
         if !added.is_empty() {
             tracing::info!(resources = ?added, "following workload resources");
         }
+        let followers_changed = !added.is_empty() || !removed.is_empty();
         for (name, f) in removed {
             tracing::info!(resource = ?name, "no longer served; forgetting its objects");
             f.task.abort();
             for (key, _) in f.store.select(|_, _| true) {
                 object_changed(&me, &name, &key, None);
+            }
+        }
+        lock(&me.discovered).extend(covered);
+        if followers_changed {
+            relist(&me);
+        } else {
+            for space in &spaces {
+                check_listed(&me, space);
             }
         }
         tokio::select! {
@@ -291,8 +303,10 @@ fn follow_resource(me: &Me, name: ResourceName, resource: Resource) -> Followed 
     let writer = Writer::new(store.clone());
     let spaces: Vec<String> = me.wds.read().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
     let events = me.provider.watch_in(resource.api.clone(), &spaces, ManagedFields::Skip);
+    let synced: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     let weak = Arc::downgrade(me);
     let task_name = name.clone();
+    let task_synced = synced.clone();
     let task = tokio::spawn(async move {
         let mut changes = reflect(writer, events).boxed();
         while let Some(change) = changes.next().await {
@@ -301,11 +315,42 @@ fn follow_resource(me: &Me, name: ResourceName, resource: Resource) -> Followed 
                 Change::Applied { old: Some(old), new, .. } if !travelling_change(&task_name, &old, &new) => {}
                 Change::Applied { key, new, .. } => object_changed(&me, &task_name, &key, Some(&new)),
                 Change::Deleted { key, .. } => object_changed(&me, &task_name, &key, None),
-                Change::Synced { .. } => {}
+                Change::Synced { scope } => {
+                    let listed = scope.map_or_else(|| spaces.clone(), |s| vec![s]);
+                    lock(&task_synced).extend(listed.iter().cloned());
+                    for space in &listed {
+                        check_listed(&me, space);
+                    }
+                }
             }
         }
     });
-    Followed { resource, store, task }
+    Followed { resource, store, synced, task }
+}
+
+/// Once discovery has covered a WDS and every follower has listed it, the mailboxes that
+/// waited for it are reconciled ([`super::listing`]).
+fn check_listed(me: &Me, space: &str) {
+    let whole =
+        lock(&me.discovered).contains(space) && lock(&me.workloads).values().all(|f| lock(&f.synced).contains(space));
+    if !whole {
+        return;
+    }
+    let waiting = lock(&me.listing).listed(space);
+    if let Some(waiting) = waiting {
+        tracing::debug!(%space, waiting = waiting.len(), "WDS listed");
+        me.enqueue(waiting);
+    }
+}
+
+/// The followers changed: every WDS is listed anew (a follower that has listed it already
+/// still counts).
+fn relist(me: &Me) {
+    lock(&me.listing).restart();
+    let spaces: Vec<String> = me.wds.read().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
+    for space in &spaces {
+        check_listed(me, space);
+    }
 }
 
 /// Whether an update can change a copy or a selection. Status and the summarizer's
@@ -322,15 +367,18 @@ fn travelling_change((group, plural): &ResourceName, old: &DynamicObject, new: &
 
 /// Restarts every workload follower (after a new WDS appears, so its objects are listed).
 fn restart_followers(me: &Me) {
-    let mut followed = lock(&me.workloads);
-    let names: Vec<ResourceName> = followed.keys().cloned().collect();
-    for name in names {
-        if let Some(old) = followed.remove(&name) {
-            old.task.abort();
-            let fresh = follow_resource(me, name.clone(), old.resource);
-            followed.insert(name, fresh);
+    {
+        let mut followed = lock(&me.workloads);
+        let names: Vec<ResourceName> = followed.keys().cloned().collect();
+        for name in names {
+            if let Some(old) = followed.remove(&name) {
+                old.task.abort();
+                let fresh = follow_resource(me, name.clone(), old.resource);
+                followed.insert(name, fresh);
+            }
         }
     }
+    relist(me);
 }
 
 fn object_changed(me: &Me, (group, plural): &ResourceName, key: &Key, object: Option<&DynamicObject>) {

@@ -9,6 +9,7 @@
 mod desired;
 mod discovery;
 mod follow;
+mod listing;
 mod report;
 mod selection;
 mod write;
@@ -42,6 +43,8 @@ pub enum TranslatorError {
 struct Followed {
     resource: Resource,
     store: Store,
+    /// The WDSes this follower has listed since it started.
+    synced: Arc<Mutex<BTreeSet<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -80,6 +83,10 @@ pub struct TranslatorController {
     locations: Store,
     customizers: Store,
     workloads: Mutex<BTreeMap<ResourceName, Followed>>,
+    /// WDSes whose served resources discovery has found (each is then followed).
+    discovered: Mutex<BTreeSet<String>>,
+    /// Which WDSes are cached whole, and the mailboxes waiting for the others.
+    listing: Mutex<listing::Listing>,
     written: Mutex<HashMap<String, Written>>,
     /// Problems already raised, per (mailbox, WDS, "Kind name"): an Event is created only when
     /// the message changes.
@@ -125,6 +132,8 @@ impl TranslatorController {
             locations: Store::default(),
             customizers: Store::default(),
             workloads: Mutex::default(),
+            discovered: Mutex::default(),
+            listing: Mutex::default(),
             written: Mutex::default(),
             reported: Mutex::default(),
             problems: Mutex::default(),

@@ -40,6 +40,12 @@ impl TranslatorController {
             self.publish(mailbox, None, Default::default());
             return Ok(());
         }
+        if let Some(e) = &entry
+            && lock(&self.listing).must_wait(mailbox, e.placements.iter().map(|p| p.0.as_str()))
+        {
+            // Reconciled once the WDSes reaching it are cached whole.
+            return Ok(());
+        }
         if entry.is_none() && lock(&self.written).get(mailbox).is_some_and(|w| w.seeded && w.objects.is_empty()) {
             self.publish(mailbox, None, Default::default());
             return Ok(());
