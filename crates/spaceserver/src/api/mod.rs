@@ -133,11 +133,16 @@ impl ApiServer {
         let started = std::time::Instant::now();
         let logged = tracing::enabled!(tracing::Level::DEBUG).then(|| (req.method().clone(), req.uri().clone()));
         let class = inflight::class(req.method(), req.uri().query());
-        let _slot = self.inflight.admit(class).await;
-        // Boxed, so a request waiting for its slot holds its headers and body only, not room
-        // for the largest handler's state.
-        let response = match Box::pin(self.clone().dispatch(req)).await {
-            Ok(r) => r,
+        let response = match buffered(class, req).await {
+            Ok(req) => {
+                let _slot = self.inflight.admit(class).await;
+                // Boxed, so a request waiting for its slot holds its headers and body only,
+                // not room for the largest handler's state.
+                match Box::pin(self.clone().dispatch(req)).await {
+                    Ok(r) => r,
+                    Err(e) => e.into_response(),
+                }
+            }
             Err(e) => e.into_response(),
         };
         if let Some((method, uri)) = logged {
@@ -228,6 +233,19 @@ impl ApiServer {
             (m, _) => Err(ApiError::method_not_allowed(m.as_str(), &ctx.info.resource)),
         }
     }
+}
+
+/// A write with its body read, before it waits for its slot. HTTP/2 gives a connection's
+/// flow-control window back only as request bodies are read, so the unread bodies of writes
+/// queued on one connection (a client multiplexing hundreds) would use up the window, and
+/// the writes already admitted on it could never receive theirs.
+async fn buffered(class: inflight::Class, req: Request<Body>) -> Result<Request<Body>> {
+    if class != inflight::Class::Mutating {
+        return Ok(req);
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = body::read(body).await?;
+    Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
 /// A JSON response.
