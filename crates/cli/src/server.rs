@@ -45,11 +45,12 @@ impl Args {
             advertise_host: self.advertise_host.clone(),
             insecure_http: self.insecure_http,
             event_history: self.event_history,
-            inflight: InflightLimits {
-                readonly: self.max_requests_inflight,
-                mutating: self.max_mutating_requests_inflight,
-            },
+            inflight: self.inflight(),
         }
+    }
+
+    pub fn inflight(&self) -> InflightLimits {
+        InflightLimits { readonly: self.max_requests_inflight, mutating: self.max_mutating_requests_inflight }
     }
 }
 

@@ -113,7 +113,7 @@ async fn start_wecs(
         advertise_host: None,
         insecure_http: false,
         event_history: 100_000,
-        inflight: args.server.config().inflight,
+        inflight: args.server.inflight(),
     })
     .await
     .context("starting the simulated WECs' server")?;

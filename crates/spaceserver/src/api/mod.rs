@@ -132,17 +132,8 @@ impl ApiServer {
     pub async fn handle(self: Arc<Self>, req: Request<Body>) -> Response {
         let started = std::time::Instant::now();
         let logged = tracing::enabled!(tracing::Level::DEBUG).then(|| (req.method().clone(), req.uri().clone()));
-        let class = inflight::class(req.method(), req.uri().query());
-        let response = match buffered(class, req).await {
-            Ok(req) => {
-                let _slot = self.inflight.admit(class).await;
-                // Boxed, so a request waiting for its slot holds its headers and body only,
-                // not room for the largest handler's state.
-                match Box::pin(self.clone().dispatch(req)).await {
-                    Ok(r) => r,
-                    Err(e) => e.into_response(),
-                }
-            }
+        let response = match self.admitted(req).await {
+            Ok(r) => r,
             Err(e) => e.into_response(),
         };
         if let Some((method, uri)) = logged {
@@ -150,6 +141,16 @@ impl ApiServer {
             tracing::debug!(%method, %uri, status, micros = started.elapsed().as_micros() as u64, "request");
         }
         response
+    }
+
+    /// Dispatches the request once its class has a slot.
+    async fn admitted(self: Arc<Self>, req: Request<Body>) -> Result<Response> {
+        let class = inflight::class(req.method(), req.uri().query());
+        let req = buffered(class, req).await?;
+        let _slot = self.inflight.admit(class).await;
+        // Boxed, so a request waiting for its slot holds its headers and body only, not room
+        // for the largest handler's state.
+        Box::pin(self.clone().dispatch(req)).await
     }
 
     async fn dispatch(self: Arc<Self>, req: Request<Body>) -> Result<Response> {

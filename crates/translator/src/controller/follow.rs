@@ -223,7 +223,7 @@ fn candidate(group: &str, plural: &str, o: &DynamicObject) -> Option<Candidate> 
 /// follows new ones and drops vanished ones.
 async fn discover(me: Me) {
     loop {
-        let spaces: Vec<String> = me.wds.read().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
+        let spaces = wds_spaces(&me);
         let mut served: BTreeMap<ResourceName, Resource> = BTreeMap::new();
         let mut complete = true;
         let mut covered = Vec::new();
@@ -280,12 +280,9 @@ async fn discover(me: Me) {
         }
         lock(&me.discovered).extend(covered);
         if followers_changed {
-            relist(&me);
-        } else {
-            for space in &spaces {
-                check_listed(&me, space);
-            }
+            lock(&me.listing).restart();
         }
+        check_all_listed(&me);
         tokio::select! {
             () = me.rediscover.notified() => {}
             () = tokio::time::sleep(REDISCOVERY) => {}
@@ -301,7 +298,7 @@ async fn discover(me: Me) {
 fn follow_resource(me: &Me, name: ResourceName, resource: Resource) -> Followed {
     let store = Store::default();
     let writer = Writer::new(store.clone());
-    let spaces: Vec<String> = me.wds.read().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
+    let spaces = wds_spaces(me);
     let events = me.provider.watch_in(resource.api.clone(), &spaces, ManagedFields::Skip);
     let synced: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     let weak = Arc::downgrade(me);
@@ -343,14 +340,16 @@ fn check_listed(me: &Me, space: &str) {
     }
 }
 
-/// The followers changed: every WDS is listed anew (a follower that has listed it already
-/// still counts).
-fn relist(me: &Me) {
-    lock(&me.listing).restart();
-    let spaces: Vec<String> = me.wds.read().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
-    for space in &spaces {
-        check_listed(me, space);
+/// [`check_listed`] for every WDS.
+fn check_all_listed(me: &Me) {
+    for space in wds_spaces(me) {
+        check_listed(me, &space);
     }
+}
+
+/// The spaces holding EdgePlacements now.
+fn wds_spaces(me: &Me) -> Vec<String> {
+    me.wds.read().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect()
 }
 
 /// Whether an update can change a copy or a selection. Status and the summarizer's
@@ -378,7 +377,9 @@ fn restart_followers(me: &Me) {
             }
         }
     }
-    relist(me);
+    // Every WDS is listed anew (a follower that has listed one already still counts).
+    lock(&me.listing).restart();
+    check_all_listed(me);
 }
 
 fn object_changed(me: &Me, (group, plural): &ResourceName, key: &Key, object: Option<&DynamicObject>) {
