@@ -38,9 +38,36 @@ pub fn health(last: Option<Timestamp>, now: Timestamp, timeout: Duration) -> Hea
     }
 }
 
+/// The condition's `lastTransitionTime` when it is written with `status` at `now`, after
+/// `written` (the status last written and its transition time): kept while the status stays
+/// the same, as Kubernetes conditions do, so that it says since when a syncer has been
+/// healthy (or silent), not when the SyncTarget was last refreshed.
+pub fn transition_time(written: Option<(&str, Timestamp)>, status: &str, now: Timestamp) -> Timestamp {
+    match written {
+        Some((was, at)) if was == status => at,
+        _ => now,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_transition_time_moves_only_when_the_status_changes() {
+        let t = |s: i64| Timestamp::from_second(1_800_000_000 + s).expect("time");
+        let cases = [
+            (None, "Unknown", 5, 5),
+            (Some(("Unknown", 0)), "True", 5, 5),
+            (Some(("True", 5)), "True", 30, 5),
+            (Some(("True", 5)), "False", 90, 90),
+            (Some(("False", 90)), "False", 120, 90),
+        ];
+        for (written, status, now, want) in cases {
+            let written = written.map(|(s, at)| (s, t(at)));
+            assert_eq!(transition_time(written, status, t(now)), t(want), "{written:?} → {status} at {now}");
+        }
+    }
 
     #[test]
     fn health_follows_the_last_heartbeat() {

@@ -1,7 +1,7 @@
 //! The wiring of heartbeats: `the-one` of every mailbox (one multi-space watch) to its
 //! SyncTarget's status, and a periodic judgement of who has gone silent.
 
-use crate::heartbeat::{HEARTBEAT_HEALTHY, health};
+use crate::heartbeat::{HEARTBEAT_HEALTHY, health, transition_time};
 use crate::{MailboxController, TargetKey};
 use futures::StreamExt;
 use jiff::Timestamp;
@@ -15,10 +15,16 @@ use std::sync::Arc;
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Beat {
     last: Option<Timestamp>,
-    /// The condition status last written (`None`: not yet).
-    written: Option<&'static str>,
+    /// The condition status last written and its transition time (`None`: not yet).
+    written: Option<(&'static str, Timestamp)>,
     /// The heartbeat last written into the SyncTarget.
     written_beat: Option<Timestamp>,
+}
+
+impl Beat {
+    fn status(&self) -> Option<&'static str> {
+        self.written.map(|(status, _)| status)
+    }
 }
 
 impl MailboxController {
@@ -54,7 +60,7 @@ impl MailboxController {
                     last.duration_since(w)
                         >= jiff::SignedDuration::try_from(refresh).unwrap_or(jiff::SignedDuration::MAX)
                 });
-                stale || Some(health(beat.last, Timestamp::now(), self.heartbeat_timeout).status) != beat.written
+                stale || Some(health(beat.last, Timestamp::now(), self.heartbeat_timeout).status) != beat.status()
             };
             if due {
                 self.write_health(&key).await;
@@ -73,7 +79,7 @@ impl MailboxController {
             let due: Vec<TargetKey> = self
                 .beats()
                 .iter()
-                .filter(|(_, b)| Some(health(b.last, now, self.heartbeat_timeout).status) != b.written)
+                .filter(|(_, b)| Some(health(b.last, now, self.heartbeat_timeout).status) != b.status())
                 .map(|(k, _)| k.clone())
                 .collect();
             for key in due {
@@ -84,13 +90,14 @@ impl MailboxController {
 
     async fn write_health(&self, key: &TargetKey) {
         let Some(beat) = self.beats().get(key).cloned() else { return };
-        let h = health(beat.last, Timestamp::now(), self.heartbeat_timeout);
-        let now = Timestamp::now().round(jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default();
+        let now = Timestamp::now().round(jiff::Unit::Second).unwrap_or_else(|_| Timestamp::now());
+        let h = health(beat.last, now, self.heartbeat_timeout);
+        let transition = transition_time(beat.written, h.status, now);
         let severity = if h.status == "False" { Some("Error") } else { None };
         let status = json!({
             "lastSyncerHeartbeatTime": beat.last.map(|t| t.round(jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default()),
             "conditions": [{"type": HEARTBEAT_HEALTHY, "status": h.status, "severity": severity,
-                            "reason": h.reason, "message": h.message, "lastTransitionTime": now}],
+                            "reason": h.reason, "message": h.message, "lastTransitionTime": transition.to_string()}],
         });
         let result = match self.inventory.client(&key.0).await {
             Ok(client) => Api::<SyncTarget>::all(client)
@@ -103,7 +110,7 @@ impl MailboxController {
         match result {
             Ok(()) => {
                 if let Some(b) = self.beats().get_mut(key) {
-                    b.written = Some(h.status);
+                    b.written = Some((h.status, transition));
                     b.written_beat = beat.last;
                 }
             }

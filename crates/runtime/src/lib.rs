@@ -23,6 +23,7 @@
 //! ```
 
 mod backoff;
+mod cpu;
 pub mod leader;
 mod lease;
 pub mod metrics;
@@ -32,6 +33,7 @@ pub mod shutdown;
 mod workers;
 
 pub use backoff::{RateLimit, TokenBucket};
+pub use cpu::{cpu_timed, thread_cpu_time};
 pub use leader::{LeaderElector, LeaderError, LeaseConfig, unique_identity};
 pub use metrics::{ControllerMetrics, Metrics, MetricsServer, serve_metrics};
 pub use queue::{Guard, QueueConfig, WorkQueue};

@@ -1,4 +1,4 @@
-//! How often one object is summarized.
+//! How often objects are summarized.
 //!
 //! A summary is computed over every WEC that runs the object, so one pass costs in
 //! proportion to the number of WECs; when 1,000 WECs report within a few seconds, summarizing
@@ -6,30 +6,108 @@
 //! `orrery bench scale`: at 1,000 WECs the summarizer took over half of the center's CPU and
 //! the translator's copies waited minutes). So an object is summarized at once when it has
 //! been quiet, and otherwise at most once per *window*: reports arriving in the meantime are
-//! folded into the next pass. The window grows with what a pass costs, so that an object
-//! with many WECs spends a bounded share of the center on its summary.
+//! folded into the next pass.
+//!
+//! The window is a multiple of one *round*: what the last pass of every busy object cost,
+//! together. Then the summarizer as a whole, not each object, takes a bounded share of the
+//! center, however many objects are reporting at once (paced one by one, ten objects at
+//! 10,000 WECs took a fifth of the center's CPU). A pass's cost is the CPU time of its own
+//! polls ([`orrery_runtime::cpu_timed`]), which other load does not inflate: paced by wall
+//! time, the summaries fell behind exactly when the machine was busiest.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::time::{Duration, Instant};
 
 /// The shortest window: a single WEC's change is still summarized at once, and a burst to
 /// a cheap object is summarized every 50 ms.
 pub const MIN_WINDOW: Duration = Duration::from_millis(50);
 /// The longest window: a summary is never staler than this while reports keep coming.
-pub const MAX_WINDOW: Duration = Duration::from_secs(5);
-/// A pass may take at most this share of the time (1/SHARE) while reports keep coming.
+pub const MAX_WINDOW: Duration = Duration::from_secs(30);
+/// Passes may take at most this share of one core (1/SHARE) while reports keep coming. The
+/// server's work for each write comes on top, in proportion.
 const SHARE: u32 = 10;
 
-/// The window after a pass that took `took`.
-pub fn window(took: Duration) -> Duration {
-    took.saturating_mul(SHARE).clamp(MIN_WINDOW, MAX_WINDOW)
+/// The window after which an object may be summarized again, when one round of passes
+/// over every busy object costs `round`.
+pub fn window(round: Duration) -> Duration {
+    round.saturating_mul(SHARE).clamp(MIN_WINDOW, MAX_WINDOW)
 }
 
-/// How long to wait before summarizing an object whose last pass started `since` ago and
-/// took `took` (`None`: never summarized, or long enough ago to be forgotten).
-pub fn delay(last: Option<(Duration, Duration)>) -> Duration {
-    match last {
+/// How long to wait before summarizing an object whose last pass started `since` ago
+/// (`None`: never, or long enough ago to be forgotten), when a round costs `round`.
+pub fn delay(since: Option<Duration>, round: Duration) -> Duration {
+    match since {
         None => Duration::ZERO,
-        Some((since, took)) => window(took).saturating_sub(since),
+        Some(since) => window(round).saturating_sub(since),
+    }
+}
+
+/// The passes of every object: when each last started and what it last cost.
+#[derive(Debug)]
+pub struct Pacer<K> {
+    passes: HashMap<K, Pass>,
+    /// The round, and when it was added up: at most every [`MIN_WINDOW`], not for every
+    /// report.
+    round: Option<(Instant, Duration)>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Pass {
+    started: Instant,
+    cost: Duration,
+}
+
+impl<K> Default for Pacer<K> {
+    fn default() -> Self {
+        Self { passes: HashMap::new(), round: None }
+    }
+}
+
+impl<K: Hash + Eq + Clone> Pacer<K> {
+    /// How long to wait, at `now`, before summarizing `key`.
+    pub fn delay(&mut self, key: &K, now: Instant) -> Duration {
+        let since = self.passes.get(key).map(|p| now.saturating_duration_since(p.started));
+        if since.is_none_or(|s| s >= MAX_WINDOW) {
+            return Duration::ZERO;
+        }
+        delay(since, self.round(now))
+    }
+
+    /// Notes that a pass over `key` starts at `now`; it keeps the cost of the one before
+    /// until [`Self::finished`] says what this one cost.
+    pub fn started(&mut self, key: &K, now: Instant) {
+        // Objects quiet for longer than the longest window pace nothing: drop them now and
+        // then, so deleted objects do not pile up.
+        if self.passes.len() > 4096 {
+            self.passes.retain(|_, p| now.saturating_duration_since(p.started) < MAX_WINDOW);
+        }
+        let cost = self.passes.get(key).map_or(Duration::ZERO, |p| p.cost);
+        self.passes.insert(key.clone(), Pass { started: now, cost });
+    }
+
+    /// Notes what the pass over `key` cost.
+    pub fn finished(&mut self, key: &K, cost: Duration) {
+        if let Some(p) = self.passes.get_mut(key) {
+            p.cost = cost;
+        }
+    }
+
+    /// One round: the last cost of every object summarized within the longest window.
+    fn round(&mut self, now: Instant) -> Duration {
+        if let Some((at, round)) = self.round
+            && now.saturating_duration_since(at) < MIN_WINDOW
+        {
+            return round;
+        }
+        let round = self
+            .passes
+            .values()
+            .filter(|p| now.saturating_duration_since(p.started) < MAX_WINDOW)
+            .map(|p| p.cost)
+            .sum();
+        self.round = Some((now, round));
+        round
     }
 }
 
@@ -41,23 +119,53 @@ mod tests {
 
     #[test]
     fn quiet_objects_go_at_once_and_busy_ones_wait_out_their_window() {
-        // (since the last pass started, what it took) → delay
-        let cases: &[(Option<(Duration, Duration)>, Duration)] = &[
-            (None, Duration::ZERO),
-            (Some((MS(1000), MS(5))), Duration::ZERO), // quiet for longer than the window
-            (Some((MS(20), MS(2))), MS(30)),           // cheap pass: the minimum window
-            (Some((MS(100), MS(60))), MS(500)),        // 60 ms pass: a 600 ms window
-            (Some((MS(0), MS(2000))), MAX_WINDOW),     // costly pass: capped
+        // (since the last pass started, one round) → delay
+        let cases: &[(Option<Duration>, Duration, Duration)] = &[
+            (None, MS(5), Duration::ZERO),
+            (Some(MS(1000)), MS(5), Duration::ZERO), // quiet for longer than the window
+            (Some(MS(20)), MS(1), MS(30)),           // cheap round: the minimum window
+            (Some(MS(100)), MS(30), MS(200)),        // a 30 ms round: a 300 ms window
+            (Some(MS(0)), Duration::from_secs(10), MAX_WINDOW), // costly: capped
         ];
-        for (last, want) in cases {
-            assert_eq!(delay(*last), *want, "{last:?}");
+        for (since, round, want) in cases {
+            assert_eq!(delay(*since, *round), *want, "{since:?} {round:?}");
         }
     }
 
     #[test]
-    fn the_window_grows_with_the_cost_of_a_pass() {
+    fn the_window_grows_with_the_cost_of_a_round() {
         assert_eq!(window(Duration::ZERO), MIN_WINDOW);
         assert_eq!(window(MS(40)), MS(400));
         assert_eq!(window(Duration::from_secs(60)), MAX_WINDOW);
+    }
+
+    /// Ten busy objects share one budget: each waits for the round of all ten, so together
+    /// they take the share one object alone would.
+    #[test]
+    fn busy_objects_share_one_budget() {
+        let t0 = Instant::now();
+        let mut pacer = Pacer::default();
+        assert_eq!(pacer.delay(&0, t0), Duration::ZERO, "never summarized");
+        pacer.started(&0, t0);
+        pacer.finished(&0, MS(10));
+        assert_eq!(pacer.delay(&0, t0 + MS(40)), MS(60), "alone: 10 × 10 ms");
+
+        let mut pacer = Pacer::default();
+        for k in 0..10 {
+            pacer.started(&k, t0);
+            pacer.finished(&k, MS(10));
+        }
+        assert_eq!(pacer.delay(&3, t0 + MS(100)), MS(900), "ten objects: 10 × 100 ms");
+        // The round is added up again once it is older than the shortest window.
+        pacer.started(&3, t0 + MS(110));
+        pacer.finished(&3, MS(60));
+        assert_eq!(pacer.delay(&3, t0 + MS(130)), MS(980), "the round of 30 ms ago: 10 × 100 ms");
+        assert_eq!(pacer.delay(&3, t0 + MS(200)), MS(1410), "added up anew: 10 × 150 ms");
+        // Quiet past the longest window: at once, and out of the round.
+        let later = t0 + MAX_WINDOW + MS(1);
+        assert_eq!(pacer.delay(&5, later), Duration::ZERO);
+        pacer.started(&5, later);
+        pacer.finished(&5, MS(10));
+        assert_eq!(pacer.delay(&5, later + MS(100)), MS(600), "10 × (60 + 10) ms: 3 and 5 only");
     }
 }

@@ -7,12 +7,14 @@ use super::resources::ResourceInfo;
 use super::status::ApiError;
 use crate::ssa::{self, ApplyError, BuiltinListTypes, CrdListTypes, ListTypes};
 use serde_json::{Value, json};
+use std::sync::{Arc, LazyLock};
 
 fn types_for(info: &ResourceInfo) -> Box<dyn ListTypes> {
     match &info.schema {
-        Some(schema) => Box::new(CrdListTypes::from_schema(schema).with_status_subresource(info.has_status)),
+        Some(schema) => Box::new(CrdListTypes::from_schema(schema.clone()).with_status_subresource(info.has_status)),
         None if info.custom => {
-            Box::new(CrdListTypes::from_schema(&json!({"type": "object"})).with_status_subresource(info.has_status))
+            static ANY_OBJECT: LazyLock<Arc<Value>> = LazyLock::new(|| Arc::new(json!({"type": "object"})));
+            Box::new(CrdListTypes::from_schema(ANY_OBJECT.clone()).with_status_subresource(info.has_status))
         }
         None => Box::new(BuiltinListTypes::for_kind(&info.api_version(), &info.kind)),
     }

@@ -579,7 +579,7 @@ fn crd_without_status_subresource_applies_status_as_a_field() {
             "status": {"type": "object", "properties": {"phase": {"type": "string"}}}
         }
     });
-    let types = CrdListTypes::from_schema(&schema);
+    let types = CrdListTypes::from_schema(std::sync::Arc::new(schema));
     let widget = |hosts: Value, phase: &str| {
         json!({
             "apiVersion": "example.com/v1",

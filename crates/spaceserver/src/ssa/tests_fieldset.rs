@@ -336,7 +336,7 @@ fn crd_list_types_read_the_schema_extensions() {
             }
         }
     });
-    let types = CrdListTypes::from_schema(&schema);
+    let types = CrdListTypes::from_schema(std::sync::Arc::new(schema.clone()));
     let cases: Vec<(&[&str], ListType)> = vec![
         (&["spec", "hosts"], ListType::Set),
         (&["spec", "args"], ListType::Atomic),

@@ -11,8 +11,8 @@
 //! object; a burst of changes from thousands of WECs to one object coalesces in the queue
 //! (a key is queued once, and changes arriving while it is being reconciled give one more
 //! reconcile), and an object summarized recently waits out a window that grows with what a
-//! pass costs ([`crate::pacing`]), so the object is summarized a few times per burst, not
-//! once per WEC.
+//! round of passes over every busy object costs ([`crate::pacing`]), so the object is
+//! summarized a few times per burst, not once per WEC.
 
 mod follow;
 mod reconcile;
@@ -24,12 +24,13 @@ pub use returned::{CopyKey, Returned, ReturnedStore};
 pub use routes::{Route, RouteIndex, SourceKey};
 
 use crate::collector::Collector;
+use crate::pacing::Pacer;
 use orrery_runtime::{Metrics, QueueConfig, Shutdown, Store, WorkQueue, run_workers};
 use orrery_spaces::{SpaceError, SpaceProvider};
 use orrery_translator::controller::{ResourceName, Routes};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// The field manager of everything the summarizer writes.
@@ -75,8 +76,8 @@ pub struct Summarizer {
     report_namespaces: Mutex<BTreeSet<String>>,
     /// The status watches over the mailboxes, one per carried resource.
     copy_watches: Mutex<Vec<tokio::task::JoinHandle<()>>>,
-    /// Per object: when its last pass started and what the one before took (pacing).
-    passes: Mutex<HashMap<SourceKey, (Instant, Duration)>>,
+    /// When each object's last pass started and what it cost.
+    passes: Mutex<Pacer<SourceKey>>,
     /// Per object, placement and StatusCollector: the table's rows, kept between passes.
     rows: Mutex<HashMap<SourceKey, rows::ObjectRows>>,
 }
@@ -122,11 +123,10 @@ impl Summarizer {
         run_workers(self.queue.clone(), workers, move |key: SourceKey| {
             let me = me.clone();
             async move {
-                let started = me.pass_started(&key);
-                let outcome = me.reconcile(&key).await;
-                if let Some(pass) = lock(&me.passes).get_mut(&key) {
-                    pass.1 = started.elapsed();
-                }
+                lock(&me.passes).started(&key, Instant::now());
+                let (outcome, cost) = orrery_runtime::cpu_timed(me.reconcile(&key)).await;
+                lock(&me.passes).finished(&key, cost);
+                tracing::trace!(object = ?key, micros = cost.as_micros() as u64, "summarized");
                 outcome
             }
         })
@@ -136,29 +136,15 @@ impl Summarizer {
         }
     }
 
-    /// Queues objects to summarize, each paced by its last pass.
+    /// Queues objects to summarize, paced by what their passes cost ([`crate::pacing`]).
     fn enqueue(&self, keys: impl IntoIterator<Item = SourceKey>) {
-        let passes = lock(&self.passes);
+        let mut passes = lock(&self.passes);
+        let now = Instant::now();
         for k in keys {
-            let last = passes.get(&k).map(|(at, took)| (at.elapsed(), *took));
-            match crate::pacing::delay(last) {
+            match passes.delay(&k, now) {
                 d if d.is_zero() => self.queue.add(k),
                 d => self.queue.add_after(k, d),
             }
         }
-    }
-
-    /// Notes that a pass over `key` starts now; returns when.
-    fn pass_started(&self, key: &SourceKey) -> Instant {
-        let now = Instant::now();
-        let mut passes = lock(&self.passes);
-        // Entries older than the longest window pace nothing: drop them now and then, so
-        // deleted objects do not pile up.
-        if passes.len() > 4096 {
-            passes.retain(|_, (at, _)| at.elapsed() < crate::pacing::MAX_WINDOW);
-        }
-        let took = passes.get(key).map_or(Duration::ZERO, |p| p.1);
-        passes.insert(key.clone(), (now, took));
-        now
     }
 }
