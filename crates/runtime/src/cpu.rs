@@ -44,15 +44,20 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn counts_the_work_of_the_polls_and_not_the_waiting_between_them() {
-        let ((), spent) = cpu_timed(async {
+    async fn counts_the_work_of_the_polls_and_not_what_they_wait_for() {
+        let (done, finished) = tokio::sync::oneshot::channel();
+        let ((), spent) = cpu_timed(async move {
             burn(Duration::from_millis(20));
-            // Waiting costs no CPU: the sleep is twenty times the work.
-            tokio::time::sleep(Duration::from_millis(400)).await;
+            // It waits for another thread's work: 200 ms of CPU that is not its own.
+            std::thread::spawn(move || {
+                burn(Duration::from_millis(200));
+                let _ = done.send(());
+            });
+            finished.await.expect("the other thread finishes");
             burn(Duration::from_millis(20));
         })
         .await;
         assert!(spent >= Duration::from_millis(40), "both polls' work counted: {spent:?}");
-        assert!(spent < Duration::from_millis(300), "the sleep not counted: {spent:?}");
+        assert!(spent < Duration::from_millis(200), "the other thread's work not counted: {spent:?}");
     }
 }
