@@ -38,6 +38,22 @@ pub fn health(last: Option<Timestamp>, now: Timestamp, timeout: Duration) -> Hea
     }
 }
 
+/// SyncTarget refreshes a second the whole fleet may cost when no condition changes.
+pub const REFRESHES_PER_SECOND: u32 = 50;
+
+/// How long an unchanged SyncTarget goes between copies of its syncer's heartbeat: a
+/// third of the timeout, or longer once the fleet is so large that a third of the timeout
+/// would cost more than [`REFRESHES_PER_SECOND`] SyncTarget writes a second (10,000
+/// SyncTargets: 200 s). A SyncTarget write is not what keeps a syncer healthy (the mailbox
+/// controller judges from the heartbeats in `the-one`, which it follows): it only tells
+/// people when the syncer last reported in, so a large fleet's refresh is spread out, as
+/// kubelets report an unchanged Node status every 5 minutes while renewing their Lease
+/// every 10 s. A change of condition is written at once, whatever the fleet's size.
+pub fn refresh_period(targets: usize, timeout: Duration) -> Duration {
+    let spread = Duration::from_secs(targets as u64) / REFRESHES_PER_SECOND;
+    (timeout / 3).max(spread)
+}
+
 /// The condition's `lastTransitionTime` when it is written with `status` at `now`, after
 /// `written` (the status last written and its transition time): kept while the status stays
 /// the same, as Kubernetes conditions do, so that it says since when a syncer has been
@@ -66,6 +82,28 @@ mod tests {
         for (written, status, now, want) in cases {
             let written = written.map(|(s, at)| (s, t(at)));
             assert_eq!(transition_time(written, status, t(now)), t(want), "{written:?} → {status} at {now}");
+        }
+    }
+
+    #[test]
+    fn refreshes_spread_out_as_the_fleet_grows() {
+        let minute = Duration::from_secs(60);
+        let cases = [
+            (0, minute, 20),
+            (1, minute, 20),
+            (1_000, minute, 20),
+            (1_500, minute, 30),
+            (10_000, minute, 200),
+            (10_000, Duration::from_secs(900), 300),
+            (3, Duration::from_millis(300), 0),
+        ];
+        for (targets, timeout, want) in cases {
+            let period = refresh_period(targets, timeout);
+            assert_eq!(period.as_secs(), want, "{targets} SyncTargets, timeout {timeout:?}");
+            if targets > 0 {
+                let per_second = targets as f64 / period.as_secs_f64();
+                assert!(per_second <= f64::from(REFRESHES_PER_SECOND) || period == timeout / 3, "{per_second}/s");
+            }
         }
     }
 

@@ -1,7 +1,7 @@
 //! The wiring of heartbeats: `the-one` of every mailbox (one multi-space watch) to its
 //! SyncTarget's status, and a periodic judgement of who has gone silent.
 
-use crate::heartbeat::{HEARTBEAT_HEALTHY, health, transition_time};
+use crate::heartbeat::{HEARTBEAT_HEALTHY, health, refresh_period, transition_time};
 use crate::{MailboxController, TargetKey};
 use futures::StreamExt;
 use jiff::Timestamp;
@@ -49,11 +49,11 @@ impl MailboxController {
                 .and_then(|v| v.parse::<Timestamp>().ok());
             let Some(last) = last else { continue };
             // 10,000 syncers beating every 10 s must not mean 1,000 SyncTarget writes a
-            // second: a heartbeat is copied when it is a third of the timeout newer than
-            // the one last copied (and at once when the condition would change).
-            let refresh = self.heartbeat_timeout / 3;
+            // second: a heartbeat is copied when it is a refresh period newer than the one
+            // last copied (and at once when the condition would change).
             let due = {
                 let mut beats = self.beats();
+                let refresh = refresh_period(beats.len(), self.heartbeat_timeout);
                 let beat = beats.entry(key.clone()).or_default();
                 beat.last = Some(last);
                 let stale = beat.written_beat.is_none_or(|w| {
