@@ -50,6 +50,12 @@ impl Raw {
         self.call("GET", path, &Value::Null).await.0
     }
 
+    /// The resourceVersion of a list of every space's ConfigMaps: where a watch starts.
+    async fn configmaps_revision(&self) -> String {
+        let list = self.ok("GET", "/clusters/*/api/v1/configmaps", &Value::Null).await;
+        list["metadata"]["resourceVersion"].as_str().expect("rv").to_owned()
+    }
+
     /// A watch, as its JSON lines.
     async fn watch(&self, path: &str) -> impl futures::Stream<Item = std::io::Result<String>> + use<> {
         let stream = self.client.request_stream(self.request("GET", path, &Value::Null)).await.expect("watch");
@@ -230,10 +236,7 @@ async fn watches_see_their_own_space_and_the_wildcard_sees_all() {
     server.create_space("a").await.expect("space a");
     server.create_space("b").await.expect("space b");
     let raw = Raw::new(&server).await.expect("client");
-    let rv = raw.ok("GET", "/clusters/*/api/v1/configmaps", &Value::Null).await["metadata"]["resourceVersion"]
-        .as_str()
-        .expect("rv")
-        .to_owned();
+    let rv = raw.configmaps_revision().await;
     let all = raw.watch(&format!("/clusters/*/api/v1/configmaps?watch=true&resourceVersion={rv}")).await;
     let only_b = raw.watch(&format!("/clusters/b/api/v1/configmaps?watch=true&resourceVersion={rv}")).await;
     // A selector the key decides (the usual watch of one object), across every space.
@@ -267,6 +270,35 @@ async fn watches_see_their_own_space_and_the_wildcard_sees_all() {
     let want =
         [("ADDED", "w-a", "a"), ("ADDED", "w-b", "b")].map(|(t, n, s)| (t.to_owned(), n.to_owned(), s.to_owned()));
     assert_eq!(seen, want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writes_answer_is_the_object_its_watchers_see_and_names_no_space() {
+    let server = Server::start().expect("server");
+    server.create_space("a").await.expect("space a");
+    let raw = Raw::new(&server).await.expect("client");
+    let rv = raw.configmaps_revision().await;
+    // The one-space watch's line is made once for it and for the write's answer.
+    let one = raw.watch(&format!("/clusters/a/api/v1/configmaps?watch=true&resourceVersion={rv}")).await;
+    let all = raw.watch(&format!("/clusters/*/api/v1/configmaps?watch=true&resourceVersion={rv}")).await;
+    futures::pin_mut!(one, all);
+
+    let created = raw.ok("POST", &cms("a"), &configmap("answered", "a")).await;
+    let mut changed = created.clone();
+    changed["data"]["space"] = json!("changed");
+    let updated = raw.ok("PUT", &format!("{}/answered", cms("a")), &changed).await;
+    for (answer, kind) in [(&created, "ADDED"), (&updated, "MODIFIED")] {
+        assert_eq!(answer["kind"], json!("ConfigMap"), "{answer}");
+        assert!(answer["metadata"].get("annotations").is_none(), "the answer names no space: {answer}");
+        let event = next_event(&mut one).await;
+        assert_eq!((event["type"].as_str(), &event["object"]), (Some(kind), answer), "{event}");
+        let event = next_event(&mut all).await;
+        let mut tagged = answer.clone();
+        tagged["metadata"]["annotations"] = json!({"kcp.io/cluster": "a"});
+        assert_eq!((event["type"].as_str(), &event["object"]), (Some(kind), &tagged), "{event}");
+    }
+    assert_eq!(updated["data"]["space"], json!("changed"));
+    assert_ne!(updated["metadata"]["resourceVersion"], created["metadata"]["resourceVersion"]);
 }
 
 async fn next_event(stream: &mut (impl futures::Stream<Item = std::io::Result<String>> + Unpin)) -> Value {

@@ -27,7 +27,7 @@ fn rename(obj: &mut Value, to_core: bool) {
     map.extend(moved);
 }
 
-fn is_events_api(group: &str, resource: &str) -> bool {
+pub(super) fn is_events_api(group: &str, resource: &str) -> bool {
     group == "events.k8s.io" && resource == "events"
 }
 

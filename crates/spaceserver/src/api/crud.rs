@@ -3,8 +3,8 @@
 use super::body::{self, object_bytes, parse_document, require_object};
 use super::object::{self, meta_mut, meta_str};
 use super::status::ApiError;
-use super::{ApiServer, Ctx, Result, json_response, lifecycle, validate};
-use crate::store::{Precondition, StoreError, Stored, Write};
+use super::{ApiServer, Ctx, Result, bytes_response, json_response, lifecycle, validate, watch};
+use crate::store::{Precondition, Presentations, StoreError, Stored, Write};
 use axum::body::Body;
 use axum::http::Request;
 use axum::response::Response;
@@ -202,12 +202,13 @@ pub(super) async fn create_object(
         }
         let value = Some(object_bytes(&obj)?);
         let write = Write { key: ctx.key(&namespace, &name), value, precondition: Precondition::Absent };
-        match server.store.write(write).await {
+        let presented = Presentations::default();
+        match server.store.write_presented(write, presented.clone()).await {
             Ok(stored) => {
                 let mut created = obj;
                 object::set_revision(&mut created, stored.revision);
                 lifecycle::after_write(server, &ctx, &created).await;
-                return Ok(json_response(201, &present(&ctx, created)));
+                return answer_written(&ctx, 201, created, "ADDED", Some(&presented));
             }
             Err(StoreError::AlreadyExists) if generate && attempt < 7 => continue,
             Err(e) => return Err(store_error(&ctx, &name, e)),
@@ -223,6 +224,41 @@ pub(super) enum Outcome {
     Delete,
 }
 
+/// The answer to a write: the object as written, presented. With the write's event's
+/// `presented`, its JSON is the object of the line its watchers of this space send, made
+/// once for them and the answer.
+pub(super) fn answer_written(
+    ctx: &Ctx,
+    code: u16,
+    obj: Value,
+    kind: &str,
+    presented: Option<&Presentations>,
+) -> Result<Response> {
+    let Some(presented) = presented else { return Ok(json_response(code, &present(ctx, obj))) };
+    let line = watch::shared_line(ctx, &presented[0], kind, || serde_json::to_vec(&present(ctx, obj)).ok());
+    match line.as_ref().and_then(watch::object_of_line) {
+        Some(object) => Ok(bytes_response(code, object)),
+        None => Err(ApiError::internal("encoding the object written")),
+    }
+}
+
+/// What [`guaranteed_update`] did.
+pub(super) struct Updated {
+    /// The object as it now is; for a finished delete, its last state.
+    pub obj: Value,
+    /// Whether the object is gone.
+    pub deleted: bool,
+    /// The presentations of the write's event (`None`: nothing was written).
+    presented: Option<Presentations>,
+}
+
+impl Updated {
+    /// The answer to an update: the object, encoded once for the answer and the watchers.
+    pub(super) fn answer(self, ctx: &Ctx) -> Result<Response> {
+        answer_written(ctx, 200, self.obj, "MODIFIED", self.presented.as_ref())
+    }
+}
+
 /// Read, compute, compare-and-swap; retried on races the client did not ask to lose.
 /// `compute` gets the current object and returns what to write. A resourceVersion the
 /// client sent (in `expected`) turns a race into 409 Conflict instead of a retry.
@@ -231,7 +267,7 @@ pub(super) async fn guaranteed_update<F>(
     ctx: &Ctx,
     name: &str,
     mut compute: F,
-) -> Result<(Value, bool)>
+) -> Result<Updated>
 where
     F: FnMut(&Value) -> Result<(Outcome, Option<u64>)>,
 {
@@ -250,7 +286,7 @@ where
                 object::omit_empty_metadata(&mut v);
                 if object::is_no_op(&current_obj, &v) {
                     // Nothing changes: nothing is written, and no watcher hears of it.
-                    return Ok((current_obj, false));
+                    return Ok(Updated { obj: current_obj, deleted: false, presented: None });
                 }
                 validate::object(server, ctx, &v)?;
                 let bytes = object_bytes(&v)?;
@@ -262,14 +298,15 @@ where
         };
         let deleting = bytes.is_none();
         if ctx.params.dry_run {
-            return Ok((next, deleting));
+            return Ok(Updated { obj: next, deleted: deleting, presented: None });
         }
         let write = Write {
             key: ctx.key(&namespace, name),
             value: bytes,
             precondition: Precondition::Revision(current.revision),
         };
-        match server.store.write(write).await {
+        let presented = Presentations::default();
+        match server.store.write_presented(write, presented.clone()).await {
             Ok(stored) => {
                 let mut obj = next;
                 object::set_revision(&mut obj, stored.revision);
@@ -278,7 +315,9 @@ where
                 } else {
                     lifecycle::after_write(server, ctx, &obj).await;
                 }
-                return Ok((obj, deleting));
+                // A delete's answer is not its watchers' line (DELETED carries the last state).
+                let presented = (!deleting).then_some(presented);
+                return Ok(Updated { obj, deleted: deleting, presented });
             }
             Err(StoreError::Conflict { .. }) if expected.is_none() => continue,
             Err(e) => return Err(store_error(ctx, name, e)),
@@ -406,9 +445,9 @@ pub(super) async fn update(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>
             "the namespace of the provided object does not match the namespace sent on the request",
         ));
     }
-    let (obj, _) =
-        guaranteed_update(server, &ctx, &name, |current| updated(&ctx, current, incoming.clone(), &manager)).await?;
-    Ok(json_response(200, &present(&ctx, obj)))
+    guaranteed_update(server, &ctx, &name, |current| updated(&ctx, current, incoming.clone(), &manager))
+        .await?
+        .answer(&ctx)
 }
 
 pub(super) async fn patch(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>) -> Result<Response> {
@@ -495,6 +534,7 @@ pub(super) async fn delete_one(server: &Arc<ApiServer>, ctx: &Ctx, name: &str, o
         Ok((Outcome::Put(next), rv_precondition))
     })
     .await
+    .map(|u| (u.obj, u.deleted))
 }
 
 pub(super) async fn delete_collection(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>) -> Result<Response> {

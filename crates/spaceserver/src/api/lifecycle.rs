@@ -205,7 +205,7 @@ pub(super) async fn finalize_namespace(server: &Arc<ApiServer>, ctx: Ctx, req: R
     let media = super::body::content_type(req.headers());
     let incoming = super::body::parse_document(&super::body::read(req.into_body()).await?, &media)?;
     let finalizers = incoming.pointer("/spec/finalizers").cloned().unwrap_or_else(|| json!([]));
-    let (obj, _) = super::crud::guaranteed_update(server, &ctx, &name, |current| {
+    let super::crud::Updated { obj, .. } = super::crud::guaranteed_update(server, &ctx, &name, |current| {
         let mut next = current.clone();
         next["spec"]["finalizers"] = finalizers.clone();
         let empty = finalizers.as_array().is_none_or(Vec::is_empty);

@@ -15,6 +15,7 @@ mod openapi;
 pub mod params;
 mod patching;
 pub mod path;
+mod presenting;
 pub mod resources;
 mod schema;
 mod selection;
@@ -255,7 +256,8 @@ pub(crate) fn json_response(code: u16, body: &Value) -> Response {
 }
 
 /// A response of JSON already encoded.
-pub(crate) fn bytes_response(code: u16, body: Vec<u8>) -> Response {
+pub(crate) fn bytes_response(code: u16, body: impl Into<bytes::Bytes>) -> Response {
+    let body: bytes::Bytes = body.into();
     let code = axum::http::StatusCode::from_u16(code).unwrap_or(axum::http::StatusCode::OK);
     (code, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
 }

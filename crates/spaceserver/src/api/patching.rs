@@ -69,7 +69,7 @@ pub(super) async fn patch(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>)
     };
     if ctx.path.subresource.as_deref() == Some("scale") {
         let main = ctx.at(ctx.path.namespace.clone(), ctx.path.name.clone(), None);
-        let (obj, _) = guaranteed_update(server, &main, &name, |current| {
+        let crud::Updated { obj, .. } = guaranteed_update(server, &main, &name, |current| {
             let mut scale = validate::scale_of(&ctx, current);
             object::forget_revision(&mut scale);
             let patched = patch_fn(scale)?;
@@ -81,7 +81,7 @@ pub(super) async fn patch(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>)
         .await?;
         return Ok(json_response(200, &validate::scale_of(&ctx, &present(&ctx, obj))));
     }
-    let (obj, _) = guaranteed_update(server, &ctx, &name, |current| {
+    guaranteed_update(server, &ctx, &name, |current| {
         let mut base = present(&ctx, current.clone());
         object::forget_revision(&mut base);
         let patched = patch_fn(base)?;
@@ -94,8 +94,8 @@ pub(super) async fn patch(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>)
         }
         crud::updated(&ctx, current, patched, &manager)
     })
-    .await?;
-    Ok(json_response(200, &present(&ctx, obj)))
+    .await?
+    .answer(&ctx)
 }
 
 /// Server-side apply: create when absent, else merge with field ownership.
@@ -131,7 +131,7 @@ async fn apply(server: &Arc<ApiServer>, ctx: Ctx, name: &str, applied: Value, ma
         obj["metadata"]["name"] = Value::String(name.to_owned());
         return crud::create_object(server, ctx, obj, None).await;
     }
-    let (obj, _) = guaranteed_update(server, &ctx, name, |current| {
+    guaranteed_update(server, &ctx, name, |current| {
         let mut live = current.clone();
         object::forget_revision(&mut live);
         let expected = match meta_str(&applied, "resourceVersion") {
@@ -145,6 +145,6 @@ async fn apply(server: &Arc<ApiServer>, ctx: Ctx, name: &str, applied: Value, ma
         let (outcome, _) = crud::updated_with(&ctx, current, merged, None)?;
         Ok((outcome, expected))
     })
-    .await?;
-    Ok(json_response(200, &present(&ctx, obj)))
+    .await?
+    .answer(&ctx)
 }

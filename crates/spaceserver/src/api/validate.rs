@@ -246,7 +246,7 @@ pub(super) async fn put_scale(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Bo
         )
     })?;
     let main = ctx.at(ctx.path.namespace.clone(), ctx.path.name.clone(), None);
-    let (obj, _) = guaranteed_update(server, &main, &name, |current| {
+    let crud::Updated { obj, .. } = guaranteed_update(server, &main, &name, |current| {
         let mut next = with_replicas(&ctx, current, replicas)?;
         super::object::forget_revision(&mut next);
         crud::updated(&main, current, next, "scale")

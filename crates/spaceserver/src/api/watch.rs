@@ -2,13 +2,15 @@
 //! resume after a resourceVersion; an in-stream 410 ERROR when history is gone; bookmarks
 //! when allowed; ADDED/DELETED as objects start or stop matching the selectors.
 
+use super::convert::is_events_api;
 use super::crud::present;
 use super::list::{prefix, tag_space};
 use super::params::RvMatch;
+use super::presenting::{self, Reading};
 use super::selection::Selection;
 use super::status::ApiError;
 use super::{ApiServer, Ctx, Result, table};
-use crate::store::{Event, ListRequest, Revision, StoreError};
+use crate::store::{Event, ListRequest, Presented, Revision, StoreError};
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -168,24 +170,10 @@ impl Watcher {
     /// the same space-tagged line): encode it once, for all of them. A syncer's watch of its
     /// `the-one` is one of these: its heartbeats no longer cost a decode and an encode each.
     async fn plain(&self, e: &Event) -> bool {
-        let api_version = self.ctx.info.api_version();
-        let encode = || -> Option<Vec<u8>> {
-            let mut obj = serde_json::from_slice::<Value>(&e.object).ok()?;
-            super::object::set_revision(&mut obj, e.revision);
-            let kind = if e.deleted {
-                "DELETED"
-            } else if e.previous.is_none() {
-                "ADDED"
-            } else {
-                "MODIFIED"
-            };
-            let mut obj = present(&self.ctx, obj);
-            if self.wildcard {
-                tag_space(&mut obj, &e.key.space);
-            }
-            Some(Line { kind, object: &obj }.to_vec())
-        };
-        let Some(line) = e.presented[usize::from(self.wildcard)].get_or_make(&api_version, encode) else {
+        let space = self.wildcard.then_some(e.key.space.as_str());
+        let slot = &e.presented[usize::from(self.wildcard)];
+        let object = || present_event_object(&self.ctx, e, space);
+        let Some(line) = shared_line(&self.ctx, slot, event_kind(e), object) else {
             return true;
         };
         self.tx.send(Ok(line)).await.is_ok()
@@ -223,6 +211,69 @@ impl Watcher {
     }
 }
 
+/// The type of a watch line for `e`, for watchers it matches before and after.
+pub(super) fn event_kind(e: &Event) -> &'static str {
+    if e.deleted {
+        "DELETED"
+    } else if e.previous.is_none() {
+        "ADDED"
+    } else {
+        "MODIFIED"
+    }
+}
+
+/// The line every watcher of one space (or every watcher of every space, whose lines name
+/// the space: the other slot) sends for an event of `kind` at `ctx`'s API version, around
+/// the presented `object`, made by whichever reader of `slot` comes first: a watcher, or
+/// the write that made the event ([`object_of_line`]).
+pub(super) fn shared_line(
+    ctx: &Ctx,
+    slot: &Presented,
+    kind: &str,
+    object: impl FnOnce() -> Option<Vec<u8>>,
+) -> Option<Bytes> {
+    slot.get_or_make(&ctx.info.api_version(), || {
+        let object = object()?;
+        let mut line = Vec::with_capacity(object.len() + 32);
+        line.extend_from_slice(br#"{"type":""#);
+        line.extend_from_slice(kind.as_bytes());
+        line.extend_from_slice(br#"","object":"#);
+        line.extend_from_slice(&object);
+        line.extend_from_slice(b"}\n");
+        Some(line)
+    })
+}
+
+/// An event's object as `ctx` presents it (naming `space`, when given), encoded: straight
+/// from its stored JSON when it can be ([`presenting`]), else decoded and encoded again.
+fn present_event_object(ctx: &Ctx, e: &Event, space: Option<&str>) -> Option<Vec<u8>> {
+    if !is_events_api(&ctx.info.group, &ctx.info.resource) {
+        let api_version = ctx.info.api_version();
+        let reading = Reading { api_version: &api_version, kind: &ctx.info.kind, revision: e.revision, space };
+        if let Some(object) = presenting::present_stored(&e.object, &reading) {
+            return Some(presenting::into_bytes(object));
+        }
+    }
+    let mut obj = serde_json::from_slice::<Value>(&e.object).ok()?;
+    super::object::set_revision(&mut obj, e.revision);
+    let mut obj = present(ctx, obj);
+    if let Some(space) = space {
+        tag_space(&mut obj, space);
+    }
+    serde_json::to_vec(&obj).ok()
+}
+
+/// The object a watch line carries, sharing the line's bytes: `{"type":"…","object":` is
+/// before it and `}` and a newline after.
+pub(super) fn object_of_line(line: &Bytes) -> Option<Bytes> {
+    const HEAD: &[u8] = br#"{"type":""#;
+    const MIDDLE: &[u8] = br#"","object":"#;
+    let kind = line.strip_prefix(HEAD)?.iter().position(|&b| b == b'"')?;
+    let start = HEAD.len() + kind + MIDDLE.len();
+    let fits = line.get(HEAD.len() + kind..)?.starts_with(MIDDLE) && line.ends_with(b"}\n") && start < line.len() - 2;
+    fits.then(|| line.slice(start..line.len() - 2))
+}
+
 /// One watch line. `type` is written before `object`, as the Kubernetes API server writes
 /// it: a client that decodes the event as a tagged enum (kube-rs's `WatchEvent`, serde's
 /// adjacently tagged representation) then reads the object straight into its type, where
@@ -256,5 +307,23 @@ mod tests {
         let line = Line { kind: "ADDED", object: &object }.encode();
         let want = r#"{"type":"ADDED","object":{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}}"#;
         assert_eq!(line, format!("{want}\n").as_bytes());
+        let inner = object_of_line(&line).expect("an object");
+        assert_eq!(serde_json::from_slice::<Value>(&inner).expect("JSON"), object);
+    }
+
+    #[test]
+    fn the_object_of_a_line_is_found_or_nothing_is() {
+        let cases: [(&[u8], Option<&[u8]>); 6] = [
+            (b"{\"type\":\"MODIFIED\",\"object\":{\"a\":1}}\n", Some(b"{\"a\":1}")),
+            (b"{\"type\":\"DELETED\",\"object\":{}}\n", Some(b"{}")),
+            (b"{\"type\":\"ADDED\",\"object\":{\"a\":1}}", None),
+            (b"{\"type\":\"ADDED\",\"other\":{\"a\":1}}\n", None),
+            (b"{\"object\":{\"a\":1}}\n", None),
+            (b"{\"type\":\"ADDED\",\"object\":}\n", None),
+        ];
+        for (line, want) in cases {
+            let got = object_of_line(&Bytes::from_static(line));
+            assert_eq!(got.as_deref(), want, "{}", String::from_utf8_lossy(line));
+        }
     }
 }

@@ -9,8 +9,8 @@
 use super::disk::{Change, Disk};
 use super::log::EventLog;
 use super::{
-    Event, Key, ListPage, ListRequest, Precondition, Prefix, ReadAt, Revision, Store, StoreError, Stored, WatchStream,
-    Write,
+    Event, Key, ListPage, ListRequest, Precondition, Prefix, Presentations, ReadAt, Revision, Store, StoreError,
+    Stored, WatchStream, Write,
 };
 use imbl::OrdMap;
 use std::collections::VecDeque;
@@ -77,6 +77,7 @@ struct Shared {
 
 struct Request {
     write: Write,
+    presented: Presentations,
     reply: oneshot::Sender<Result<Stored, StoreError>>,
 }
 
@@ -160,7 +161,12 @@ impl Shared {
 }
 
 /// Checks a write against the state it would apply to and builds its result and event.
-fn prepare(objects: &Objects, revision: Revision, write: Write) -> Result<(Stored, Event), StoreError> {
+fn prepare(
+    objects: &Objects,
+    revision: Revision,
+    write: Write,
+    presented: Presentations,
+) -> Result<(Stored, Event), StoreError> {
     let existing = objects.get(&write.key);
     match (write.precondition, existing) {
         (Precondition::Absent, Some(_)) => return Err(StoreError::AlreadyExists),
@@ -179,7 +185,7 @@ fn prepare(objects: &Objects, revision: Revision, write: Write) -> Result<(Store
         },
     };
     let stored = Stored { revision, json: object.clone() };
-    Ok((stored, Event { revision, key: write.key, object, previous, deleted, presented: Default::default() }))
+    Ok((stored, Event { revision, key: write.key, object, previous, deleted, presented }))
 }
 
 /// Below this many writes a batch is small enough to wait for more ([`linger`]).
@@ -223,8 +229,8 @@ fn writer(shared: Arc<Shared>, disk: Disk, mut rx: mpsc::Receiver<Request>) {
         let mut objects = base.objects.clone();
         let mut revision = base.revision;
         let mut accepted = Vec::with_capacity(batch.len());
-        for Request { write, reply } in batch {
-            match prepare(&objects, revision + 1, write) {
+        for Request { write, presented, reply } in batch {
+            match prepare(&objects, revision + 1, write, presented) {
                 Ok((stored, event)) => {
                     revision += 1;
                     if event.deleted {
@@ -318,9 +324,9 @@ impl Store for EmbeddedStore {
         Ok(ListPage { revision: state.revision, items, more })
     }
 
-    async fn write(&self, write: Write) -> Result<Stored, StoreError> {
+    async fn write_presented(&self, write: Write, presented: Presentations) -> Result<Stored, StoreError> {
         let (reply, rx) = oneshot::channel();
-        self.writes.send(Request { write, reply }).await.map_err(|_| StoreError::Closed)?;
+        self.writes.send(Request { write, presented, reply }).await.map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 

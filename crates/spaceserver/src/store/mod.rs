@@ -18,7 +18,7 @@ mod presented;
 
 pub use embedded::{EmbeddedStore, EmbeddedStoreConfig};
 pub use key::{Key, Prefix};
-pub use presented::Presented;
+pub use presented::{Presentations, Presented};
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
@@ -73,8 +73,9 @@ pub struct Event {
     /// the encoded watch line here, keyed by the API version it presents; one slot for
     /// watches of one space, one for watches of every space, whose lines name the space):
     /// with a thousand watchers, the object is decoded and encoded once, not a thousand times.
-    /// It holds the line only while a reader does, so the history does not pin it.
-    pub presented: [Presented; 2],
+    /// It holds the line only while a reader does, so the history does not pin it. Shared
+    /// with the write that made the event ([`Store::write_presented`]).
+    pub presented: Presentations,
 }
 
 /// Which state a read sees.
@@ -159,7 +160,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Commits one write durably and returns the stored result (for a delete, the last
     /// state with the deletion revision).
-    async fn write(&self, write: Write) -> Result<Stored, StoreError>;
+    async fn write(&self, write: Write) -> Result<Stored, StoreError> {
+        self.write_presented(write, Presentations::default()).await
+    }
+
+    /// [`Store::write`], its event presented through `presented`: a writer that answers
+    /// with the object it wrote makes its answer the object of the line its watchers send
+    /// (or takes it from theirs), so the object is encoded once for both, not twice.
+    async fn write_presented(&self, write: Write, presented: Presentations) -> Result<Stored, StoreError>;
 
     /// Every change under `prefix` with a revision greater than `after`, first those
     /// already committed, then live ones. Ends with `Expired` if the watcher falls so far

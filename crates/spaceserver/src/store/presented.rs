@@ -10,6 +10,9 @@
 use bytes::Bytes;
 use std::sync::{Arc, Mutex, Weak};
 
+/// The presentations of one event: by readers of one space, and by readers of every space.
+pub type Presentations = Arc<[Presented; 2]>;
+
 /// One presentation of an event, shared while any reader still holds its bytes.
 #[derive(Debug, Default)]
 pub struct Presented(Mutex<Weak<Made>>);
@@ -42,12 +45,6 @@ impl Presented {
         let made = Arc::new(Made { variant: variant.to_owned(), bytes: make()? });
         *cached = Arc::downgrade(&made);
         Some(Bytes::from_owner(Owner(made)))
-    }
-}
-
-impl Clone for Presented {
-    fn clone(&self) -> Self {
-        Self(Mutex::new(self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()))
     }
 }
 
