@@ -92,17 +92,9 @@ pub fn forget_revision(obj: &mut Value) {
 
 /// Whether anything outside `metadata` and `status` differs: what bumps `generation`.
 pub fn spec_changed(old: &Value, new: &Value) -> bool {
-    let strip = |v: &Value| -> Map<String, Value> {
-        v.as_object()
-            .map(|o| {
-                o.iter()
-                    .filter(|(k, _)| !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind"))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    strip(old) != strip(new)
+    let empty = Map::new();
+    let (old, new) = (old.as_object().unwrap_or(&empty), new.as_object().unwrap_or(&empty));
+    !equal_but(old, new, &["metadata", "status", "apiVersion", "kind"], |_, a, b| a == b)
 }
 
 /// Whether an update would store nothing new: the objects are equal but for their
@@ -110,19 +102,37 @@ pub fn spec_changed(old: &Value, new: &Value) -> bool {
 /// resourceVersion, no watch event), and controllers depend on it: one that writes status
 /// and watches what it writes would otherwise wake itself forever.
 pub fn is_no_op(current: &Value, next: &Value) -> bool {
-    let strip = |v: &Value| {
-        let mut v = v.clone();
-        if let Some(m) = meta_mut(&mut v) {
-            m.remove("resourceVersion");
-            if let Some(Value::Array(entries)) = m.get_mut("managedFields") {
-                for e in entries.iter_mut().filter_map(Value::as_object_mut) {
-                    e.remove("time");
-                }
-            }
+    let (Some(a), Some(b)) = (current.as_object(), next.as_object()) else { return current == next };
+    equal_but(a, b, &[], |key, a, b| if key == "metadata" { same_metadata(a, b) } else { a == b })
+}
+
+/// `metadata` equal but for `resourceVersion` and the times in `managedFields`.
+fn same_metadata(a: &Value, b: &Value) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else { return a == b };
+    equal_but(a, b, &["resourceVersion"], |key, a, b| match (key, a.as_array(), b.as_array()) {
+        ("managedFields", Some(a), Some(b)) => {
+            a.len() == b.len()
+                && a.iter().zip(b).all(|(a, b)| match (a.as_object(), b.as_object()) {
+                    (Some(a), Some(b)) => equal_but(a, b, &["time"], |_, a, b| a == b),
+                    _ => a == b,
+                })
         }
-        v
-    };
-    strip(current) == strip(next)
+        _ => a == b,
+    })
+}
+
+/// Whether two maps hold the same keys, but for `skip`, with values that `eq` (given the
+/// key) finds equal. The comparisons above were copies of both objects without the
+/// skipped fields, compared whole: a copy of every object written, twice.
+fn equal_but(
+    a: &Map<String, Value>,
+    b: &Map<String, Value>,
+    skip: &[&str],
+    eq: impl Fn(&str, &Value, &Value) -> bool,
+) -> bool {
+    let kept = |m: &Map<String, Value>| m.keys().filter(|k| !skip.contains(&k.as_str())).count();
+    kept(a) == kept(b)
+        && a.iter().filter(|(k, _)| !skip.contains(&k.as_str())).all(|(k, x)| b.get(k).is_some_and(|y| eq(k, x, y)))
 }
 
 /// Copies the server-owned metadata of `from` (the stored object) into `to` (a client's
@@ -158,9 +168,51 @@ mod tests {
         let relabelled = json!({"metadata": {"name": "x", "labels": {"a": "2"}}, "spec": {"r": 1}, "status": {"s": 2}});
         let respecced = json!({"metadata": {"name": "x"}, "spec": {"r": 2}});
         let data = json!({"metadata": {"name": "x"}, "spec": {"r": 1}, "data": {"k": "v"}});
+        let retyped = json!({"apiVersion": "v2", "kind": "K", "metadata": {}, "spec": {"r": 1}});
         assert!(!spec_changed(&a, &relabelled));
+        assert!(!spec_changed(&a, &retyped));
         assert!(spec_changed(&a, &respecced));
         assert!(spec_changed(&a, &data));
+        assert!(spec_changed(&data, &a));
+        assert!(spec_changed(&json!("not an object"), &a));
+        assert!(!spec_changed(&json!("not an object"), &json!({"status": {}})));
+    }
+
+    #[test]
+    fn a_no_op_differs_at_most_in_revision_and_managed_times() {
+        let base = json!({"metadata": {"name": "x", "resourceVersion": "1", "labels": {"a": "1"},
+                          "managedFields": [{"manager": "m", "time": "t1", "fieldsV1": {"f:a": {}}}, "odd"]},
+                          "spec": {"r": 1}});
+        let with = |path: &str, v: Value| {
+            let mut o = base.clone();
+            *o.pointer_mut(path).expect("path") = v;
+            o
+        };
+        let without = |field: &str| {
+            let mut o = base.clone();
+            o["metadata"].as_object_mut().expect("metadata").remove(field);
+            o
+        };
+        let cases = [
+            (base.clone(), true),
+            (with("/metadata/resourceVersion", json!("2")), true),
+            (without("resourceVersion"), true),
+            (with("/metadata/managedFields/0/time", json!("t2")), true),
+            (with("/metadata/managedFields/0/manager", json!("n")), false),
+            (with("/metadata/managedFields/1", json!("other")), false),
+            (with("/metadata/managedFields", json!([])), false),
+            (with("/metadata/labels/a", json!("2")), false),
+            (without("labels"), false),
+            (with("/spec/r", json!(2)), false),
+            (with("/metadata", json!("not a map")), false),
+            (json!({"metadata": base["metadata"].clone(), "spec": {"r": 1}, "status": {}}), false),
+            (json!("not an object"), false),
+        ];
+        for (next, want) in cases {
+            assert_eq!(is_no_op(&base, &next), want, "{next}");
+            assert_eq!(is_no_op(&next, &base), want, "{next}, the other way");
+        }
+        assert!(is_no_op(&json!(null), &json!(null)));
     }
 
     #[test]
