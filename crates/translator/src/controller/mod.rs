@@ -12,6 +12,7 @@ mod follow;
 mod listing;
 mod report;
 mod selection;
+mod values;
 mod write;
 
 pub use desired::{Carried, Copy, Desired, Reported, Source, desired};
@@ -88,6 +89,8 @@ pub struct TranslatorController {
     /// Which WDSes are cached whole, and the mailboxes waiting for the others.
     listing: Mutex<listing::Listing>,
     written: Mutex<HashMap<String, Written>>,
+    /// Workload objects as JSON values, once per version.
+    values: Mutex<values::Values>,
     /// Problems already raised, per (mailbox, WDS, "Kind name"): an Event is created only when
     /// the message changes.
     reported: Mutex<HashMap<(String, String, String), String>>,
@@ -135,6 +138,7 @@ impl TranslatorController {
             discovered: Mutex::default(),
             listing: Mutex::default(),
             written: Mutex::default(),
+            values: Mutex::default(),
             reported: Mutex::default(),
             problems: Mutex::default(),
             conditions: Mutex::default(),

@@ -83,7 +83,8 @@ impl TranslatorController {
         let mut sources_data = Vec::with_capacity(gathered.len());
         for (p, id, m) in gathered {
             if let Some((resource, object)) = source(self, &id, &p.0) {
-                sources_data.push((p, id, m, resource, serde_json::to_value(&*object)?));
+                let value = lock(&self.values).of(&object)?;
+                sources_data.push((p, id, m, resource, value));
             }
         }
         let params = entry.as_ref().and_then(|e| {
