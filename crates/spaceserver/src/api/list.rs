@@ -1,10 +1,9 @@
 //! Lists: selectors, paging with continue tokens that read one snapshot, resourceVersion
 //! semantics, and lists across all spaces.
 
-use super::convert::is_events_api;
 use super::crud::{parse_stored, present, store_error};
 use super::params::RvMatch;
-use super::presenting::{self, Reading};
+use super::presenting::Presenter;
 use super::selection::Selection;
 use super::status::ApiError;
 use super::{ApiServer, Ctx, Result, SPACE_ANNOTATION, table};
@@ -148,7 +147,7 @@ struct ListBody<'a> {
 }
 
 /// A page's objects, each presented and encoded in turn, straight from its stored JSON
-/// when it can be ([`presenting`]): a list of ten thousand copies across mailboxes never
+/// when it can be ([`Presenter`]): a list of ten thousand copies across mailboxes never
 /// holds more than one of them decoded.
 struct Items<'a> {
     ctx: &'a Ctx,
@@ -160,18 +159,13 @@ impl serde::Serialize for Items<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::{Error, SerializeSeq};
         let mut seq = serializer.serialize_seq(Some(self.page.len()))?;
-        let api_version = self.ctx.info.api_version();
-        let scan = !is_events_api(&self.ctx.info.group, &self.ctx.info.resource);
+        let presenter = Presenter::new(self.ctx);
         for (key, stored) in self.page {
             let space = self.wildcard.then_some(key.space.as_str());
-            let reading =
-                Reading { api_version: &api_version, kind: &self.ctx.info.kind, revision: stored.revision, space };
-            if let Some(raw) = scan.then(|| presenting::present_stored(&stored.json, &reading)).flatten() {
-                seq.serialize_element(&raw)?;
-                continue;
-            }
-            let obj = presented(self.ctx, key, stored, self.wildcard).map_err(|e| S::Error::custom(e.message))?;
-            seq.serialize_element(&obj)?;
+            let object = presenter
+                .present(&stored.json, stored.revision, space)
+                .ok_or_else(|| S::Error::custom(format!("stored object {} unreadable", key.name)))?;
+            seq.serialize_element(&object)?;
         }
         seq.end()
     }

@@ -10,7 +10,12 @@
 //! in sorted order, as `serde_json` writes a decoded object, so the result is the same
 //! bytes the decoding path makes.
 
-use super::SPACE_ANNOTATION;
+use super::convert::is_events_api;
+use super::list::tag_space;
+use super::object::set_revision;
+use super::{Ctx, SPACE_ANNOTATION, crud};
+use crate::store::Revision;
+use serde_json::Value;
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 
@@ -18,20 +23,55 @@ use std::collections::BTreeMap;
 /// escape in it does not scan (the caller decodes such an object instead).
 type Fields<'a> = BTreeMap<&'a str, &'a RawValue>;
 
+/// How one request presents stored objects: as `ctx`'s version and kind, scanned where
+/// the resource allows it.
+pub(super) struct Presenter<'a> {
+    ctx: &'a Ctx,
+    api_version: String,
+    /// Events convert between versions, so they are decoded.
+    scan: bool,
+}
+
+impl<'a> Presenter<'a> {
+    pub(super) fn new(ctx: &'a Ctx) -> Self {
+        let scan = !is_events_api(&ctx.info.group, &ctx.info.resource);
+        Self { ctx, api_version: ctx.info.api_version(), scan }
+    }
+
+    /// The object stored as `stored` at `revision`, presented (naming `space`, for a read
+    /// across every space) and encoded: scanned when it can be, else decoded and encoded
+    /// again; `None` when the stored JSON is unreadable.
+    pub(super) fn present(&self, stored: &[u8], revision: Revision, space: Option<&str>) -> Option<Box<RawValue>> {
+        if self.scan {
+            let reading = Reading { api_version: &self.api_version, kind: &self.ctx.info.kind, revision, space };
+            if let Some(object) = present_stored(stored, &reading) {
+                return Some(object);
+            }
+        }
+        let mut obj: Value = serde_json::from_slice(stored).ok()?;
+        set_revision(&mut obj, revision);
+        let mut obj = crud::present(self.ctx, obj);
+        if let Some(space) = space {
+            tag_space(&mut obj, space);
+        }
+        serde_json::value::to_raw_value(&obj).ok()
+    }
+}
+
 /// How an object is read: the version and kind it is presented as, the revision it is
 /// read at, and the space to name (for a read across every space).
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Reading<'a> {
-    pub api_version: &'a str,
-    pub kind: &'a str,
-    pub revision: u64,
-    pub space: Option<&'a str>,
+struct Reading<'a> {
+    api_version: &'a str,
+    kind: &'a str,
+    revision: Revision,
+    space: Option<&'a str>,
 }
 
 /// The object stored as `stored`, as `reading` presents it, encoded; `None` when it cannot
 /// be presented without decoding it (its top level or its metadata is not an object, or a
 /// key there has an escape).
-pub(super) fn present_stored(stored: &[u8], reading: &Reading) -> Option<Box<RawValue>> {
+fn present_stored(stored: &[u8], reading: &Reading) -> Option<Box<RawValue>> {
     let api_version = text(reading.api_version)?;
     let kind = text(reading.kind)?;
     let revision = text(&reading.revision.to_string())?;
@@ -80,8 +120,7 @@ fn tagged(annotations: Option<&RawValue>, space: &str) -> Option<Option<Box<RawV
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::object::set_revision;
-    use serde_json::{Value, json};
+    use serde_json::json;
 
     /// What the decoding path makes of the same stored object.
     fn decoded(stored: &Value, reading: &Reading) -> Vec<u8> {
@@ -91,7 +130,7 @@ mod tests {
         o.insert("apiVersion".into(), json!(reading.api_version));
         o.insert("kind".into(), json!(reading.kind));
         if let Some(space) = reading.space {
-            crate::api::list::tag_space(&mut obj, space);
+            tag_space(&mut obj, space);
         }
         serde_json::to_vec(&obj).expect("encoded")
     }

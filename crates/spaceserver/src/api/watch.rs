@@ -2,11 +2,10 @@
 //! resume after a resourceVersion; an in-stream 410 ERROR when history is gone; bookmarks
 //! when allowed; ADDED/DELETED as objects start or stop matching the selectors.
 
-use super::convert::is_events_api;
 use super::crud::present;
 use super::list::{prefix, tag_space};
 use super::params::RvMatch;
-use super::presenting::{self, Reading};
+use super::presenting::{self, Presenter};
 use super::selection::Selection;
 use super::status::ApiError;
 use super::{ApiServer, Ctx, Result, table};
@@ -172,7 +171,7 @@ impl Watcher {
     async fn plain(&self, e: &Event) -> bool {
         let space = self.wildcard.then_some(e.key.space.as_str());
         let slot = &e.presented[usize::from(self.wildcard)];
-        let object = || present_event_object(&self.ctx, e, space);
+        let object = || Presenter::new(&self.ctx).present(&e.object, e.revision, space).map(presenting::into_bytes);
         let Some(line) = shared_line(&self.ctx, slot, event_kind(e), object) else {
             return true;
         };
@@ -234,45 +233,25 @@ pub(super) fn shared_line(
 ) -> Option<Bytes> {
     slot.get_or_make(&ctx.info.api_version(), || {
         let object = object()?;
-        let mut line = Vec::with_capacity(object.len() + 32);
-        line.extend_from_slice(br#"{"type":""#);
-        line.extend_from_slice(kind.as_bytes());
-        line.extend_from_slice(br#"","object":"#);
-        line.extend_from_slice(&object);
-        line.extend_from_slice(b"}\n");
-        Some(line)
+        Some([LINE_HEAD, kind.as_bytes(), LINE_MIDDLE, &object, LINE_END].concat())
     })
-}
-
-/// An event's object as `ctx` presents it (naming `space`, when given), encoded: straight
-/// from its stored JSON when it can be ([`presenting`]), else decoded and encoded again.
-fn present_event_object(ctx: &Ctx, e: &Event, space: Option<&str>) -> Option<Vec<u8>> {
-    if !is_events_api(&ctx.info.group, &ctx.info.resource) {
-        let api_version = ctx.info.api_version();
-        let reading = Reading { api_version: &api_version, kind: &ctx.info.kind, revision: e.revision, space };
-        if let Some(object) = presenting::present_stored(&e.object, &reading) {
-            return Some(presenting::into_bytes(object));
-        }
-    }
-    let mut obj = serde_json::from_slice::<Value>(&e.object).ok()?;
-    super::object::set_revision(&mut obj, e.revision);
-    let mut obj = present(ctx, obj);
-    if let Some(space) = space {
-        tag_space(&mut obj, space);
-    }
-    serde_json::to_vec(&obj).ok()
 }
 
 /// The object a watch line carries, sharing the line's bytes: `{"type":"…","object":` is
 /// before it and `}` and a newline after.
 pub(super) fn object_of_line(line: &Bytes) -> Option<Bytes> {
-    const HEAD: &[u8] = br#"{"type":""#;
-    const MIDDLE: &[u8] = br#"","object":"#;
-    let kind = line.strip_prefix(HEAD)?.iter().position(|&b| b == b'"')?;
-    let start = HEAD.len() + kind + MIDDLE.len();
-    let fits = line.get(HEAD.len() + kind..)?.starts_with(MIDDLE) && line.ends_with(b"}\n") && start < line.len() - 2;
-    fits.then(|| line.slice(start..line.len() - 2))
+    let kind = line.strip_prefix(LINE_HEAD)?.iter().position(|&b| b == b'"')?;
+    let start = LINE_HEAD.len() + kind + LINE_MIDDLE.len();
+    let end = line.len().checked_sub(LINE_END.len())?;
+    let fits = line.get(LINE_HEAD.len() + kind..)?.starts_with(LINE_MIDDLE) && line.ends_with(LINE_END) && start < end;
+    fits.then(|| line.slice(start..end))
 }
+
+/// A watch line as [`Line`] writes it: these, with the type between the first two and the
+/// object between the last two.
+const LINE_HEAD: &[u8] = br#"{"type":""#;
+const LINE_MIDDLE: &[u8] = br#"","object":"#;
+const LINE_END: &[u8] = b"}\n";
 
 /// One watch line. `type` is written before `object`, as the Kubernetes API server writes
 /// it: a client that decodes the event as a tagged enum (kube-rs's `WatchEvent`, serde's
