@@ -14,6 +14,42 @@ pub fn thread_cpu_time() -> Duration {
     Duration::new(u64::try_from(t.tv_sec).unwrap_or(0), u32::try_from(t.tv_nsec).unwrap_or(0))
 }
 
+/// The CPU time the whole process has consumed so far, all threads together.
+pub fn process_cpu_time() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(u64::try_from(t.tv_sec).unwrap_or(0), u32::try_from(t.tv_nsec).unwrap_or(0))
+}
+
+/// Whether `cpu` seconds of work over `wall` seconds is less than `cores` cores' worth.
+pub fn used_less_than(cpu: Duration, wall: Duration, cores: f64) -> bool {
+    cpu.as_secs_f64() < wall.as_secs_f64() * cores
+}
+
+/// Tells, each time it is asked, whether the process was idle since it was last asked:
+/// for work that may wait while the process is busy, and need not wait when it is not.
+#[derive(Debug)]
+pub struct IdleProbe {
+    /// Below this many cores' worth of CPU the process counts as idle.
+    cores: f64,
+    last: (std::time::Instant, Duration),
+}
+
+impl IdleProbe {
+    pub fn new(cores: f64) -> Self {
+        Self { cores, last: (std::time::Instant::now(), process_cpu_time()) }
+    }
+
+    /// Whether the process used less than the probe's share of a core since the last call
+    /// (or since it was made).
+    pub fn idle(&mut self) -> bool {
+        let now = (std::time::Instant::now(), process_cpu_time());
+        let idle =
+            used_less_than(now.1.saturating_sub(self.last.1), now.0.saturating_duration_since(self.last.0), self.cores);
+        self.last = now;
+        idle
+    }
+}
+
 /// Runs `fut` and returns its output with the CPU time spent inside its polls: the work it
 /// did itself, not the time it waited. Each poll runs on one thread from start to end, so
 /// the thread's CPU clock measures it even when successive polls run on different threads.
@@ -41,6 +77,36 @@ mod tests {
             x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
         }
         x
+    }
+
+    #[test]
+    fn idle_is_less_than_the_share_of_a_core() {
+        let ms = Duration::from_millis;
+        // (CPU used, wall time, cores) → idle
+        let cases = [
+            (ms(0), ms(100), 0.5, true),
+            (ms(49), ms(100), 0.5, true),
+            (ms(50), ms(100), 0.5, false),
+            (ms(150), ms(100), 0.5, false), // two threads busy
+            (ms(150), ms(100), 2.0, true),
+            (ms(0), ms(0), 0.5, false), // no time has passed: nothing to tell
+        ];
+        for (cpu, wall, cores, want) in cases {
+            assert_eq!(used_less_than(cpu, wall, cores), want, "{cpu:?} over {wall:?}, {cores} cores");
+        }
+    }
+
+    #[test]
+    fn the_process_clock_counts_every_thread() {
+        let before = process_cpu_time();
+        std::thread::spawn(|| burn(Duration::from_millis(30))).join().expect("burns");
+        assert!(process_cpu_time().saturating_sub(before) >= Duration::from_millis(30));
+        // Asked again after busy work, a probe says busy: 30 ms of CPU is more than a
+        // hundredth of a core unless the burn took over 3 s of wall time.
+        let mut probe = IdleProbe::new(0.01);
+        probe.idle();
+        burn(Duration::from_millis(30));
+        assert!(!probe.idle(), "busy");
     }
 
     #[tokio::test]

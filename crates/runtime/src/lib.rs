@@ -33,7 +33,7 @@ pub mod shutdown;
 mod workers;
 
 pub use backoff::{RateLimit, TokenBucket};
-pub use cpu::{cpu_timed, thread_cpu_time};
+pub use cpu::{IdleProbe, cpu_timed, process_cpu_time, thread_cpu_time};
 pub use leader::{LeaderElector, LeaderError, LeaseConfig, unique_identity};
 pub use metrics::{ControllerMetrics, Metrics, MetricsServer, serve_metrics};
 pub use queue::{Guard, QueueConfig, WorkQueue};

@@ -157,6 +157,21 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
         });
     }
 
+    /// Makes `key` ready now if it is waiting for an [`add_after`](Self::add_after), and
+    /// cancels that wait, so it runs once, not again when its time comes. True if it was
+    /// waiting.
+    pub fn expedite(&self, key: &K) -> bool {
+        let mut state = self.lock();
+        if state.waiting.remove(key).is_none() {
+            return false;
+        }
+        if self.push(&mut state, key.clone()) {
+            drop(state);
+            self.inner.ready.notify_one();
+        }
+        true
+    }
+
     /// Adds `key` after its backoff: the per-key exponential delay (one more failure) or the
     /// token bucket's, whichever is longer. Returns the delay chosen.
     pub fn add_rate_limited(&self, key: K) -> Duration {

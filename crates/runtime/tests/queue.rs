@@ -146,6 +146,19 @@ async fn add_after_waits_and_the_earliest_request_wins() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_expedited_key_runs_now_and_not_again_when_due() {
+    let q = queue();
+    q.add_after("a", 100 * MS);
+    assert!(!q.expedite(&"b"), "not waiting: nothing to expedite");
+    assert!(nothing_ready(&q), "b was not added");
+    assert!(q.expedite(&"a"));
+    take(&q).await.done();
+    assert!(!q.expedite(&"a"), "no longer waiting");
+    let again = tokio::time::timeout(Duration::from_secs(10), q.next()).await;
+    assert!(again.is_err(), "the cancelled timer adds nothing");
+}
+
+#[tokio::test(start_paused = true)]
 async fn requeue_after_is_a_success_that_comes_back() {
     let q = queue();
     q.add("a");

@@ -25,7 +25,7 @@ pub use routes::{Route, RouteIndex, SourceKey};
 
 use crate::collector::Collector;
 use crate::pacing::Pacer;
-use orrery_runtime::{Metrics, QueueConfig, Shutdown, Store, WorkQueue, run_workers};
+use orrery_runtime::{IdleProbe, Metrics, QueueConfig, Shutdown, Store, WorkQueue, run_workers};
 use orrery_spaces::{SpaceError, SpaceProvider};
 use orrery_translator::controller::{ResourceName, Routes};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -118,7 +118,8 @@ impl Summarizer {
     /// Runs until `shutdown`.
     pub async fn run(self: Arc<Self>, shutdown: Shutdown, workers: usize) {
         self.queue.shutdown_on(&shutdown);
-        let tasks = follow::start(&self);
+        let mut tasks = follow::start(&self);
+        tasks.push(tokio::spawn(self.clone().hurry_when_idle()));
         let me = self.clone();
         run_workers(self.queue.clone(), workers, move |key: SourceKey| {
             let me = me.clone();
@@ -143,7 +144,27 @@ impl Summarizer {
         for k in keys {
             match passes.delay(&k, now) {
                 d if d.is_zero() => self.queue.add(k),
-                d => self.queue.add_after(k, d),
+                d => {
+                    passes.deferred(&k);
+                    self.queue.add_after(k, d);
+                }
+            }
+        }
+    }
+
+    /// Summarizes the objects waiting out their window whenever the process is idle
+    /// ([`crate::pacing::IDLE_CORES`]).
+    async fn hurry_when_idle(self: Arc<Self>) {
+        let mut probe = IdleProbe::new(crate::pacing::IDLE_CORES);
+        let mut ticks = tokio::time::interval(crate::pacing::IDLE_TICK);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if probe.idle() {
+                let deferred = lock(&self.passes).take_deferred();
+                for k in deferred {
+                    self.queue.expedite(&k);
+                }
             }
         }
     }
