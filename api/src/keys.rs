@@ -64,6 +64,17 @@ pub const VALIDATION_ERROR_PREFIX: &str = "validation-error.kubestellar.io/";
 /// The one SyncerConfig a mailbox holds.
 pub const SYNCER_CONFIG_NAME: &str = "the-one";
 
+/// Annotation on `the-one`, set by the mailbox controller when the fleet is large: the
+/// shortest interval, in whole seconds, at which the mailbox's syncer may report in.
+pub const HEARTBEAT_INTERVAL: &str = "orrery.io/heartbeat-interval";
+
+/// The interval a [`HEARTBEAT_INTERVAL`] value grants; `None` when missing, zero or not a
+/// whole number of seconds.
+pub fn heartbeat_interval(value: Option<&str>) -> Option<std::time::Duration> {
+    let seconds: u64 = value?.trim().parse().ok()?;
+    (seconds > 0).then(|| std::time::Duration::from_secs(seconds))
+}
+
 /// Labels of a CombinedStatus that name the workload object and placement it describes.
 pub mod combined_status {
     pub const API_GROUP: &str = "status.kubestellar.io/api-group";
@@ -73,4 +84,26 @@ pub mod combined_status {
     pub const PLACEMENT: &str = "status.kubestellar.io/binding-policy";
     /// Where CombinedStatus objects about cluster-scoped workload objects live.
     pub const CLUSTER_SCOPED_NAMESPACE: &str = "kubestellar-report";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn heartbeat_intervals_are_whole_seconds() {
+        let cases = [
+            (None, None),
+            (Some("80"), Some(Duration::from_secs(80))),
+            (Some(" 20 "), Some(Duration::from_secs(20))),
+            (Some("0"), None),
+            (Some("-5"), None),
+            (Some("1.5"), None),
+            (Some("80s"), None),
+        ];
+        for (value, want) in cases {
+            assert_eq!(heartbeat_interval(value), want, "{value:?}");
+        }
+    }
 }

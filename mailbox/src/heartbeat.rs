@@ -54,6 +54,35 @@ pub fn refresh_period(targets: usize, timeout: Duration) -> Duration {
     (timeout / 3).max(spread)
 }
 
+/// Heartbeats a second the whole fleet may send by default: past that, syncers are told
+/// to report in less often ([`granted_interval`]).
+pub const HEARTBEATS_PER_SECOND: f64 = 200.0;
+
+/// The syncers' default interval, and the unit of the intervals granted to a large fleet.
+pub const BASE_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The shortest interval the syncers of a fleet of `targets` SyncTargets are told to keep,
+/// so that the fleet sends at most `per_second` heartbeats a second (Nomad sizes its
+/// clients' heartbeat TTL by the cluster in the same way): none while [`BASE_INTERVAL`]
+/// keeps within it (up to 2,000 SyncTargets at the default 200 a second), then
+/// [`BASE_INTERVAL`] times the power of two that does (4,000: 20 s; 10,000: 80 s). Powers
+/// of two, so that a growing fleet changes the interval a few times, not with every
+/// SyncTarget: every change is a write to each mailbox's `the-one`.
+pub fn granted_interval(targets: usize, per_second: f64) -> Option<Duration> {
+    let base_rate = per_second * BASE_INTERVAL.as_secs_f64();
+    if base_rate.is_nan() || base_rate <= 0.0 || targets as f64 <= base_rate {
+        return None;
+    }
+    let doublings = (targets as f64 / base_rate).log2().ceil().clamp(1.0, 16.0) as u32;
+    Some(BASE_INTERVAL * 2u32.pow(doublings))
+}
+
+/// How long a syncer that may report in every `interval` can be silent before it counts
+/// as gone: the configured timeout, or three intervals when that is longer.
+pub fn timeout_for(timeout: Duration, interval: Option<Duration>) -> Duration {
+    interval.map_or(timeout, |i| timeout.max(i * 3))
+}
+
 /// The condition's `lastTransitionTime` when it is written with `status` at `now`, after
 /// `written` (the status last written and its transition time): kept while the status stays
 /// the same, as Kubernetes conditions do, so that it says since when a syncer has been
@@ -82,6 +111,40 @@ mod tests {
         for (written, status, now, want) in cases {
             let written = written.map(|(s, at)| (s, t(at)));
             assert_eq!(transition_time(written, status, t(now)), t(want), "{written:?} → {status} at {now}");
+        }
+    }
+
+    #[test]
+    fn a_large_fleet_is_granted_longer_intervals_in_powers_of_two() {
+        let s = |n: u64| Some(Duration::from_secs(n));
+        // (SyncTargets, heartbeats a second) → granted interval
+        let cases = [
+            (0, 200.0, None),
+            (2_000, 200.0, None),
+            (2_001, 200.0, s(20)),
+            (4_000, 200.0, s(20)),
+            (4_001, 200.0, s(40)),
+            (10_000, 200.0, s(80)),
+            (100_000, 200.0, s(640)),
+            (3, 0.2, s(20)),
+            (10, 0.0, None), // no budget: nothing granted, rather than forever
+            (10, f64::NAN, None),
+        ];
+        for (targets, per_second, want) in cases {
+            let granted = granted_interval(targets, per_second);
+            assert_eq!(granted, want, "{targets} SyncTargets at {per_second}/s");
+            if let Some(g) = granted {
+                assert!(targets as f64 / g.as_secs_f64() <= per_second, "within the budget");
+            }
+        }
+    }
+
+    #[test]
+    fn a_longer_interval_lengthens_the_timeout() {
+        let s = Duration::from_secs;
+        let cases = [(s(60), None, s(60)), (s(60), Some(s(20)), s(60)), (s(60), Some(s(80)), s(240))];
+        for (timeout, interval, want) in cases {
+            assert_eq!(timeout_for(timeout, interval), want, "{timeout:?} {interval:?}");
         }
     }
 

@@ -12,7 +12,7 @@ mod heartbeat;
 mod reconcile;
 mod relay;
 
-pub use heartbeat::{HEARTBEAT_HEALTHY, Health, health};
+pub use heartbeat::{HEARTBEAT_HEALTHY, HEARTBEATS_PER_SECOND, Health, granted_interval, health};
 pub use reconcile::{Desired, desired};
 
 use futures::StreamExt;
@@ -62,6 +62,8 @@ pub struct MailboxController {
     beats: Mutex<std::collections::HashMap<TargetKey, relay::Beat>>,
     /// How long a syncer may be silent before `HeartbeatHealthy` turns False.
     heartbeat_timeout: std::time::Duration,
+    /// Heartbeats a second the fleet may send before its syncers are told to slow down.
+    heartbeats_per_second: f64,
 }
 
 impl MailboxController {
@@ -87,6 +89,7 @@ impl MailboxController {
             owners: Mutex::default(),
             beats: Mutex::default(),
             heartbeat_timeout: std::time::Duration::from_secs(60),
+            heartbeats_per_second: heartbeat::HEARTBEATS_PER_SECOND,
         })
     }
 
@@ -94,6 +97,15 @@ impl MailboxController {
     pub fn with_heartbeat_timeout(mut self: Arc<Self>, timeout: std::time::Duration) -> Arc<Self> {
         if let Some(me) = Arc::get_mut(&mut self) {
             me.heartbeat_timeout = timeout;
+        }
+        self
+    }
+
+    /// Sets how many heartbeats a second the whole fleet may send (default
+    /// [`HEARTBEATS_PER_SECOND`]); past that, syncers are told to report in less often.
+    pub fn with_heartbeats_per_second(mut self: Arc<Self>, per_second: f64) -> Arc<Self> {
+        if let Some(me) = Arc::get_mut(&mut self) {
+            me.heartbeats_per_second = per_second;
         }
         self
     }

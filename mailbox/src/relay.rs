@@ -1,15 +1,19 @@
 //! The wiring of heartbeats: `the-one` of every mailbox (one multi-space watch) to its
-//! SyncTarget's status, and a periodic judgement of who has gone silent.
+//! SyncTarget's status, and a periodic judgement of who has gone silent. A large fleet's
+//! syncers are told, in `the-one`, to report in less often ([`granted_interval`]).
 
-use crate::heartbeat::{HEARTBEAT_HEALTHY, health, refresh_period, transition_time};
+use crate::heartbeat::{HEARTBEAT_HEALTHY, granted_interval, health, refresh_period, timeout_for, transition_time};
 use crate::{MailboxController, TargetKey};
 use futures::StreamExt;
 use jiff::Timestamp;
+use kube::ResourceExt;
 use kube::api::{Api, ApiResource, Patch, PatchParams};
+use orrery_api::keys::{HEARTBEAT_INTERVAL, SYNCER_CONFIG_NAME, heartbeat_interval};
 use orrery_api::{SyncTarget, SyncerConfig};
 use orrery_spaces::{ManagedFields, MultiEvent};
 use serde_json::json;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// What is known of one SyncTarget's syncer.
 #[derive(Clone, Debug, Default)]
@@ -19,11 +23,19 @@ pub(crate) struct Beat {
     written: Option<(&'static str, Timestamp)>,
     /// The heartbeat last written into the SyncTarget.
     written_beat: Option<Timestamp>,
+    /// The interval `the-one` granted when the last heartbeat came: until the next one,
+    /// the syncer may still be keeping it, however the grant has changed since.
+    interval: Option<Duration>,
 }
 
 impl Beat {
     fn status(&self) -> Option<&'static str> {
         self.written.map(|(status, _)| status)
+    }
+
+    /// How long this syncer may be silent, when the fleet is granted `granted` now.
+    fn timeout(&self, timeout: Duration, granted: Option<Duration>) -> Duration {
+        timeout_for(timeout, self.interval.max(granted))
     }
 }
 
@@ -48,6 +60,11 @@ impl MailboxController {
                 .and_then(|v| v.as_str())
                 .and_then(|v| v.parse::<Timestamp>().ok());
             let Some(last) = last else { continue };
+            let told = heartbeat_interval(t.object.annotations().get(HEARTBEAT_INTERVAL).map(String::as_str));
+            let granted = self.granted();
+            if told != granted {
+                self.grant(&t.space, granted).await;
+            }
             // 10,000 syncers beating every 10 s must not mean 1,000 SyncTarget writes a
             // second: a heartbeat is copied when it is a refresh period newer than the one
             // last copied (and at once when the condition would change).
@@ -55,12 +72,16 @@ impl MailboxController {
                 let mut beats = self.beats();
                 let refresh = refresh_period(beats.len(), self.heartbeat_timeout);
                 let beat = beats.entry(key.clone()).or_default();
+                if beat.last != Some(last) {
+                    beat.interval = told;
+                }
                 beat.last = Some(last);
                 let stale = beat.written_beat.is_none_or(|w| {
                     last.duration_since(w)
                         >= jiff::SignedDuration::try_from(refresh).unwrap_or(jiff::SignedDuration::MAX)
                 });
-                stale || Some(health(beat.last, Timestamp::now(), self.heartbeat_timeout).status) != beat.status()
+                let timeout = beat.timeout(self.heartbeat_timeout, granted);
+                stale || Some(health(beat.last, Timestamp::now(), timeout).status) != beat.status()
             };
             if due {
                 self.write_health(&key).await;
@@ -76,10 +97,13 @@ impl MailboxController {
         loop {
             tick.tick().await;
             let now = Timestamp::now();
+            let granted = self.granted();
             let due: Vec<TargetKey> = self
                 .beats()
                 .iter()
-                .filter(|(_, b)| Some(health(b.last, now, self.heartbeat_timeout).status) != b.status())
+                .filter(|(_, b)| {
+                    Some(health(b.last, now, b.timeout(self.heartbeat_timeout, granted)).status) != b.status()
+                })
                 .map(|(k, _)| k.clone())
                 .collect();
             for key in due {
@@ -91,7 +115,7 @@ impl MailboxController {
     async fn write_health(&self, key: &TargetKey) {
         let Some(beat) = self.beats().get(key).cloned() else { return };
         let now = Timestamp::now().round(jiff::Unit::Second).unwrap_or_else(|_| Timestamp::now());
-        let h = health(beat.last, now, self.heartbeat_timeout);
+        let h = health(beat.last, now, beat.timeout(self.heartbeat_timeout, self.granted()));
         let transition = transition_time(beat.written, h.status, now);
         let severity = if h.status == "False" { Some("Error") } else { None };
         let status = json!({
@@ -115,6 +139,31 @@ impl MailboxController {
                 }
             }
             Err(e) => tracing::warn!(target = ?key, error = %e, "writing the SyncTarget's heartbeat"),
+        }
+    }
+
+    /// The interval the fleet's syncers are granted now ([`granted_interval`]).
+    fn granted(&self) -> Option<Duration> {
+        granted_interval(self.owners().len(), self.heartbeats_per_second)
+    }
+
+    /// Tells the syncer of `mailbox`, in its `the-one`, the interval it is granted (or
+    /// that none is). Written as its heartbeats come, so a change of grant reaches the
+    /// fleet over one heartbeat interval, not in one burst of writes.
+    async fn grant(&self, mailbox: &str, interval: Option<Duration>) {
+        let value = interval.map(|i| i.as_secs().to_string());
+        let patch = json!({"metadata": {"annotations": {HEARTBEAT_INTERVAL: value}}});
+        let params = PatchParams { field_manager: Some(crate::MANAGER.into()), ..Default::default() };
+        let result = match self.mailboxes.client(mailbox).await {
+            Ok(client) => Api::<SyncerConfig>::all(client)
+                .patch(SYNCER_CONFIG_NAME, &params, &Patch::Merge(patch))
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = result {
+            tracing::warn!(%mailbox, error = %e, "granting a heartbeat interval");
         }
     }
 }

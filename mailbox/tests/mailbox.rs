@@ -8,7 +8,7 @@ use orrery_api::{SyncTarget, SyncTargetSpec};
 use orrery_mailbox::{MailboxController, SECRET_NAMESPACE, secret_name};
 use orrery_runtime::{Metrics, Shutdown};
 use orrery_spaces::{EmbeddedProvider, SpaceProvider};
-use orrery_spaceserver::server::{ServerConfig, start};
+use orrery_spaceserver::server::{RunningServer, ServerConfig, start};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,14 +24,21 @@ where
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mailboxes_follow_sync_targets() {
+/// A space server with an inventory space `imw1`: what keeps it running, the provider, and
+/// the inventory's SyncTargets.
+async fn inventory() -> (tempfile::TempDir, RunningServer, Arc<dyn SpaceProvider>, Api<SyncTarget>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start(ServerConfig::loopback_for_tests(dir.path().join("data"))).await.expect("server");
     let admin = Kubeconfig::read_from(&server.admin_kubeconfig).expect("kubeconfig");
     let provider: Arc<dyn SpaceProvider> = Arc::new(EmbeddedProvider::new(admin).await.expect("provider"));
     provider.create("imw1", &Default::default()).await.expect("inventory space");
     let targets: Api<SyncTarget> = Api::all(provider.client("imw1").await.expect("client"));
+    (dir, server, provider, targets)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mailboxes_follow_sync_targets() {
+    let (_dir, _server, provider, targets) = inventory().await;
     let florin = targets
         .create(&PostParams::default(), &SyncTarget::new("florin", SyncTargetSpec::default()))
         .await
@@ -80,6 +87,82 @@ async fn mailboxes_follow_sync_targets() {
     until("the mailbox is deleted with its SyncTarget", || {
         let e = exists(mailbox.clone());
         async move { !e.await }
+    })
+    .await;
+
+    shutdown.trigger();
+    let _ = tokio::time::timeout(Duration::from_secs(10), running).await;
+}
+
+/// A fleet past the heartbeat budget: each syncer that reports in is granted a longer
+/// interval in its `the-one`, and stays healthy; when the fleet shrinks back within the
+/// budget, the grant is taken back at the next heartbeat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_past_the_heartbeat_budget_is_told_to_report_in_less_often() {
+    use orrery_api::keys::{HEARTBEAT_INTERVAL, SYNCER_CONFIG_NAME};
+    use orrery_api::{SyncerConfig, SyncerConfigSpec};
+
+    let (_dir, _server, provider, targets) = inventory().await;
+    let mut mailboxes = Vec::new();
+    for name in ["a", "b", "c"] {
+        let st = targets.create(&PostParams::default(), &SyncTarget::new(name, SyncTargetSpec::default())).await;
+        let uid = st.expect("st").metadata.uid.expect("uid");
+        mailboxes.push(orrery_api::mailbox_space_name("imw1", &uid));
+    }
+
+    // 0.2 heartbeats a second at the base 10 s interval is two syncers: three are granted
+    // twice the base interval.
+    let shutdown = Shutdown::new();
+    let controller = MailboxController::new(provider.clone(), &Metrics::new()).with_heartbeats_per_second(0.2);
+    let running = tokio::spawn(controller.run(shutdown.clone(), 2));
+    let the_one = |mailbox: String| {
+        let p = provider.clone();
+        async move { Api::<SyncerConfig>::all(p.client(&mailbox).await.expect("client")) }
+    };
+    let beat = |api: Api<SyncerConfig>| async move {
+        let now = jiff::Timestamp::now().round(jiff::Unit::Second).expect("round").to_string();
+        let patch = kube::api::Patch::Merge(serde_json::json!({"status": {"lastSyncerHeartbeatTime": now}}));
+        api.patch_status(SYNCER_CONFIG_NAME, &Default::default(), &patch).await.expect("heartbeat");
+    };
+    let granted = |api: Api<SyncerConfig>| async move {
+        let one = api.get(SYNCER_CONFIG_NAME).await.expect("the-one");
+        one.metadata.annotations.and_then(|mut a| a.remove(HEARTBEAT_INTERVAL))
+    };
+    for mailbox in &mailboxes {
+        let exists = |name: String| {
+            let p = provider.clone();
+            async move { p.list().await.map(|l| l.contains(&name)).unwrap_or(false) }
+        };
+        until("the mailbox exists", || exists(mailbox.clone())).await;
+        let api = the_one(mailbox.clone()).await;
+        let spec = SyncerConfig::new(SYNCER_CONFIG_NAME, SyncerConfigSpec::default());
+        api.create(&PostParams::default(), &spec).await.expect("the-one");
+        beat(api.clone()).await;
+        until("the syncer is granted 20 s", || {
+            let api = api.clone();
+            async move { granted(api).await.as_deref() == Some("20") }
+        })
+        .await;
+    }
+    let healthy = |name: &'static str| {
+        let targets = targets.clone();
+        async move {
+            let st = targets.get(name).await.expect("st");
+            let conditions = st.status.and_then(|s| s.conditions).unwrap_or_default();
+            conditions.iter().any(|c| c.type_ == "HeartbeatHealthy" && c.status == "True")
+        }
+    };
+    until("the granted syncers are healthy", || healthy("a")).await;
+
+    // Two left: within the budget again. The grant goes at the next heartbeat.
+    targets.delete("c", &DeleteParams::default()).await.expect("delete c");
+    let first = the_one(mailboxes[0].clone()).await;
+    until("the grant is taken back", || {
+        let api = first.clone();
+        async move {
+            beat(api.clone()).await;
+            granted(api).await.is_none()
+        }
     })
     .await;
 

@@ -70,6 +70,11 @@ pub struct RunArgs {
     /// condition turns False, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     heartbeat_timeout: f64,
+    /// Heartbeats a second the whole fleet of syncers may send: past that, each mailbox's
+    /// `the-one` grants its syncer a longer interval (a power of two times 10 s), and the
+    /// timeout grows to three such intervals where that is longer.
+    #[arg(long, value_name = "N", default_value_t = orrery_mailbox::HEARTBEATS_PER_SECOND)]
+    heartbeats_per_second: f64,
 }
 
 /// Runs the controllers against `provider` until `shutdown`; only while this replica holds
@@ -89,6 +94,11 @@ pub(crate) async fn run_controllers(
     default_lease: f64,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.heartbeats_per_second.is_finite() && args.heartbeats_per_second > 0.0,
+        "--heartbeats-per-second must be a positive number, not {}",
+        args.heartbeats_per_second
+    );
     let metrics = Metrics::new();
     let server = serve_metrics(args.metrics_listen, metrics.clone(), shutdown.clone()).await?;
     eprintln!("metrics at http://{}/metrics", server.local_addr());
@@ -127,7 +137,8 @@ pub(crate) async fn run_controllers(
     if let Some(host) = wiring.mailboxes {
         let timeout = std::time::Duration::try_from_secs_f64(args.heartbeat_timeout).context("--heartbeat-timeout")?;
         let mailbox = MailboxController::with_mailbox_host(wiring.spaces.clone(), host.clone(), &metrics)
-            .with_heartbeat_timeout(timeout);
+            .with_heartbeat_timeout(timeout)
+            .with_heartbeats_per_second(args.heartbeats_per_second);
         running.push(tokio::spawn(mailbox.run(shutdown.clone(), args.workers)));
         let translator = TranslatorController::with_mailbox_host(wiring.spaces.clone(), host.clone(), &metrics);
         if let Some(routes) = translator.subscribe_routes() {

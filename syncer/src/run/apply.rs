@@ -1,4 +1,4 @@
-//! Reconciling one object between the mailbox and the WEC, and the heartbeat.
+//! Reconciling one object between the mailbox and the WEC.
 
 use super::watches::api_resource;
 use super::{MANAGER, SyncError, Syncer, lock};
@@ -10,10 +10,8 @@ use crate::upsync::{UpsyncAction, decide_upsync, is_upsync_copy, upsync_copy, up
 use crate::wanted::{ObjectKey, ResourceRef};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::ObjectRef;
-use orrery_runtime::Shutdown;
 use orrery_spaces::decode::Unmanaged;
 use serde_json::{Value, json};
-use std::sync::Arc;
 
 /// Annotation the syncer puts on a mailbox copy it will not apply because an object of the
 /// same name, not created by the syncer, is in the WEC (the conflict policy: never take over).
@@ -25,7 +23,7 @@ fn is_status(e: &kube::Error, code: u16) -> bool {
 
 /// Sends a write whose answer is not read: what was written comes back through the
 /// watches, and decoding every answer as well cost the syncers a tenth of their CPU.
-async fn send_unread(
+pub(super) async fn send_unread(
     client: &kube::Client,
     request: Result<http::Request<Vec<u8>>, kube::core::request::Error>,
 ) -> Result<(), kube::Error> {
@@ -314,27 +312,5 @@ impl Syncer {
         }
         lock(&self.namespaces).insert(ns.to_owned());
         Ok(())
-    }
-}
-
-/// Reports in to the mailbox every `settings.heartbeat`: `the-one`'s
-/// `status.lastSyncerHeartbeatTime`, which the mailbox controller carries to the SyncTarget.
-pub(super) async fn heartbeat(me: Arc<Syncer>, shutdown: Shutdown) {
-    let api: Api<orrery_api::SyncerConfig> = Api::all(me.mailbox.clone());
-    let mut tick = tokio::time::interval(me.settings.heartbeat);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = shutdown.wait() => return,
-        }
-        let now = jiff::Timestamp::now().round(jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default();
-        let patch = Patch::Merge(json!({"status": {"lastSyncerHeartbeatTime": now}}));
-        match api.patch_status(orrery_api::keys::SYNCER_CONFIG_NAME, &PatchParams::default(), &patch).await {
-            Ok(_) => {
-                me.telemetry.contact();
-                tracing::debug!("heartbeat");
-            }
-            Err(e) => tracing::debug!(error = %e, "heartbeat not delivered"),
-        }
     }
 }

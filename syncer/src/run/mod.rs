@@ -8,6 +8,7 @@
 //! reconnect a watch resumes or relists, and every object is reconciled again.
 
 mod apply;
+mod heartbeat;
 mod reconnect;
 mod telemetry;
 mod watches;
@@ -40,7 +41,8 @@ pub enum SyncError {
 /// How a syncer runs.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// How often the syncer reports in to its mailbox.
+    /// How often the syncer reports in to its mailbox, unless `the-one` grants a longer
+    /// interval ([`orrery_api::keys::HEARTBEAT_INTERVAL`]).
     pub heartbeat: Duration,
     /// Concurrent reconciles.
     pub workers: usize,
@@ -82,6 +84,8 @@ pub struct Syncer {
     namespaces: Mutex<BTreeSet<String>>,
     /// What was last written to each WEC object, so unchanged objects are not applied again.
     applied: Applied,
+    /// The heartbeat interval `the-one` grants, if any.
+    granted: tokio::sync::watch::Sender<Option<Duration>>,
     metrics: Metrics,
     telemetry: Telemetry,
 }
@@ -108,6 +112,7 @@ impl Syncer {
             watched: Mutex::default(),
             namespaces: Mutex::default(),
             applied: Applied::default(),
+            granted: tokio::sync::watch::Sender::new(None),
             metrics: metrics.clone(),
             telemetry: Telemetry::register(metrics),
         })
@@ -118,7 +123,7 @@ impl Syncer {
         self.queue.shutdown_on(&shutdown);
         let tasks = [
             tokio::spawn(watches::follow_the_one(self.clone())),
-            tokio::spawn(apply::heartbeat(self.clone(), shutdown.clone())),
+            tokio::spawn(heartbeat::heartbeat(self.clone(), shutdown.clone())),
         ];
         let me = self.clone();
         let workers = self.settings.workers;

@@ -20,6 +20,8 @@ pub struct Telemetry {
     pub last_contact: Gauge<f64, AtomicU64>,
     /// Watch errors (each one a restart with backoff), by side: `mailbox` or `wec`.
     pub watch_restarts: Family<SideLabel, Counter>,
+    /// Seconds between heartbeats: the syncer's own interval, or the one `the-one` grants.
+    pub heartbeat_interval: Gauge<f64, AtomicU64>,
 }
 
 impl Telemetry {
@@ -38,6 +40,11 @@ impl Telemetry {
                 "last_contact_timestamp_seconds",
                 "Unix time of the last successful exchange with the mailbox",
                 t.last_contact.clone(),
+            );
+            r.register(
+                "heartbeat_interval_seconds",
+                "Seconds between heartbeats: the syncer's own interval, or a longer one its mailbox grants",
+                t.heartbeat_interval.clone(),
             );
             r.register(
                 "watch_restarts",

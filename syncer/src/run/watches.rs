@@ -9,7 +9,7 @@ use kube::api::{Api, ApiResource};
 use kube::runtime::reflector::store::Writer;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use orrery_api::SyncerConfigSpec;
-use orrery_api::keys::SYNCER_CONFIG_NAME;
+use orrery_api::keys::{HEARTBEAT_INTERVAL, SYNCER_CONFIG_NAME, heartbeat_interval};
 use orrery_spaces::decode::{Unmanaged, into_dynamic};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,7 +24,8 @@ pub(super) fn api_resource(r: &ResourceRef) -> ApiResource {
     }
 }
 
-/// Follows `the-one`: a new spec re-plans everything; a heartbeat (status only) nothing.
+/// Follows `the-one`: a new spec re-plans everything; a heartbeat (status only) nothing; a
+/// granted heartbeat interval goes to the heartbeat.
 pub(super) async fn follow_the_one(me: Arc<Syncer>) {
     let api: Api<orrery_api::SyncerConfig> = Api::all(me.mailbox.clone());
     let config = watcher::Config::default().fields(&format!("metadata.name={SYNCER_CONFIG_NAME}"));
@@ -38,6 +39,9 @@ pub(super) async fn follow_the_one(me: Arc<Syncer>) {
                 continue;
             }
         };
+        let annotations = config.metadata.annotations.as_ref();
+        let granted = heartbeat_interval(annotations.and_then(|a| a.get(HEARTBEAT_INTERVAL)).map(String::as_str));
+        me.granted.send_if_modified(|g| std::mem::replace(g, granted) != granted);
         if seen.as_ref() == Some(&config.spec) {
             continue;
         }

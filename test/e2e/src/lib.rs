@@ -409,3 +409,20 @@ fn succeeded(args: &[&str], out: Output) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// The syncer's `/metrics`, from the address it printed.
+pub async fn syncer_metrics(syncer: &Process) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let output = syncer.output();
+    let address = output
+        .lines()
+        .find_map(|l| l.split("syncer metrics at http://").nth(1))
+        .and_then(|rest| rest.split('/').next())
+        .expect("the syncer prints its metrics address")
+        .to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.expect("connect");
+    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n").await.expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("response");
+    response
+}

@@ -7,7 +7,7 @@
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use orrery_api::SyncTarget;
 use orrery_e2e::objects::{api, configmaps, create, get, namespaces, resource, until, widget_crd, widgets};
-use orrery_e2e::{Process, Server, ensure_location, mailbox_kubeconfig};
+use orrery_e2e::{Process, Server, ensure_location, mailbox_kubeconfig, syncer_metrics};
 use serde_json::json;
 
 const DOWNSYNCED: &str = "edge.kubestellar.io/downsynced";
@@ -143,7 +143,7 @@ async fn the_syncer_downsyncs_returns_status_and_reports_in() {
     );
 
     // Its metrics say what it did.
-    let scrape = metrics_of(&syncer).await;
+    let scrape = syncer_metrics(&syncer).await;
     for family in ["orrery_syncer_objects_synced_total", "orrery_syncer_last_contact_timestamp_seconds"] {
         let value = scrape
             .lines()
@@ -255,21 +255,4 @@ async fn upsync_copies_wec_objects_into_the_mailbox() {
     assert!(get(&mb, &configmaps(), Some("default"), "elsewhere").await.is_none(), "only what the upsync sets select");
     api(&wec, &configmaps(), Some("reports")).delete("r1", &DeleteParams::default()).await.expect("delete");
     until("the deletion follows", || async { get(&mb, &configmaps(), Some("reports"), "r1").await.is_none() }).await;
-}
-
-/// The syncer's `/metrics`, from the address it printed.
-async fn metrics_of(syncer: &Process) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let output = syncer.output();
-    let address = output
-        .lines()
-        .find_map(|l| l.split("syncer metrics at http://").nth(1))
-        .and_then(|rest| rest.split('/').next())
-        .expect("the syncer prints its metrics address")
-        .to_owned();
-    let mut stream = tokio::net::TcpStream::connect(&address).await.expect("connect");
-    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n").await.expect("request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.expect("response");
-    response
 }

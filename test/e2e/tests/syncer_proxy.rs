@@ -4,7 +4,7 @@
 
 use kube::api::{Patch, PatchParams};
 use orrery_e2e::objects::{api, configmaps, create, get, namespaces, placements, until};
-use orrery_e2e::{Process, Server, ensure_location, mailbox_kubeconfig};
+use orrery_e2e::{Process, Server, ensure_location, mailbox_kubeconfig, syncer_metrics};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -53,13 +53,18 @@ impl Cuttable {
 /// A center with an inventory of one (`edge1`), a WDS placing ConfigMap `app/cfg` there,
 /// and the mailbox kubeconfig; controllers with a 2 s heartbeat timeout.
 async fn center() -> (Server, Process, PathBuf, kube::Client, kube::Client) {
+    center_with(&[]).await
+}
+
+/// [`center`], with more flags for the controllers.
+async fn center_with(flags: &[&str]) -> (Server, Process, PathBuf, kube::Client, kube::Client) {
     let server = Server::start().expect("server");
     for s in ["imw1", "wds1", "wec1"] {
         server.create_space(s).await.expect("space");
     }
     let kc = server.kubeconfig.to_string_lossy().into_owned();
-    let controllers =
-        Process::spawn(&["controllers", "--kubeconfig", &kc, "--heartbeat-timeout", "2"]).expect("controllers");
+    let args = [&["controllers", "--kubeconfig", &kc, "--heartbeat-timeout", "2"], flags].concat();
+    let controllers = Process::spawn(&args).expect("controllers");
     let inv = server.client("imw1").await.expect("client");
     ensure_location(&inv, "edge1", &[("env", "prod")]).await.expect("inventory");
     let wds = server.client("wds1").await.expect("client");
@@ -75,6 +80,21 @@ async fn center() -> (Server, Process, PathBuf, kube::Client, kube::Client) {
     .await;
     let (mailbox_kc, _) = mailbox_kubeconfig(&server, &inv, "edge1").await.expect("mailbox kubeconfig");
     (server, controllers, mailbox_kc, inv, wds)
+}
+
+/// The syncer of `wec1`, reporting in every 0.5 s, with `env` added to its environment.
+fn syncer(server: &Server, mailbox_kc: &std::path::Path, env: &[(&str, &str)]) -> Process {
+    let wec_kc = server.space_kubeconfig("wec1").expect("kubeconfig");
+    let args = [
+        "syncer",
+        "--mailbox-kubeconfig",
+        &mailbox_kc.to_string_lossy(),
+        "--wec-kubeconfig",
+        &wec_kc.to_string_lossy(),
+        "--heartbeat-interval",
+        "0.5",
+    ];
+    Process::spawn_with_env(&args, env).expect("syncer")
 }
 
 async fn value(wec: &kube::Client) -> Option<String> {
@@ -95,16 +115,7 @@ async fn a_cut_connection_loses_nothing_and_converges_when_restored() {
         .expect("read")
         .replace(&server.address(), &format!("127.0.0.1:{}", path.port));
     std::fs::write(&mailbox_kc, text).expect("write");
-    let syncer = Process::spawn(&[
-        "syncer",
-        "--mailbox-kubeconfig",
-        &mailbox_kc.to_string_lossy(),
-        "--wec-kubeconfig",
-        &server.space_kubeconfig("wec1").expect("kubeconfig").to_string_lossy(),
-        "--heartbeat-interval",
-        "0.5",
-    ])
-    .expect("syncer");
+    let syncer = syncer(&server, &mailbox_kc, &[]);
     let _log = syncer.log_on_panic("orrery syncer");
     let wec = server.client("wec1").await.expect("client");
     until("the ConfigMap arrives through the forwarder", || async { value(&wec).await.as_deref() == Some("1") }).await;
@@ -120,6 +131,30 @@ async fn a_cut_connection_loses_nothing_and_converges_when_restored() {
     path.restore().await;
     until("the change made while cut off arrives", || async { value(&wec).await.as_deref() == Some("2") }).await;
     until("and the syncer reports in again", || async { heartbeat(&inv).await.as_deref() == Some("True") }).await;
+}
+
+/// A fleet past the controllers' heartbeat budget (here one syncer, at 0.05 heartbeats a
+/// second: half a syncer at the base 10 s) is granted a longer interval through `the-one`;
+/// the syncer keeps it, and the longer timeout that comes with it keeps it healthy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_syncer_keeps_the_heartbeat_interval_its_mailbox_grants() {
+    let (server, _controllers, mailbox_kc, inv, _wds) = center_with(&["--heartbeats-per-second", "0.05"]).await;
+    let syncer = syncer(&server, &mailbox_kc, &[]);
+    let _log = syncer.log_on_panic("orrery syncer");
+    until("the syncer keeps the granted 20 s", || async {
+        syncer.said("syncer metrics at http://")
+            && syncer_metrics(&syncer).await.lines().any(|l| l == "orrery_syncer_heartbeat_interval_seconds 20.0")
+    })
+    .await;
+    // Well past the 2 s timeout and its own 0.5 s interval: still healthy.
+    let wec = server.client("wec1").await.expect("client");
+    until("the ConfigMap arrives", || async { value(&wec).await.as_deref() == Some("1") }).await;
+    until("the center hears the syncer", || async { heartbeat(&inv).await.as_deref() == Some("True") }).await;
+    let quiet = tokio::time::Instant::now();
+    while quiet.elapsed() < std::time::Duration::from_secs(4) {
+        assert_eq!(heartbeat(&inv).await.as_deref(), Some("True"), "judged against three granted intervals");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
 
 /// Installs Debian's tinyproxy-bin when `bin` is not on the PATH (as `.ci/run` does), so
@@ -191,17 +226,7 @@ async fn the_syncer_reaches_its_mailbox_through_an_http_connect_proxy() {
     // Both of the syncer's clients honour HTTPS_PROXY; the proxy's log shows the center
     // was reached through it.
     let url = format!("http://127.0.0.1:{}", proxy.port);
-    let syncer = Process::spawn_with_env(
-        &[
-            "syncer",
-            "--mailbox-kubeconfig",
-            &mailbox_kc.to_string_lossy(),
-            "--wec-kubeconfig",
-            &server.space_kubeconfig("wec1").expect("kubeconfig").to_string_lossy(),
-        ],
-        &[("HTTPS_PROXY", &url), ("NO_PROXY", "")],
-    )
-    .expect("syncer");
+    let syncer = syncer(&server, &mailbox_kc, &[("HTTPS_PROXY", &url), ("NO_PROXY", "")]);
     let _log = syncer.log_on_panic("orrery syncer");
     let wec = server.client("wec1").await.expect("client");
     until("the ConfigMap arrives", || async { value(&wec).await.as_deref() == Some("1") }).await;
