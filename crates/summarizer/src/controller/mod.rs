@@ -145,15 +145,15 @@ impl Summarizer {
             match passes.delay(&k, now) {
                 d if d.is_zero() => self.queue.add(k),
                 d => {
-                    passes.deferred(&k);
+                    passes.deferred(&k, now);
                     self.queue.add_after(k, d);
                 }
             }
         }
     }
 
-    /// Summarizes the objects waiting out their window whenever the process is idle
-    /// ([`crate::pacing::IDLE_CORES`]).
+    /// Summarizes the objects waiting out their window that had no report in the last
+    /// tick, whenever the process is idle ([`crate::pacing::IDLE_CORES`]).
     async fn hurry_when_idle(self: Arc<Self>) {
         let mut probe = IdleProbe::new(crate::pacing::IDLE_CORES);
         let mut ticks = tokio::time::interval(crate::pacing::IDLE_TICK);
@@ -161,7 +161,7 @@ impl Summarizer {
         loop {
             ticks.tick().await;
             if probe.idle() {
-                let deferred = lock(&self.passes).take_deferred();
+                let deferred = lock(&self.passes).take_quiet(Instant::now(), crate::pacing::IDLE_TICK);
                 for k in deferred {
                     self.queue.expedite(&k);
                 }
