@@ -153,8 +153,18 @@ impl Syncer {
     async fn create(&self, wec: &Api<Unmanaged>, key: &ObjectKey, copy: &Value, kind: &str) -> Result<(), SyncError> {
         let wanted = downstream(copy, kind);
         let params = PostParams { field_manager: Some(MANAGER.to_owned()), ..Default::default() };
+        // A placed Namespace is created under the same lock as the implicit ones, and
+        // counts as known once made: the reconciles of the objects in it do not try again.
+        let namespace = (key.group.is_empty() && key.resource == "namespaces").then_some(&key.name);
+        let _one = match namespace {
+            Some(_) => Some(self.creating_namespace.lock().await),
+            None => None,
+        };
         match send_unread(&self.wec, requests(wec).create(&params, serde_json::to_vec(&wanted)?)).await {
             Ok(()) => {
+                if let Some(ns) = namespace {
+                    lock(&self.namespaces).insert(ns.clone());
+                }
                 self.applied.record(key, &wanted);
                 self.count(true);
                 Ok(())
@@ -298,6 +308,10 @@ impl Syncer {
     }
 
     async fn ensure_namespace(&self, ns: &str) -> Result<(), SyncError> {
+        if lock(&self.namespaces).contains(ns) {
+            return Ok(());
+        }
+        let _one = self.creating_namespace.lock().await;
         if lock(&self.namespaces).contains(ns) {
             return Ok(());
         }

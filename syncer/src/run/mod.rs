@@ -82,6 +82,10 @@ pub struct Syncer {
     watched: Mutex<BTreeMap<ResourceRef, Watched>>,
     /// Namespaces known to exist in the WEC.
     namespaces: Mutex<BTreeSet<String>>,
+    /// Held while a namespace is created in the WEC, implicitly or as a placed object: the
+    /// reconciles of a mailbox's objects all find the workload's namespace missing at once
+    /// (2.5 creates per WEC, measured at 1,000 WECs), and one create is enough.
+    creating_namespace: tokio::sync::Mutex<()>,
     /// What was last written to each WEC object, so unchanged objects are not applied again.
     applied: Applied,
     /// The heartbeat interval `the-one` grants, if any.
@@ -111,6 +115,7 @@ impl Syncer {
             upsync: RwLock::default(),
             watched: Mutex::default(),
             namespaces: Mutex::default(),
+            creating_namespace: tokio::sync::Mutex::default(),
             applied: Applied::default(),
             granted: tokio::sync::watch::Sender::new(None),
             metrics: metrics.clone(),
