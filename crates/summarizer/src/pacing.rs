@@ -107,16 +107,7 @@ impl<K: Hash + Eq + Clone> Pacer<K> {
     /// The objects waiting out their window with no report for `quiet` before `now`, to
     /// be summarized now: they no longer wait.
     pub fn take_quiet(&mut self, now: Instant, quiet: Duration) -> Vec<K> {
-        let due: Vec<K> = self
-            .deferred
-            .iter()
-            .filter(|(_, last)| now.saturating_duration_since(**last) >= quiet)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in &due {
-            self.deferred.remove(k);
-        }
-        due
+        self.deferred.extract_if(|_, last| now.saturating_duration_since(*last) >= quiet).map(|(k, _)| k).collect()
     }
 
     /// Notes that a pass over `key` starts at `now`; it keeps the cost of the one before
