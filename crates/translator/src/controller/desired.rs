@@ -2,9 +2,9 @@
 //! reaching it select, and the SyncerConfig `the-one` that tells its syncer about them.
 //! Pure: the reconcile gathers the inputs from its caches and writes the difference.
 
-use super::discovery::Resource;
+use super::discovery::{Resource, digest};
 use super::selection::PlacementKey;
-use crate::customize::{CustomizerRef, Params, Problem, customize, customizer_ref};
+use crate::customize::{CustomizerRef, Params, Problem, customize, customizer_ref, customizes};
 use crate::order::ObjectId;
 use crate::project::project;
 use crate::syncer_config::{Placed, syncer_config};
@@ -13,6 +13,7 @@ use orrery_api::keys::DOWNSYNC_OVERWRITE;
 use orrery_api::{Customizer, SyncerConfigSpec, UpsyncSet};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// One selected WDS object, as a placement reaching the mailbox selects it.
 pub struct Source<'a> {
@@ -20,14 +21,33 @@ pub struct Source<'a> {
     pub id: &'a ObjectId,
     pub resource: &'a Resource,
     pub object: &'a Value,
+    /// `object`'s projection, made once per version of it.
+    pub projection: &'a Projection,
     pub modulation: &'a Modulation,
 }
 
-/// A copy to write.
+/// A source's mailbox copy before customization ([`project`]) and its digest: the same for
+/// every mailbox, so made once per version of the source and shared by every mailbox whose
+/// copy nothing customizes (one update reconciles every mailbox the object goes to).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Projection {
+    pub value: Arc<Value>,
+    pub digest: u64,
+}
+
+impl Projection {
+    pub fn of(source: &Value) -> Self {
+        let value = project(source);
+        Self { digest: digest(&value), value: Arc::new(value) }
+    }
+}
+
+/// A copy to write, and its digest (what the translator remembers having written).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Copy {
     pub resource: Resource,
-    pub value: Value,
+    pub value: Arc<Value>,
+    pub digest: u64,
 }
 
 /// A problem customizing one object for this mailbox.
@@ -108,9 +128,10 @@ pub fn desired<'a>(
                 placements: by_placement.into_iter().map(|((_, name), m)| (name, m)).collect(),
             },
         );
-        let mut value = project(s.object);
+        // Shared with every other mailbox until something here changes it.
+        let mut value = s.projection.value.clone();
         if modulation.create_only
-            && let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut)
+            && let Some(meta) = Arc::make_mut(&mut value).get_mut("metadata").and_then(Value::as_object_mut)
         {
             let annotations = meta.entry("annotations").or_insert_with(|| Value::Object(Default::default()));
             if let Some(a) = annotations.as_object_mut() {
@@ -133,7 +154,9 @@ pub fn desired<'a>(
                 None
             }
         };
-        problems.extend(customize(&mut value, params, found.as_ref()));
+        if customizes(&value, found.as_ref()) {
+            problems.extend(customize(Arc::make_mut(&mut value), params, found.as_ref()));
+        }
         for problem in problems {
             out.problems.push(Reported {
                 space: space.clone(),
@@ -149,7 +172,8 @@ pub fn desired<'a>(
             namespace: id.namespace.clone(),
             name: id.name.clone(),
         });
-        out.copies.insert(id.clone(), Copy { resource: s.resource.clone(), value });
+        let digest = if Arc::ptr_eq(&value, &s.projection.value) { s.projection.digest } else { digest(&value) };
+        out.copies.insert(id.clone(), Copy { resource: s.resource.clone(), value, digest });
     }
     let upsync: Vec<UpsyncSet> = upsync.into_iter().cloned().collect();
     out.the_one = syncer_config(&placed, &upsync);
@@ -195,12 +219,21 @@ mod tests {
         let (idp, ide, idb) = (id("plain"), id("exp"), id("broken"));
         let plain_mod = Modulation::default();
         let create_only = Modulation { create_only: true, ..Default::default() };
+        let (jp, je, jb) = (Projection::of(&plain), Projection::of(&expanded), Projection::of(&broken));
+        let source = |placement, id, object, projection, modulation| Source {
+            placement,
+            id,
+            resource: &r,
+            object,
+            projection,
+            modulation,
+        };
         let sources = vec![
-            Source { placement: &p1, id: &idp, resource: &r, object: &plain, modulation: &plain_mod },
-            Source { placement: &p2, id: &idp, resource: &r, object: &plain, modulation: &create_only },
-            Source { placement: &other, id: &idp, resource: &r, object: &plain, modulation: &plain_mod },
-            Source { placement: &p1, id: &ide, resource: &r, object: &expanded, modulation: &plain_mod },
-            Source { placement: &p1, id: &idb, resource: &r, object: &broken, modulation: &plain_mod },
+            source(&p1, &idp, &plain, &jp, &plain_mod),
+            source(&p2, &idp, &plain, &jp, &create_only),
+            source(&other, &idp, &plain, &jp, &plain_mod),
+            source(&p1, &ide, &expanded, &je, &plain_mod),
+            source(&p1, &idb, &broken, &jb, &plain_mod),
         ];
         let params = Params::new([("env".to_owned(), "prod".to_owned())].into(), Default::default());
         let d = desired(sources, Some(&params), |_, _| None, []);
@@ -215,6 +248,15 @@ mod tests {
             "either placement's createOnly"
         );
         assert_eq!(d.copies[&ide].value["data"]["k"], "in prod, %(zone)");
+        for (id, projection) in [(&idp, &jp), (&ide, &je)] {
+            let copy = &d.copies[id];
+            assert!(!Arc::ptr_eq(&copy.value, &projection.value), "{id:?} changed here, so not shared");
+            assert_eq!(copy.digest, digest(&copy.value), "{id:?}'s own digest");
+            assert_ne!(copy.digest, projection.digest);
+        }
+        let unchanged = &d.copies[&idb];
+        assert!(Arc::ptr_eq(&unchanged.value, &jb.value), "nothing customizes it: the shared projection");
+        assert_eq!(unchanged.digest, jb.digest);
         assert_eq!(d.conflicts, vec![(idp.clone(), other)], "the same object from another WDS");
 
         let mut problems: Vec<String> =

@@ -83,8 +83,8 @@ impl TranslatorController {
         let mut sources_data = Vec::with_capacity(gathered.len());
         for (p, id, m) in gathered {
             if let Some((resource, object)) = source(self, &id, &p.0) {
-                let value = lock(&self.values).of(&object)?;
-                sources_data.push((p, id, m, resource, value));
+                let prepared = lock(&self.values).of(&object)?;
+                sources_data.push((p, id, m, resource, prepared));
             }
         }
         let params = entry.as_ref().and_then(|e| {
@@ -93,11 +93,12 @@ impl TranslatorController {
         });
         let customizers = &self.customizers;
         let d = desired(
-            sources_data.iter().map(|(placement, id, modulation, resource, object)| Source {
+            sources_data.iter().map(|(placement, id, modulation, resource, prepared)| Source {
                 placement,
                 id,
                 resource,
-                object,
+                object: &prepared.source,
+                projection: &prepared.projection,
                 modulation,
             }),
             params.as_ref(),
@@ -125,15 +126,14 @@ impl TranslatorController {
                 .into_iter()
                 .filter_map(|i| {
                     let (id, copy) = copies[i];
-                    let hash = digest(&copy.value);
-                    (written.get(id) != Some(&hash)).then(|| write_copy(&client, &apply, id, copy, hash))
+                    (written.get(id) != Some(&copy.digest)).then(|| write_copy(&client, &apply, id, copy))
                 })
                 .collect();
             let mut writes = futures::stream::iter(pending).buffer_unordered(WRITES_IN_FLIGHT);
             while let Some(done) = writes.next().await {
-                let (id, copy, hash) = done?;
+                let (id, copy) = done?;
                 if let Some(w) = lock(&self.written).get_mut(mailbox) {
-                    w.objects.insert(id.clone(), (copy.resource.clone(), hash));
+                    w.objects.insert(id.clone(), (copy.resource.clone(), copy.digest));
                 }
             }
         }
@@ -258,14 +258,13 @@ impl TranslatorController {
     }
 }
 
-/// Applies one copy; on success, says which and with what digest.
+/// Applies one copy; on success, says which.
 async fn write_copy<'a>(
     client: &kube::Client,
     apply: &PatchParams,
     id: &'a ObjectId,
     copy: &'a super::Copy,
-    hash: u64,
-) -> Result<(&'a ObjectId, &'a super::Copy, u64), TranslatorError> {
-    copy.resource.api(client, id.namespace.as_deref()).patch(&id.name, apply, &Patch::Apply(&copy.value)).await?;
-    Ok((id, copy, hash))
+) -> Result<(&'a ObjectId, &'a super::Copy), TranslatorError> {
+    copy.resource.api(client, id.namespace.as_deref()).patch(&id.name, apply, &Patch::Apply(&*copy.value)).await?;
+    Ok((id, copy))
 }

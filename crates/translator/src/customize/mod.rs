@@ -46,6 +46,12 @@ fn customizer_expands(customizer: &Customizer) -> bool {
     expansion_requested(annotations.and_then(|a| a.get(EXPAND_PARAMETERS)).map(String::as_str))
 }
 
+/// Whether [`customize`] would look at `object` at all: it asks for parameter expansion, or
+/// names a Customizer that was found. Otherwise its copy is the same in every mailbox.
+pub fn customizes(object: &Value, customizer: Option<&Customizer>) -> bool {
+    customizer.is_some() || expansion_requested(annotation(object, EXPAND_PARAMETERS))
+}
+
 /// Customizes `object` in place for the destination whose parameters are `params`, and
 /// returns every problem met (see the module doc).
 pub fn customize(object: &mut Value, params: &Params, customizer: Option<&Customizer>) -> Vec<Problem> {
