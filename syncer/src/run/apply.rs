@@ -216,11 +216,10 @@ impl Syncer {
         }
     }
 
-    /// The kind of a resource, from the mailbox's discovery (list items carry none).
     /// The kind of resource `r`: as an object of it names it (`named`, from a watch event),
-    /// or else by discovery in the mailbox. Remembered, and looked up once however many
-    /// reconciles need it at the same time: 1,000 syncers each asking for themselves sent
-    /// 3,200 discovery requests where none was needed.
+    /// or else (list items carry none) by discovery in the mailbox. Remembered, and looked
+    /// up once however many reconciles need it at the same time: 1,000 syncers each asking
+    /// for themselves sent 3,200 discovery requests where none was needed.
     async fn kind_of(
         &self,
         r: &ResourceRef,

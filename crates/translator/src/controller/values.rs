@@ -40,19 +40,19 @@ impl Values {
     /// `object` prepared.
     pub(super) fn of(&mut self, object: &Arc<DynamicObject>) -> Result<Arc<Prepared>, serde_json::Error> {
         let at = Arc::as_ptr(object) as usize;
-        if let Some((held, value)) = self.by_object.get(&at)
+        if let Some((held, prepared)) = self.by_object.get(&at)
             && held.strong_count() > 0
         {
-            return Ok(value.clone());
+            return Ok(prepared.clone());
         }
         let source = serde_json::to_value(&**object)?;
-        let value = Arc::new(Prepared { projection: Projection::of(&source), source });
-        self.by_object.insert(at, (Arc::downgrade(object), value.clone()));
+        let prepared = Arc::new(Prepared { projection: Projection::of(&source), source });
+        self.by_object.insert(at, (Arc::downgrade(object), prepared.clone()));
         if self.by_object.len() > (2 * self.swept).max(SWEEP_FROM) {
             self.by_object.retain(|_, (held, _)| held.strong_count() > 0);
             self.swept = self.by_object.len();
         }
-        Ok(value)
+        Ok(prepared)
     }
 
     #[cfg(test)]
