@@ -31,6 +31,8 @@ pub const INVENTORY_SPACE: &str = "edge.kubestellar.io/inventory-space";
 /// Where the mailbox kubeconfig Secrets live in an inventory space.
 pub const SECRET_NAMESPACE: &str = "kube-system";
 const MANAGER: &str = "orrery-mailbox";
+/// Concurrent writes of heartbeats, conditions and grants.
+const HEARTBEAT_WORKERS: usize = 4;
 
 /// A SyncTarget: its space and name.
 pub type TargetKey = (String, String);
@@ -51,6 +53,8 @@ pub struct MailboxController {
     /// Where the mailbox spaces are made.
     mailboxes: Arc<dyn SpaceProvider>,
     queue: WorkQueue<TargetKey>,
+    /// SyncTargets whose heartbeat, condition or grant is due a write.
+    beat_queue: WorkQueue<TargetKey>,
     /// The SyncTargets of every space.
     targets: Store,
     /// UIDs of SyncTargets that went away (or were replaced by one of the same name), so
@@ -80,10 +84,12 @@ impl MailboxController {
         metrics: &Metrics,
     ) -> Arc<Self> {
         let queue = WorkQueue::new(QueueConfig::named("mailbox").metrics(metrics));
+        let beat_queue = WorkQueue::new(QueueConfig::named("heartbeats").metrics(metrics));
         Arc::new(Self {
             inventory,
             mailboxes,
             queue,
+            beat_queue,
             targets: Store::default(),
             gone: Mutex::default(),
             owners: Mutex::default(),
@@ -129,10 +135,16 @@ impl MailboxController {
     /// Runs until `shutdown`: follows SyncTargets and spaces, and reconciles.
     pub async fn run(self: Arc<Self>, shutdown: Shutdown, workers: usize) {
         self.queue.shutdown_on(&shutdown);
+        self.beat_queue.shutdown_on(&shutdown);
         let targets = tokio::spawn(self.clone().follow_targets());
         let spaces = tokio::spawn(self.clone().follow_spaces());
         let relay = tokio::spawn(self.clone().relay_heartbeats());
         let judge = tokio::spawn(self.clone().judge_heartbeats());
+        let me = self.clone();
+        let beats = tokio::spawn(run_workers(self.beat_queue.clone(), HEARTBEAT_WORKERS, move |key: TargetKey| {
+            let me = me.clone();
+            async move { me.sync_beat(&key).await }
+        }));
         let me = self.clone();
         run_workers(self.queue.clone(), workers, move |key: TargetKey| {
             let me = me.clone();
@@ -143,6 +155,7 @@ impl MailboxController {
         spaces.abort();
         relay.abort();
         judge.abort();
+        let _ = beats.await;
     }
 
     async fn follow_targets(self: Arc<Self>) {

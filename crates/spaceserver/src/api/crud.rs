@@ -542,8 +542,12 @@ pub(super) async fn delete_collection(server: &Arc<ApiServer>, ctx: Ctx, req: Re
     let items = super::list::matching(server, &ctx, false).await?;
     let mut deleted = Vec::new();
     for (key, _) in items {
-        let item_ctx = ctx.at((!key.namespace.is_empty()).then(|| key.namespace.clone()), Some(key.name.clone()), None);
-        match delete_one(server, &item_ctx, &key.name, &opts).await {
+        let item_ctx = ctx.at(
+            (!key.namespace().is_empty()).then(|| key.namespace().to_owned()),
+            Some(key.name().to_owned()),
+            None,
+        );
+        match delete_one(server, &item_ctx, key.name(), &opts).await {
             Ok((obj, _)) => deleted.push(present(&ctx, obj)),
             Err(e) if e.code == 404 => {}
             Err(e) => return Err(e),

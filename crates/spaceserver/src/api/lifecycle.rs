@@ -170,8 +170,8 @@ fn spawn_namespace_termination(server: Arc<ApiServer>, space: String, namespace:
                     if deleting {
                         continue;
                     }
-                    if let Some(ctx) = internal_ctx(&server, &space, &r.group, &r.resource, &namespace, &key.name) {
-                        let _ = delete_one(&server, &ctx, &key.name, &json!({})).await;
+                    if let Some(ctx) = internal_ctx(&server, &space, &r.group, &r.resource, &namespace, key.name()) {
+                        let _ = delete_one(&server, &ctx, key.name(), &json!({})).await;
                     }
                 }
             }
@@ -269,12 +269,12 @@ async fn collect_garbage(server: &Arc<ApiServer>, space: &str, uid: &str, orphan
             if !owners.iter().any(|o| o == uid) {
                 continue;
             }
-            let Some(ctx) = internal_ctx(server, space, &r.group, &r.resource, &key.namespace, &key.name) else {
+            let Some(ctx) = internal_ctx(server, space, &r.group, &r.resource, key.namespace(), key.name()) else {
                 continue;
             };
             if orphan || owners.len() > 1 {
                 let uid = uid.to_owned();
-                let _ = super::crud::guaranteed_update(server, &ctx, &key.name, |current| {
+                let _ = super::crud::guaranteed_update(server, &ctx, key.name(), |current| {
                     let mut next = current.clone();
                     if let Some(refs) = next.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
                         refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(uid.as_str()));
@@ -283,7 +283,7 @@ async fn collect_garbage(server: &Arc<ApiServer>, space: &str, uid: &str, orphan
                 })
                 .await;
             } else {
-                let _ = delete_one(server, &ctx, &key.name, &json!({})).await;
+                let _ = delete_one(server, &ctx, key.name(), &json!({})).await;
             }
         }
     }

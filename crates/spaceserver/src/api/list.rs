@@ -38,10 +38,10 @@ struct Continue {
 fn encode_continue(rv: Revision, key: &Key) -> String {
     let c = Continue {
         rv,
-        resource: key.resource.clone(),
-        space: key.space.clone(),
-        namespace: key.namespace.clone(),
-        name: key.name.clone(),
+        resource: key.resource().to_owned(),
+        space: key.space().to_owned(),
+        namespace: key.namespace().to_owned(),
+        name: key.name().to_owned(),
     };
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&c).unwrap_or_default())
 }
@@ -50,7 +50,10 @@ fn decode_continue(token: &str) -> Result<(Revision, Key)> {
     let bad = || ApiError::bad_request(format!("invalid continue token {token:?}"));
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
     let c: Continue = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    Ok((c.rv, Key { resource: c.resource, space: c.space, namespace: c.namespace, name: c.name }))
+    if [&c.resource, &c.space, &c.namespace, &c.name].iter().any(|p| p.contains('\0')) {
+        return Err(bad());
+    }
+    Ok((c.rv, Key::new(&c.resource, &c.space, &c.namespace, &c.name)))
 }
 
 /// Where a read starts, from `resourceVersion`, `resourceVersionMatch` and `continue`.
@@ -131,7 +134,7 @@ pub(super) async fn list(server: &Arc<ApiServer>, ctx: Ctx, wildcard: bool) -> R
 fn presented(ctx: &Ctx, key: &Key, stored: &Stored, wildcard: bool) -> Result<Value> {
     let mut obj = present(ctx, parse_stored(stored)?);
     if wildcard {
-        tag_space(&mut obj, &key.space);
+        tag_space(&mut obj, key.space());
     }
     Ok(obj)
 }
@@ -161,10 +164,10 @@ impl serde::Serialize for Items<'_> {
         let mut seq = serializer.serialize_seq(Some(self.page.len()))?;
         let presenter = Presenter::new(self.ctx);
         for (key, stored) in self.page {
-            let space = self.wildcard.then_some(key.space.as_str());
+            let space = self.wildcard.then_some(key.space());
             let object = presenter
                 .present(&stored.json, stored.revision, space)
-                .ok_or_else(|| S::Error::custom(format!("stored object {} unreadable", key.name)))?;
+                .ok_or_else(|| S::Error::custom(format!("stored object {} unreadable", key.name())))?;
             seq.serialize_element(&object)?;
         }
         seq.end()

@@ -78,7 +78,7 @@ impl Selection {
     pub fn filter(self) -> Option<ListFilter> {
         (!self.selects_all()).then(|| -> ListFilter {
             Box::new(move |key: &Key, stored: &Stored| {
-                self.by_key(&key.namespace, &key.name)
+                self.by_key(key.namespace(), key.name())
                     .unwrap_or_else(|| serde_json::from_slice::<Value>(&stored.json).is_ok_and(|o| self.matches(&o)))
             })
         })

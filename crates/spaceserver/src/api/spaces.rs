@@ -131,7 +131,7 @@ pub async fn bootstrap(server: &Arc<ApiServer>) -> Result<()> {
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
     for (key, _) in spaces.items {
-        super::crds::refresh(server, &key.name).await;
+        super::crds::refresh(server, key.name()).await;
     }
     let secrets =
         server.store.list(&all("core/secrets", None), latest()).await.map_err(|e| ApiError::internal(e.to_string()))?;
@@ -143,7 +143,7 @@ pub async fn bootstrap(server: &Arc<ApiServer>) -> Result<()> {
                 .and_then(Value::as_str)
                 .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t).ok());
             if let Some(token) = token.and_then(|t| String::from_utf8(t).ok()) {
-                server.auth.add_space_token(token, key.space.clone());
+                server.auth.add_space_token(token, key.space().to_owned());
             }
         }
     }

@@ -96,7 +96,7 @@ impl Watcher {
     ) {
         for (key, stored) in initial {
             let Ok(obj) = super::crud::parse_stored(&stored) else { continue };
-            if self.selection.matches(&obj) && !self.send("ADDED", obj, &key.space).await {
+            if self.selection.matches(&obj) && !self.send("ADDED", obj, key.space()).await {
                 return;
             }
         }
@@ -141,7 +141,7 @@ impl Watcher {
     async fn event(&mut self, e: &Event) -> bool {
         self.last_revision = e.revision;
         if !table::wants_table(&self.ctx) {
-            match self.selection.by_key(&e.key.namespace, &e.key.name) {
+            match self.selection.by_key(e.key.namespace(), e.key.name()) {
                 Some(true) => return self.plain(e).await,
                 Some(false) => return true,
                 None => {}
@@ -161,7 +161,7 @@ impl Watcher {
             (true, false, true, false) => "DELETED",
             _ => return true,
         };
-        self.send(kind, now, &e.key.space).await
+        self.send(kind, now, e.key.space()).await
     }
 
     /// Without tables, and with selectors the key decides, every watcher of a resource
@@ -169,7 +169,7 @@ impl Watcher {
     /// the same space-tagged line): encode it once, for all of them. A syncer's watch of its
     /// `the-one` is one of these: its heartbeats no longer cost a decode and an encode each.
     async fn plain(&self, e: &Event) -> bool {
-        let space = self.wildcard.then_some(e.key.space.as_str());
+        let space = self.wildcard.then_some(e.key.space());
         let slot = &e.presented[usize::from(self.wildcard)];
         let object = || Presenter::new(&self.ctx).present(&e.object, e.revision, space).map(presenting::into_bytes);
         let Some(line) = shared_line(&self.ctx, slot, event_kind(e), object) else {

@@ -77,10 +77,10 @@ impl Disk {
                         buf.clear();
                         buf.extend_from_slice(&revision.to_be_bytes());
                         buf.extend_from_slice(json);
-                        objects.insert(key.encode().as_str(), buf.as_slice()).map_err(backend)?;
+                        objects.insert(key.encode(), buf.as_slice()).map_err(backend)?;
                     }
                     Change::Delete { key } => {
-                        objects.remove(key.encode().as_str()).map_err(backend)?;
+                        objects.remove(key.encode()).map_err(backend)?;
                     }
                 }
             }

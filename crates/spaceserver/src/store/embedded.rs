@@ -13,7 +13,7 @@ use super::{
     Stored, WatchStream, Write,
 };
 use imbl::OrdMap;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::ops::Bound;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
@@ -110,7 +110,7 @@ impl EmbeddedStore {
 
     /// How many objects are stored, in all spaces.
     pub fn len(&self) -> usize {
-        self.shared.current().objects.len()
+        self.shared.state.read().unwrap_or_else(|e| e.into_inner()).objects.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -126,6 +126,10 @@ impl EmbeddedStore {
 impl Shared {
     fn current(&self) -> State {
         self.state.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn current_revision(&self) -> Revision {
+        self.state.read().unwrap_or_else(|e| e.into_inner()).revision
     }
 
     fn state_at(&self, at: ReadAt) -> Result<State, StoreError> {
@@ -162,12 +166,11 @@ impl Shared {
 
 /// Checks a write against the state it would apply to and builds its result and event.
 fn prepare(
-    objects: &Objects,
+    existing: Option<&Stored>,
     revision: Revision,
     write: Write,
     presented: Presentations,
 ) -> Result<(Stored, Event), StoreError> {
-    let existing = objects.get(&write.key);
     match (write.precondition, existing) {
         (Precondition::Absent, Some(_)) => return Err(StoreError::AlreadyExists),
         (Precondition::Present | Precondition::Revision(_), None) => return Err(StoreError::NotFound),
@@ -225,23 +228,27 @@ fn writer(shared: Arc<Shared>, disk: Disk, mut rx: mpsc::Receiver<Request>) {
             std::thread::sleep(commit_linger);
             drain(&mut rx, &mut batch, max_batch);
         }
-        let base = shared.current();
-        let mut objects = base.objects.clone();
-        let mut revision = base.revision;
+        // Checked against the live map plus this batch's own earlier writes; the live map
+        // changes only once the batch is on disk.
+        let mut revision = shared.current_revision();
+        let mut pending: HashMap<Key, Option<Stored>> = HashMap::with_capacity(batch.len());
         let mut accepted = Vec::with_capacity(batch.len());
-        for Request { write, presented, reply } in batch {
-            match prepare(&objects, revision + 1, write, presented) {
-                Ok((stored, event)) => {
-                    revision += 1;
-                    if event.deleted {
-                        objects.remove(&event.key);
-                    } else {
-                        objects.insert(event.key.clone(), stored.clone());
+        {
+            let state = shared.state.read().unwrap_or_else(|e| e.into_inner());
+            for Request { write, presented, reply } in batch {
+                let existing = match pending.get(&write.key) {
+                    Some(p) => p.as_ref(),
+                    None => state.objects.get(&write.key),
+                };
+                match prepare(existing, revision + 1, write, presented) {
+                    Ok((stored, event)) => {
+                        revision += 1;
+                        pending.insert(event.key.clone(), (!event.deleted).then(|| stored.clone()));
+                        accepted.push((reply, stored, event));
                     }
-                    accepted.push((reply, stored, event));
-                }
-                Err(e) => {
-                    let _ = reply.send(Err(e));
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
                 }
             }
         }
@@ -269,7 +276,24 @@ fn writer(shared: Arc<Shared>, disk: Disk, mut rx: mpsc::Receiver<Request>) {
             }
             continue;
         }
-        *shared.state.write().unwrap_or_else(|e| e.into_inner()) = State { revision, objects };
+        {
+            // In place: the map's nodes are shared only with a reader that holds a snapshot
+            // (a list in progress, a paged list's continue token), so a write copies the
+            // nodes on its path only then. Building the next map from a clone of the live
+            // one copied them on every write: a leaf of keys, four strings each.
+            let mut state = shared.state.write().unwrap_or_else(|e| e.into_inner());
+            for (key, stored) in pending {
+                match stored {
+                    Some(stored) => {
+                        state.objects.insert(key, stored);
+                    }
+                    None => {
+                        state.objects.remove(&key);
+                    }
+                }
+            }
+            state.revision = revision;
+        }
         // The events are in the log before any writer hears back: a client that watches from
         // the revision its write returned must not then receive that write's own event.
         let (replies, events): (Vec<_>, Vec<_>) =
@@ -284,7 +308,7 @@ fn writer(shared: Arc<Shared>, disk: Disk, mut rx: mpsc::Receiver<Request>) {
 #[async_trait::async_trait]
 impl Store for EmbeddedStore {
     fn revision(&self) -> Revision {
-        self.shared.current().revision
+        self.shared.current_revision()
     }
 
     fn oldest_resumable(&self) -> Revision {

@@ -142,9 +142,9 @@ impl Subscribers {
     /// The watchers of the key's resource in its space or in every space (their namespace
     /// is checked by the inbox).
     fn concerned<'a>(&'a self, key: &Key) -> impl Iterator<Item = &'a Arc<Inbox>> + 'a {
-        let watchers = self.resources.get(&key.resource);
+        let watchers = self.resources.get(key.resource());
         let every = watchers.map(|w| w.every_space.as_slice()).unwrap_or_default();
-        let one = watchers.and_then(|w| w.by_space.get(&key.space)).map(Vec::as_slice).unwrap_or_default();
+        let one = watchers.and_then(|w| w.by_space.get(key.space())).map(Vec::as_slice).unwrap_or_default();
         every.iter().chain(one).map(|(_, inbox)| inbox)
     }
 

@@ -2,37 +2,70 @@
 //! every space" (the wildcard watch) and "this resource in one space" are both ranges.
 
 use std::fmt;
+use std::sync::Arc;
 
-/// Where an object lives. `resource` is `<group>/<plural>` (`core/configmaps`,
-/// `apps/deployments`); `namespace` is empty for cluster-scoped objects.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Where an object lives: a resource (`<group>/<plural>`: `core/configmaps`,
+/// `apps/deployments`), a space, a namespace (empty for cluster-scoped objects) and a name.
+///
+/// Held as one shared string, the four parts `\0`-separated (none of them can hold a NUL).
+/// Keys are cloned into every node of the store's map that a write copies, every event and
+/// every list page, so a clone is a reference count, not four allocations; and they compare
+/// with one `memcmp`, in the same order as the four parts would one by one (NUL sorts before
+/// every other character). The joined string is also the key's form on disk.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Key {
-    pub resource: String,
-    pub space: String,
-    pub namespace: String,
-    pub name: String,
+    joined: Arc<str>,
 }
 
 impl Key {
     pub fn new(resource: &str, space: &str, namespace: &str, name: &str) -> Self {
-        Self { resource: resource.into(), space: space.into(), namespace: namespace.into(), name: name.into() }
+        Self { joined: format!("{resource}\0{space}\0{namespace}\0{name}").into() }
     }
 
-    /// The key as one string for the disk, `\0`-separated: none of the parts can hold a NUL.
-    pub(crate) fn encode(&self) -> String {
-        format!("{}\0{}\0{}\0{}", self.resource, self.space, self.namespace, self.name)
+    pub fn resource(&self) -> &str {
+        self.part(0)
+    }
+
+    pub fn space(&self) -> &str {
+        self.part(1)
+    }
+
+    pub fn namespace(&self) -> &str {
+        self.part(2)
+    }
+
+    pub fn name(&self) -> &str {
+        self.part(3)
+    }
+
+    fn part(&self, i: usize) -> &str {
+        self.joined.split('\0').nth(i).unwrap_or_default()
+    }
+
+    /// The key as one string for the disk.
+    pub(crate) fn encode(&self) -> &str {
+        &self.joined
     }
 
     pub(crate) fn decode(s: &str) -> Option<Self> {
-        let mut parts = s.split('\0');
-        let key = Self::new(parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        parts.next().is_none().then_some(key)
+        (s.split('\0').count() == 4).then(|| Self { joined: s.into() })
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Key")
+            .field("resource", &self.resource())
+            .field("space", &self.space())
+            .field("namespace", &self.namespace())
+            .field("name", &self.name())
+            .finish()
     }
 }
 
 impl fmt::Display for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}/{}/{}", self.resource, self.space, self.namespace, self.name)
+        write!(f, "{}/{}/{}/{}", self.resource(), self.space(), self.namespace(), self.name())
     }
 }
 
@@ -46,24 +79,24 @@ pub struct Prefix {
 
 impl Prefix {
     pub fn contains(&self, key: &Key) -> bool {
-        key.resource == self.resource
-            && self.space.as_ref().is_none_or(|s| *s == key.space)
-            && self.namespace.as_ref().is_none_or(|n| *n == key.namespace)
+        key.resource() == self.resource
+            && self.space.as_ref().is_none_or(|s| s == key.space())
+            && self.namespace.as_ref().is_none_or(|n| n == key.namespace())
     }
 
     /// The smallest key that can be in this prefix (the start of its range).
     pub(crate) fn start(&self) -> Key {
-        let space = self.space.clone().unwrap_or_default();
-        let namespace = if self.space.is_some() { self.namespace.clone().unwrap_or_default() } else { String::new() };
-        Key { resource: self.resource.clone(), space, namespace, name: String::new() }
+        let space = self.space.as_deref().unwrap_or_default();
+        let namespace = if self.space.is_some() { self.namespace.as_deref().unwrap_or_default() } else { "" };
+        Key::new(&self.resource, space, namespace, "")
     }
 
     /// Whether `key` is past every key of this prefix (in key order).
     pub(crate) fn is_past(&self, key: &Key) -> bool {
         match (&self.space, &self.namespace) {
-            (None, _) => key.resource != self.resource,
-            (Some(s), None) => key.resource != self.resource || key.space != *s,
-            (Some(s), Some(n)) => key.resource != self.resource || key.space != *s || key.namespace != *n,
+            (None, _) => key.resource() != self.resource,
+            (Some(s), None) => key.resource() != self.resource || key.space() != s,
+            (Some(s), Some(n)) => key.resource() != self.resource || key.space() != s || key.namespace() != n,
         }
     }
 }
@@ -75,11 +108,35 @@ mod tests {
     #[test]
     fn encoding_round_trips() {
         let k = Key::new("apps/deployments", "wds1", "default", "web");
-        assert_eq!(Key::decode(&k.encode()), Some(k));
+        assert_eq!(Key::decode(k.encode()), Some(k.clone()));
+        assert_eq!((k.resource(), k.space(), k.namespace(), k.name()), ("apps/deployments", "wds1", "default", "web"));
         let cluster = Key::new("core/namespaces", "wds1", "", "default");
-        assert_eq!(Key::decode(&cluster.encode()), Some(cluster));
+        assert_eq!(Key::decode(cluster.encode()), Some(cluster));
         assert_eq!(Key::decode("a\0b\0c"), None);
         assert_eq!(Key::decode("a\0b\0c\0d\0e"), None);
+    }
+
+    /// Keys sort as their parts would one by one, prefixes of a part included: what list
+    /// ranges and continue tokens rely on.
+    #[test]
+    fn keys_order_as_their_parts() {
+        let parts = [
+            ("apps/deployments", "s", "", "a"),
+            ("apps/deployments", "s", "ns", "a"),
+            ("apps/deployments", "s", "ns", "a-b"),
+            ("apps/deployments", "s", "ns", "ab"),
+            ("apps/deployments", "s", "ns-1", ""),
+            ("apps/deployments", "s1", "", ""),
+            ("apps/deployments", "s1", "a", "b"),
+            ("apps/deploymentsx", "", "", ""),
+            ("core/configmaps", "", "", ""),
+        ];
+        for a in parts {
+            for b in parts {
+                let (ka, kb) = (Key::new(a.0, a.1, a.2, a.3), Key::new(b.0, b.1, b.2, b.3));
+                assert_eq!(ka.cmp(&kb), a.cmp(&b), "{a:?} {b:?}");
+            }
+        }
     }
 
     #[test]

@@ -101,7 +101,8 @@ async fn lists_are_per_space_or_across_spaces() {
         })
         .await
         .expect("create");
-    let names = |page: &ListPage| page.items.iter().map(|(k, _)| format!("{}/{}", k.space, k.name)).collect::<Vec<_>>();
+    let names =
+        |page: &ListPage| page.items.iter().map(|(k, _)| format!("{}/{}", k.space(), k.name())).collect::<Vec<_>>();
     let s1 = store.list(&prefix(Some("s1")), list_all(None)).await.expect("list");
     assert_eq!(names(&s1), ["s1/a", "s1/b"]);
     assert_eq!(s1.revision, 4);
@@ -119,7 +120,7 @@ async fn paged_lists_read_one_snapshot() {
     for name in ["a", "b", "c", "d", "e"] {
         store.write(put("s1", name, "1", Precondition::Absent)).await.expect("create");
     }
-    let only_odd: ListFilter = Box::new(|k, _| k.name != "b" && k.name != "d");
+    let only_odd: ListFilter = Box::new(|k, _| k.name() != "b" && k.name() != "d");
     let page1 = store
         .list(
             &prefix(Some("s1")),
@@ -144,7 +145,8 @@ async fn paged_lists_read_one_snapshot() {
         )
         .await
         .expect("page 2");
-    let names: Vec<_> = page2.items.iter().map(|(k, s)| (k.name.clone(), json_of(s)["data"]["k"].clone())).collect();
+    let names: Vec<_> =
+        page2.items.iter().map(|(k, s)| (k.name().to_owned(), json_of(s)["data"]["k"].clone())).collect();
     assert_eq!(
         names,
         [("b".into(), json!("1")), ("c".into(), json!("1")), ("d".into(), json!("1")), ("e".into(), json!("1"))]
@@ -235,6 +237,49 @@ async fn concurrent_writers_are_group_committed_with_unique_revisions() {
     all.sort_unstable();
     assert_eq!(all, (1..=1280).collect::<Vec<_>>());
     assert_eq!(store.len(), 1280);
+}
+
+/// Writes to one key that share a batch see each other: of many creates one wins, and
+/// updates conditioned on a revision succeed only in a chain, whatever the batching.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_in_one_batch_see_the_batch_before_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(open(&dir));
+    let creates: Vec<_> = (0..32)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.write(put("s1", "one", &i.to_string(), Precondition::Absent)).await })
+        })
+        .collect();
+    let mut won = Vec::new();
+    for c in creates {
+        match c.await.expect("task") {
+            Ok(s) => won.push(s),
+            Err(e) => assert!(matches!(e, StoreError::AlreadyExists), "{e:?}"),
+        }
+    }
+    assert_eq!(won.len(), 1, "one create wins");
+    let base = won[0].revision;
+    let updates: Vec<_> = (0..32)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(
+                async move { store.write(put("s1", "one", &format!("u{i}"), Precondition::Revision(base))).await },
+            )
+        })
+        .collect();
+    let mut applied = 0;
+    for u in updates {
+        match u.await.expect("task") {
+            Ok(_) => applied += 1,
+            Err(e) => assert!(matches!(e, StoreError::Conflict { expected, .. } if expected == base), "{e:?}"),
+        }
+    }
+    assert_eq!(applied, 1, "one update of revision {base} applies");
+    let stored = store.get(&key("s1", "one")).await.expect("get").expect("stored");
+    assert_eq!(stored.revision, base + 1);
+    assert!(json_of(&stored)["data"]["k"].as_str().is_some_and(|k| k.starts_with('u')));
+    assert_eq!(store.len(), 1);
 }
 
 #[test]
