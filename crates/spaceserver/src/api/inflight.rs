@@ -6,6 +6,11 @@
 //! come, first served) until a slot frees, as API Priority and Fairness queues: the
 //! clients here are controllers and syncers that would only retry.
 //!
+//! Leases are served apart, in a small bound of their own, as API Priority and Fairness
+//! gives leader election its own priority level: a controller that cannot renew its Lease
+//! stops (`orrery up` does after 40 s), and at 10,000 WECs a renewal queued behind the
+//! fleet's writes for longer than that.
+//!
 //! Why bound at all: 10,000 syncers each writing status put 20,000 writes in the server at
 //! once. Each holds its parsed object, its patch and the merge in memory while it waits for
 //! its commit, and on two cores only a handful compute at any moment. A waiting request
@@ -29,6 +34,9 @@ impl Default for InflightLimits {
     }
 }
 
+/// How many Lease requests are served at once, apart from every other request.
+const LEASES: usize = 10;
+
 /// Which bound a request counts against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Class {
@@ -36,14 +44,20 @@ pub(crate) enum Class {
     LongRunning,
     ReadOnly,
     Mutating,
+    /// Reads and writes of `coordination.k8s.io` Leases: leader election.
+    LeaderElection,
 }
 
-/// The class of a request from its method and query string. A query that does not parse
-/// counts as read-only: it is answered with 400 at once.
-pub(crate) fn class(method: &Method, query: Option<&str>) -> Class {
+/// The class of a request from its method, path and query string. A query that does not
+/// parse counts as read-only: it is answered with 400 at once.
+pub(crate) fn class(method: &Method, path: &str, query: Option<&str>) -> Class {
+    let watch = || super::params::Params::parse(query).is_ok_and(|p| p.watch);
+    if is_lease(path) && !(*method == Method::GET && watch()) {
+        return Class::LeaderElection;
+    }
     match *method {
         Method::GET | Method::HEAD | Method::OPTIONS => {
-            if super::params::Params::parse(query).is_ok_and(|p| p.watch) {
+            if watch() {
                 Class::LongRunning
             } else {
                 Class::ReadOnly
@@ -53,14 +67,30 @@ pub(crate) fn class(method: &Method, query: Option<&str>) -> Class {
     }
 }
 
+/// Whether `path` names Leases (`…/apis/coordination.k8s.io/<version>/namespaces/<ns>/leases…`),
+/// in one space or none.
+fn is_lease(path: &str) -> bool {
+    let Some((_, rest)) = path.split_once("/apis/coordination.k8s.io/") else { return false };
+    let mut parts = rest.split('/').skip(1);
+    matches!(
+        (parts.next(), parts.next(), parts.next()),
+        (Some("namespaces"), Some(_), Some("leases")) | (Some("leases"), _, _)
+    )
+}
+
 pub(crate) struct Inflight {
     readonly: Semaphore,
     mutating: Semaphore,
+    leases: Semaphore,
 }
 
 impl Inflight {
     pub(crate) fn new(limits: InflightLimits) -> Self {
-        Self { readonly: Semaphore::new(limits.readonly.max(1)), mutating: Semaphore::new(limits.mutating.max(1)) }
+        Self {
+            readonly: Semaphore::new(limits.readonly.max(1)),
+            mutating: Semaphore::new(limits.mutating.max(1)),
+            leases: Semaphore::new(LEASES),
+        }
     }
 
     /// Waits for a slot of the request's class; `None` for a long-running request, which
@@ -70,6 +100,7 @@ impl Inflight {
             Class::LongRunning => return None,
             Class::ReadOnly => &self.readonly,
             Class::Mutating => &self.mutating,
+            Class::LeaderElection => &self.leases,
         };
         // The semaphores are never closed.
         semaphore.acquire().await.ok()
@@ -99,7 +130,21 @@ mod tests {
             (Method::POST, Some("watch=true"), Class::Mutating),
         ];
         for (method, query, want) in cases {
-            assert_eq!(class(&method, query), want, "{method} ?{query:?}");
+            assert_eq!(class(&method, "/api/v1/namespaces/default/configmaps", query), want, "{method} ?{query:?}");
+        }
+        let lease = "/clusters/root/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/orrery-controllers";
+        let paths = [
+            (Method::PUT, lease, None, Class::LeaderElection),
+            (Method::GET, lease, None, Class::LeaderElection),
+            (Method::POST, "/apis/coordination.k8s.io/v1/namespaces/ns/leases", None, Class::LeaderElection),
+            (Method::GET, "/apis/coordination.k8s.io/v1/leases", None, Class::LeaderElection),
+            (Method::GET, "/apis/coordination.k8s.io/v1/leases", Some("watch=true"), Class::LongRunning),
+            (Method::GET, "/apis/coordination.k8s.io/v1", None, Class::ReadOnly),
+            (Method::PUT, "/api/v1/namespaces/leases/configmaps/x", None, Class::Mutating),
+            (Method::PUT, "/apis/apps/v1/namespaces/leases/deployments/x", None, Class::Mutating),
+        ];
+        for (method, path, query, want) in paths {
+            assert_eq!(class(&method, path, query), want, "{method} {path} ?{query:?}");
         }
     }
 
@@ -112,8 +157,10 @@ mod tests {
         // Another write waits its turn ...
         let mut second = Box::pin(inflight.admit(Class::Mutating));
         assert!((&mut second).now_or_never().is_none(), "a write was admitted past the bound");
-        // ... while reads and watches go on.
+        // ... while reads, Lease renewals and watches go on.
         assert!(inflight.admit(Class::ReadOnly).now_or_never().is_some_and(|p| p.is_some()), "a read waited");
+        let renewal = inflight.admit(Class::LeaderElection).now_or_never();
+        assert!(renewal.is_some_and(|p| p.is_some()), "a Lease renewal waited behind writes");
         assert!(inflight.admit(Class::LongRunning).now_or_never().is_some_and(|p| p.is_none()), "a watch took a slot");
 
         // Once the first write ends, the queued one has its slot.

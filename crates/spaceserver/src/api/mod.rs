@@ -146,7 +146,7 @@ impl ApiServer {
 
     /// Dispatches the request once its class has a slot.
     async fn admitted(self: Arc<Self>, req: Request<Body>) -> Result<Response> {
-        let class = inflight::class(req.method(), req.uri().query());
+        let class = inflight::class(req.method(), req.uri().path(), req.uri().query());
         let req = buffered(class, req).await?;
         let _slot = self.inflight.admit(class).await;
         // Boxed, so a request waiting for its slot holds its headers and body only, not room
@@ -242,7 +242,7 @@ impl ApiServer {
 /// queued on one connection (a client multiplexing hundreds) would use up the window, and
 /// the writes already admitted on it could never receive theirs.
 async fn buffered(class: inflight::Class, req: Request<Body>) -> Result<Request<Body>> {
-    if class != inflight::Class::Mutating {
+    if !matches!(class, inflight::Class::Mutating | inflight::Class::LeaderElection) {
         return Ok(req);
     }
     let (parts, body) = req.into_parts();
