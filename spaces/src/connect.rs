@@ -61,6 +61,22 @@ impl Transport {
     }
 }
 
+/// What a client is made from, for making it on another runtime: a kube client sends
+/// through a task on the runtime that made it, so a client made on a busy runtime is only
+/// as prompt as that runtime (see `LeaderElector::spawn_dedicated` in orrery-runtime).
+#[derive(Clone)]
+pub struct ClientSpec {
+    pub config: kube::Config,
+    pub transport: Transport,
+}
+
+impl ClientSpec {
+    /// A new client, whose task is on the current runtime.
+    pub fn client(&self) -> Result<kube::Client, SpaceError> {
+        self.transport.client(self.config.clone())
+    }
+}
+
 /// A client for `config`, over HTTP/2 when the server offers it.
 pub fn client(config: kube::Config) -> Result<kube::Client, SpaceError> {
     if config.proxy_url.is_some() {

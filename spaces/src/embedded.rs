@@ -1,7 +1,7 @@
 //! Spaces on an orrery space server: Space objects in its root space, one client per space
 //! by URL prefix, and multi-space watches as one wildcard watch.
 
-use crate::connect::Transport;
+use crate::connect::{ClientSpec, Transport};
 use crate::{ManagedFields, MultiEvent, SPACE_ANNOTATION, SpaceError, SpaceProvider, decode, fan_in, tag};
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -25,6 +25,8 @@ pub struct EmbeddedProvider {
     root: kube::Client,
     spaces: Api<DynamicObject>,
     wildcard: kube::Client,
+    /// What `root` is made from, for a client of its own on another runtime.
+    root_spec: ClientSpec,
     ready_timeout: Duration,
 }
 
@@ -93,8 +95,9 @@ impl EmbeddedProvider {
                     .map_err(|e| SpaceError::Kubeconfig(e.to_string()))
             }
         };
+        let root_spec = ClientSpec { config: config(ROOT).await?, transport: transport.clone() };
         let base = {
-            let mut config = config(ROOT).await?;
+            let mut config = root_spec.config.clone();
             let url = config.cluster_url.to_string();
             let root = url.find("/clusters/").map_or(url.trim_end_matches('/'), |i| &url[..i]);
             config.cluster_url = root.parse().map_err(|e| SpaceError::Kubeconfig(format!("server URL: {e}")))?;
@@ -103,7 +106,12 @@ impl EmbeddedProvider {
         let root = space_client(&base, ROOT);
         let wildcard = transport.client(config("*").await?)?;
         let spaces = Api::all_with(root.clone(), &orrery_api::space::api_resource());
-        Ok(Self { base, root, spaces, wildcard, ready_timeout: Duration::from_secs(60) })
+        Ok(Self { base, root, spaces, wildcard, root_spec, ready_timeout: Duration::from_secs(60) })
+    }
+
+    /// What a client of the root space is made from, for one on another runtime.
+    pub fn root_spec(&self) -> &ClientSpec {
+        &self.root_spec
     }
 
     fn phase(s: &DynamicObject) -> Option<&str> {

@@ -7,7 +7,8 @@ use kube::config::Kubeconfig;
 use orrery_mailbox::MailboxController;
 use orrery_runtime::{LeaderElector, LeaseConfig, Metrics, Shutdown, serve_metrics, unique_identity};
 use orrery_scheduler::SchedulerController;
-use orrery_spaces::{EmbeddedProvider, KubeconfigProvider, SpaceProvider, client_for};
+use orrery_spaces::connect::{ClientSpec, Transport};
+use orrery_spaces::{EmbeddedProvider, KubeconfigProvider, SpaceProvider};
 use orrery_summarizer::Summarizer;
 use orrery_translator::TranslatorController;
 use std::net::SocketAddr;
@@ -38,15 +39,15 @@ pub(crate) struct Wiring {
     spaces: Arc<dyn SpaceProvider>,
     /// Where mailbox spaces are made; `None`: no mailbox controller.
     mailboxes: Option<Arc<dyn SpaceProvider>>,
-    /// Where the leader-election Lease lives.
-    lease: kube::Client,
+    /// Where the leader-election Lease lives; its client is made on the elector's thread.
+    lease: ClientSpec,
 }
 
 impl Wiring {
     /// Everything on one orrery server; the Lease in its root space.
-    pub(crate) async fn embedded(provider: Arc<dyn SpaceProvider>) -> anyhow::Result<Self> {
-        let lease = provider.client("root").await?;
-        Ok(Self { spaces: provider.clone(), mailboxes: Some(provider), lease })
+    pub(crate) fn embedded(provider: Arc<EmbeddedProvider>) -> Self {
+        let lease = provider.root_spec().clone();
+        Self { spaces: provider.clone(), mailboxes: Some(provider), lease }
     }
 }
 
@@ -102,55 +103,74 @@ pub(crate) async fn run_controllers(
     let metrics = Metrics::new();
     let server = serve_metrics(args.metrics_listen, metrics.clone(), shutdown.clone()).await?;
     eprintln!("metrics at http://{}/metrics", server.local_addr());
-    let identity = args.identity.unwrap_or_else(|| unique_identity("orrery-controllers"));
+    let identity = args.identity.clone().unwrap_or_else(|| unique_identity("orrery-controllers"));
     let mut lease = LeaseConfig::new("kube-system", "orrery-controllers", &identity);
     let seconds = args.lease_duration.unwrap_or(default_lease);
     let duration = std::time::Duration::try_from_secs_f64(seconds).context("--lease-duration")?;
     lease.lease_duration = duration;
     lease.renew_deadline = duration * 2 / 3;
     lease.retry_period = duration * 2 / 15;
-    let elector = LeaderElector::new(wiring.lease, lease)?;
+    let spec = wiring.lease.clone();
+    let elector = LeaderElector::spawn_dedicated(move || spec.client(), lease, shutdown.clone())?;
     let mut leading = elector.subscribe();
-    tokio::spawn(elector.run(shutdown.clone()));
     eprintln!("{identity} waiting to lead");
-    tokio::select! {
-        _ = leading.wait_for(|l| *l) => {}
-        _ = shutdown.wait() => return Ok(()),
-    }
     let controllers = if wiring.mailboxes.is_some() {
         "the mailbox controller, the scheduler, the placement translator and the status summarizer"
     } else {
         "the scheduler (no mailbox host)"
     };
-    eprintln!("{identity} leads: running {controllers}");
-    // Losing the Lease stops the controllers: a standby now leads, and two must never act.
-    let lost = {
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            if leading.wait_for(|l| !*l).await.is_ok() && !shutdown.is_triggered() {
-                eprintln!("lost the lease; stopping");
-                shutdown.trigger();
-            }
-        })
-    };
+    // One term per leadership: losing the Lease stops the controllers (a standby may lead
+    // now, and two must never act), and the elector campaigns again. The process stays up:
+    // under `orrery up` it is also the space server, which must not stop with them.
+    while !shutdown.is_triggered() {
+        tokio::select! {
+            led = leading.wait_for(|l| *l) => if led.is_err() {
+                anyhow::bail!("the leader election thread stopped");
+            },
+            _ = shutdown.wait() => break,
+        }
+        eprintln!("{identity} leads: running {controllers}");
+        let term = Shutdown::new();
+        let running = run_term(&wiring, &args, &metrics, &term)?;
+        // An error here is the elector gone: no longer leading either.
+        tokio::select! {
+            _ = leading.wait_for(|l| !*l) => {}
+            _ = shutdown.wait() => {}
+        }
+        term.trigger();
+        futures::future::join_all(running).await;
+        if !shutdown.is_triggered() {
+            eprintln!("{identity} lost the lease: controllers stopped; campaigning again");
+        }
+    }
+    elector.finished().await;
+    Ok(())
+}
+
+/// Starts the controllers of one leadership term, to stop on `term`.
+fn run_term(
+    wiring: &Wiring,
+    args: &RunArgs,
+    metrics: &Metrics,
+    term: &Shutdown,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     let mut running = Vec::new();
-    if let Some(host) = wiring.mailboxes {
+    if let Some(host) = &wiring.mailboxes {
         let timeout = std::time::Duration::try_from_secs_f64(args.heartbeat_timeout).context("--heartbeat-timeout")?;
-        let mailbox = MailboxController::with_mailbox_host(wiring.spaces.clone(), host.clone(), &metrics)
+        let mailbox = MailboxController::with_mailbox_host(wiring.spaces.clone(), host.clone(), metrics)
             .with_heartbeat_timeout(timeout)
             .with_heartbeats_per_second(args.heartbeats_per_second);
-        running.push(tokio::spawn(mailbox.run(shutdown.clone(), args.workers)));
-        let translator = TranslatorController::with_mailbox_host(wiring.spaces.clone(), host.clone(), &metrics);
+        running.push(tokio::spawn(mailbox.run(term.clone(), args.workers)));
+        let translator = TranslatorController::with_mailbox_host(wiring.spaces.clone(), host.clone(), metrics);
         if let Some(routes) = translator.subscribe_routes() {
-            let summarizer = Summarizer::new(wiring.spaces.clone(), host, routes, &metrics);
-            running.push(tokio::spawn(summarizer.run(shutdown.clone(), args.workers)));
+            let summarizer = Summarizer::new(wiring.spaces.clone(), host.clone(), routes, metrics);
+            running.push(tokio::spawn(summarizer.run(term.clone(), args.workers)));
         }
-        running.push(tokio::spawn(translator.run(shutdown.clone(), args.workers)));
+        running.push(tokio::spawn(translator.run(term.clone(), args.workers)));
     }
-    running.push(tokio::spawn(SchedulerController::new(wiring.spaces, &metrics).run(shutdown.clone(), args.workers)));
-    futures::future::join_all(running).await;
-    lost.abort();
-    Ok(())
+    let scheduler = SchedulerController::new(wiring.spaces.clone(), metrics);
+    running.push(tokio::spawn(scheduler.run(term.clone(), args.workers)));
+    Ok(running)
 }
 
 fn read_kubeconfig(path: Option<&PathBuf>) -> anyhow::Result<Kubeconfig> {
@@ -163,7 +183,10 @@ fn read_kubeconfig(path: Option<&PathBuf>) -> anyhow::Result<Kubeconfig> {
 pub async fn controllers(args: Args) -> anyhow::Result<()> {
     let kubeconfig = read_kubeconfig(args.kubeconfig.as_ref())?;
     let wiring = if args.spaces_from_contexts {
-        let lease = client_for(kubeconfig.clone()).await.context("a client for the current context")?;
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig.clone(), &Default::default())
+            .await
+            .context("the current context of --kubeconfig")?;
+        let lease = ClientSpec { config, transport: Transport::Network };
         let spaces: Arc<dyn SpaceProvider> = Arc::new(KubeconfigProvider::from_contexts(kubeconfig).await?);
         let mailboxes: Option<Arc<dyn SpaceProvider>> = match &args.mailbox_host_kubeconfig {
             Some(path) => Some(Arc::new(EmbeddedProvider::new(read_kubeconfig(Some(path))?).await?)),
@@ -171,7 +194,7 @@ pub async fn controllers(args: Args) -> anyhow::Result<()> {
         };
         Wiring { spaces, mailboxes, lease }
     } else {
-        Wiring::embedded(Arc::new(EmbeddedProvider::new(kubeconfig).await?)).await?
+        Wiring::embedded(Arc::new(EmbeddedProvider::new(kubeconfig).await?))
     };
     run_controllers(wiring, args.run, LEASE_DURATION, Shutdown::on_signals()).await
 }

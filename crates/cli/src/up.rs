@@ -176,7 +176,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     }
     step(started, &format!("spaces {INVENTORY} (inventory) and {WDS} (workload description)"));
     let controllers = tokio::spawn(run_controllers(
-        Wiring::embedded(provider.clone()).await?,
+        Wiring::embedded(provider.clone()),
         args.run.clone(),
         UP_LEASE_DURATION,
         shutdown.clone(),

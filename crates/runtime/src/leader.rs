@@ -16,7 +16,7 @@ use std::time::Duration;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, PostParams};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 
 use crate::lease::{self, Candidate, Plan};
@@ -82,6 +82,10 @@ const JITTER: f64 = 0.2;
 pub enum LeaderError {
     #[error("invalid leader election settings: {0}")]
     InvalidConfig(String),
+    #[error("cannot start the leader election thread: {0}")]
+    Thread(#[from] std::io::Error),
+    #[error("cannot make the leader election client: {0}")]
+    Client(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// `<prefix>_<16 random hex digits>`, the shape client-go uses (hostname + "_" + uuid).
@@ -136,6 +140,40 @@ impl LeaderElector {
 
     pub fn identity(&self) -> &str {
         &self.config.identity
+    }
+
+    /// Campaigns and leads on a thread of its own, with a single-threaded runtime of its own,
+    /// until `shutdown` fires (then as [`LeaderElector::run`]).
+    ///
+    /// A leader steps down once it has gone the renew deadline without renewing. As one task
+    /// among a busy process's thousands, the elector waits behind all of them for every
+    /// wake-up and every answer: `orrery up` with 10,000 WECs took over 30 s for one renewal
+    /// and stopped its controllers. On a thread of its own the OS scheduler runs it soon
+    /// after each timer or answer, whatever the rest of the process is doing.
+    ///
+    /// A kube client sends through a task on the runtime that made it, so the client is made
+    /// on the elector's runtime, by `make_client`.
+    pub fn spawn_dedicated<E>(
+        make_client: impl FnOnce() -> Result<kube::Client, E>,
+        config: LeaseConfig,
+        shutdown: Shutdown,
+    ) -> Result<DedicatedElector, LeaderError>
+    where
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let elector = {
+            let _on_its_runtime = runtime.enter();
+            let client = make_client().map_err(|e| LeaderError::Client(e.into()))?;
+            Self::new(client, config)?
+        };
+        let leading = elector.subscribe();
+        let (done, finished) = oneshot::channel();
+        std::thread::Builder::new().name("leader-election".into()).spawn(move || {
+            runtime.block_on(elector.run(shutdown));
+            let _ = done.send(());
+        })?;
+        Ok(DedicatedElector { leading, finished })
     }
 
     /// Campaigns and leads until `shutdown` fires; then, if leading, announces `false` and
@@ -200,6 +238,10 @@ impl LeaderElector {
             }
             match tokio::time::timeout_at(deadline, self.try_acquire_or_renew()).await {
                 Ok(Ok(Attempt::Leading)) => {
+                    let took = started.elapsed();
+                    if took > self.config.retry_period {
+                        tracing::warn!(lease = %self.lease_name(), took_ms = took.as_millis() as u64, "slow lease renewal");
+                    }
                     renewed = started;
                     next_try = started + self.config.retry_period;
                 }
@@ -271,6 +313,26 @@ impl LeaderElector {
 
     fn lease_name(&self) -> String {
         format!("{}/{}", self.config.namespace, self.config.name)
+    }
+}
+
+/// A [`LeaderElector`] on its own thread ([`LeaderElector::spawn_dedicated`]).
+#[derive(Debug)]
+pub struct DedicatedElector {
+    leading: watch::Receiver<bool>,
+    finished: oneshot::Receiver<()>,
+}
+
+impl DedicatedElector {
+    /// As [`LeaderElector::subscribe`].
+    pub fn subscribe(&self) -> watch::Receiver<bool> {
+        self.leading.clone()
+    }
+
+    /// Resolves once the elector has stopped: after shutdown, and after releasing the Lease
+    /// if it held it, so a standby need not wait for it to expire.
+    pub async fn finished(self) {
+        let _ = self.finished.await;
     }
 }
 

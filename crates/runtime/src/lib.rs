@@ -34,7 +34,7 @@ mod workers;
 
 pub use backoff::{RateLimit, TokenBucket};
 pub use cpu::{IdleProbe, cpu_timed, process_cpu_time, thread_cpu_time};
-pub use leader::{LeaderElector, LeaderError, LeaseConfig, unique_identity};
+pub use leader::{DedicatedElector, LeaderElector, LeaderError, LeaseConfig, unique_identity};
 pub use metrics::{ControllerMetrics, Metrics, MetricsServer, serve_metrics};
 pub use queue::{Guard, QueueConfig, WorkQueue};
 pub use reflector::{Change, Key, Store, Writer, reflect};

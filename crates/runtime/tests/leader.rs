@@ -261,3 +261,50 @@ async fn a_leader_cut_off_from_the_server_steps_down_before_its_lease_expires() 
     );
     Ok(())
 }
+
+/// A process whose runtime runs nothing for twice the lease (here: a current-thread runtime
+/// outside `block_on`; in `orrery up`, thousands of tasks ahead in the queue). The elector
+/// that is one of its tasks finds its renew deadline passed and steps down the moment it
+/// runs again; the elector on a thread of its own renews throughout.
+#[test]
+fn an_elector_on_its_own_thread_keeps_leading_while_the_process_is_starved() -> TestResult {
+    // The server on a runtime of its own, so that only the candidates' runtime starves.
+    let server_runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let env = server_runtime.block_on(Env::start())?;
+    let process = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let config = |lease: &str, id: &str| LeaseConfig {
+        lease_duration: FAST.lease,
+        renew_deadline: FAST.renew,
+        retry_period: FAST.retry,
+        ..LeaseConfig::new(NS, lease, id)
+    };
+    let stop_own = Shutdown::new();
+    let (own, own_leading, mut task_leading) = process.block_on(async {
+        let kube = env.config.clone();
+        let own =
+            LeaderElector::spawn_dedicated(move || kube::Client::try_from(kube), config("own", "a"), stop_own.clone())?;
+        let task = LeaderElector::new(env.client(), config("task", "b"))?;
+        let (mut own_leading, mut task_leading) = (own.subscribe(), task.subscribe());
+        tokio::spawn(task.run(Shutdown::new()));
+        tokio::time::timeout(SLACK, own_leading.wait_for(|l| *l)).await??;
+        tokio::time::timeout(SLACK, task_leading.wait_for(|l| *l)).await??;
+        own_leading.mark_unchanged();
+        Ok::<_, Box<dyn std::error::Error>>((own, own_leading, task_leading))
+    })?;
+
+    let starved_at = Timestamp::now();
+    std::thread::sleep(FAST.lease * 2); // the starvation itself, not a wait for anything
+
+    let leases = |name: &'static str| server_runtime.block_on(async { env.leases().get(name).await });
+    process.block_on(async { tokio::time::timeout(SLACK, task_leading.wait_for(|l| !*l)).await })??;
+    assert!(*own_leading.borrow() && !own_leading.has_changed()?, "the elector on its own thread stepped down");
+    let (holder, transitions, _, renewed) = spec_of(&leases("own")?);
+    assert_eq!((holder.as_deref(), transitions), (Some("a"), 0));
+    assert!(renewed > starved_at + secs(FAST.lease), "no renewal late in the starvation: last at {renewed}");
+
+    stop_own.trigger();
+    process.block_on(async { tokio::time::timeout(SLACK, own.finished()).await })?;
+    assert!(!*own_leading.borrow());
+    assert_eq!(spec_of(&leases("own")?).0, None, "released on shutdown");
+    Ok(())
+}

@@ -1,6 +1,9 @@
 //! `orrery controllers` as separate processes: one leads, a standby takes over when the
 //! leader is killed, and the pipeline keeps working. And `orrery up` all in one.
 
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, PostParams};
 use orrery_api::{EdgePlacement, SinglePlacementSlice, SyncTarget};
 use orrery_e2e::{Process, Server, orrery_bin, wait_for};
@@ -60,6 +63,49 @@ async fn a_standby_takes_over_when_the_leader_is_killed() {
         .await
         .expect("the standby takes over");
     place(&server, "imw1", "wds1", "two").await;
+}
+
+/// A leader that finds the Lease taken stops its controllers, stays up, and leads again
+/// once the other holder's Lease expires; only then does the pipeline move.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_that_loses_the_lease_stands_down_and_leads_again() {
+    let server = Server::start().expect("server");
+    for s in ["imw1", "wds1"] {
+        server.create_space(s).await.expect("space");
+    }
+    let kc = server.kubeconfig.to_string_lossy().into_owned();
+    let mut replica =
+        Process::spawn(&["controllers", "--kubeconfig", &kc, "--identity", "replica", "--lease-duration", "2"])
+            .expect("spawn");
+    let _log = replica.log_on_panic("controllers");
+    let terms = |p: &Process| p.output().matches("replica leads").count();
+    wait_for(Duration::from_secs(30), || async { (terms(&replica) == 1).then_some(()) }).await.expect("leads");
+    place(&server, "imw1", "wds1", "one").await;
+
+    // Another holder writes the Lease, with a Lease long enough to see the stand-down in.
+    let leases: Api<Lease> = Api::namespaced(server.client("root").await.expect("client"), "kube-system");
+    wait_for(Duration::from_secs(10), || async {
+        let mut lease = leases.get("orrery-controllers").await.ok()?;
+        let spec = lease.spec.get_or_insert_with(Default::default);
+        spec.holder_identity = Some("intruder".into());
+        spec.lease_duration_seconds = Some(4);
+        spec.renew_time = Some(MicroTime(Timestamp::now()));
+        leases.replace("orrery-controllers", &PostParams::default(), &lease).await.ok().map(|_| ())
+    })
+    .await
+    .expect("the intruder writes the lease");
+    wait_for(Duration::from_secs(10), || async { replica.said("lost the lease").then_some(()) })
+        .await
+        .expect("the replica stands down");
+    assert_eq!(replica.child.try_wait().expect("status"), None, "the replica process stays up");
+
+    // Placed while nobody leads: its slice appears only in the replica's second term.
+    place(&server, "imw1", "wds1", "two").await;
+    assert_eq!(terms(&replica), 2, "the slice appeared before the replica led again");
+    let lease = leases.get("orrery-controllers").await.expect("lease");
+    let spec = lease.spec.expect("spec");
+    assert_eq!(spec.holder_identity.as_deref(), Some("replica"));
+    replica.kill();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
