@@ -120,6 +120,38 @@ async fn streaming_lists_end_with_the_initial_events_bookmark() {
     converges(&store, &api).await;
 }
 
+/// A watch of a quiet resource gets a bookmark shortly before its deadline, at the revision
+/// the server has got to with other writes, not at the watch's own last event: a client
+/// that resumes from there stays within the history of a busy server instead of relisting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_watch_is_bookmarked_at_the_servers_revision_before_its_deadline() {
+    let server = Server::start().expect("server");
+    let client = server.client("root").await.expect("client");
+    let quiet: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let made = quiet.create(&PostParams::default(), &cm("quiet", "x")).await.expect("create");
+    let since = made.metadata.resource_version.expect("resourceVersion");
+    let params = kube::api::WatchParams::default().timeout(6); // bookmarks are allowed by default
+    let mut watch = quiet.watch(&params, &since).await.expect("watch").boxed();
+    let busy: Api<Deployment> = Api::namespaced(client, "default");
+    let mut newest = 0;
+    for i in 0..5 {
+        let d = json!({"metadata": {"name": format!("busy{i}")}, "spec": {"selector": {"matchLabels": {"a": "b"}},
+                       "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
+        let d: Deployment = serde_json::from_value(d).expect("deployment");
+        let made = busy.create(&PostParams::default(), &d).await.expect("create");
+        newest = made.metadata.resource_version.expect("resourceVersion").parse::<u64>().expect("a number");
+    }
+    let mut bookmarks = Vec::new();
+    while let Some(event) = tokio::time::timeout(Duration::from_secs(20), watch.next()).await.expect("the watch ends") {
+        match event.expect("an event") {
+            kube::api::WatchEvent::Bookmark(b) => bookmarks.push(b.metadata.resource_version),
+            other => panic!("nothing was written to the quiet resource: {other:?}"),
+        }
+    }
+    let last = bookmarks.last().expect("a bookmark before the deadline");
+    assert!(last.parse::<u64>().expect("a number") >= newest, "bookmarked at {last}, the server was at {newest}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_finalizer_helper_adds_and_removes_its_finalizer() {
     let server = Server::start().expect("server");

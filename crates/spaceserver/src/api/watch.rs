@@ -9,11 +9,11 @@ use super::presenting::{self, Presenter};
 use super::selection::Selection;
 use super::status::ApiError;
 use super::{ApiServer, Ctx, Result, table};
-use crate::store::{Event, ListRequest, Presented, Revision, StoreError};
+use crate::store::{Event, ListRequest, Presented, Revision, Store, StoreError, WatchStream};
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use rand::Rng;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -22,8 +22,12 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// How often an idle watch that allows bookmarks gets one.
+/// How often a watch that allows bookmarks gets one.
 const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
+
+/// How long before its deadline a watch that allows bookmarks gets its last one, as
+/// kube-apiserver's watch cache does: the client resumes from there.
+const BOOKMARK_BEFORE_DEADLINE: Duration = Duration::from_secs(2);
 
 pub(super) async fn watch(server: &Arc<ApiServer>, ctx: Ctx, wildcard: bool) -> Result<Response> {
     if ctx.path.subresource.is_some() {
@@ -72,7 +76,8 @@ pub(super) async fn watch(server: &Arc<ApiServer>, ctx: Ctx, wildcard: bool) -> 
         None => Duration::from_secs(rand::rng().random_range(1800..3600)),
     };
     let (tx, rx) = mpsc::channel::<std::result::Result<Bytes, Infallible>>(64);
-    let watcher = Watcher { ctx: Arc::new(ctx), selection, wildcard, tx, last_revision: start };
+    let store = server.store.clone();
+    let watcher = Watcher { ctx: Arc::new(ctx), store, selection, wildcard, tx, last_revision: start };
     tokio::spawn(watcher.run(initial_items, start, stream, timeout));
     let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
@@ -80,6 +85,7 @@ pub(super) async fn watch(server: &Arc<ApiServer>, ctx: Ctx, wildcard: bool) -> 
 
 struct Watcher {
     ctx: Arc<Ctx>,
+    store: Arc<dyn Store>,
     selection: Selection,
     wildcard: bool,
     tx: mpsc::Sender<std::result::Result<Bytes, Infallible>>,
@@ -113,29 +119,59 @@ impl Watcher {
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
         let mut bookmarks = tokio::time::interval_at(tokio::time::Instant::now() + BOOKMARK_EVERY, BOOKMARK_EVERY);
+        let last_call = tokio::time::sleep(timeout.saturating_sub(BOOKMARK_BEFORE_DEADLINE));
+        tokio::pin!(last_call);
+        let mut called = timeout <= BOOKMARK_BEFORE_DEADLINE;
+        let allowed = self.ctx.params.allow_watch_bookmarks;
         loop {
-            tokio::select! {
-                event = stream.next() => match event {
-                    Some(Ok(e)) => {
-                        if !self.event(&e).await {
-                            return;
-                        }
-                    }
-                    Some(Err(e)) => {
-                        self.error(e).await;
-                        return;
-                    }
-                    None => return,
+            let bookmark = tokio::select! {
+                event = stream.next() => match self.next(event).await {
+                    true => continue,
+                    false => return,
                 },
-                _ = bookmarks.tick(), if self.ctx.params.allow_watch_bookmarks => {
-                    if !self.bookmark(self.last_revision, false).await {
-                        return;
-                    }
+                _ = bookmarks.tick(), if allowed => true,
+                _ = &mut last_call, if allowed && !called => {
+                    called = true;
+                    true
                 }
                 _ = &mut deadline => return,
                 _ = self.tx.closed() => return,
+            };
+            if bookmark && !self.bookmark_progress(&mut stream).await {
+                return;
             }
         }
+    }
+
+    /// Handles what the store's stream gave; `false` ends the watch.
+    async fn next(&mut self, event: Option<Result<Arc<Event>, StoreError>>) -> bool {
+        match event {
+            Some(Ok(e)) => self.event(&e).await,
+            Some(Err(e)) => {
+                self.error(e).await;
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// A bookmark at the newest revision this watch is known to have seen everything up
+    /// to: the store's delivered revision, when the stream has nothing waiting (a watch of
+    /// a quiet resource would otherwise carry its last event's revision, which a busy
+    /// store's history soon drops, and the client would relist when it resumes); else the
+    /// revision of what was waiting, once handled.
+    async fn bookmark_progress(&mut self, stream: &mut WatchStream) -> bool {
+        // Read before looking at the stream: whatever it was handed up to here is waiting.
+        let delivered = self.store.delivered();
+        match stream.next().now_or_never() {
+            None => self.last_revision = self.last_revision.max(delivered),
+            Some(event) => {
+                if !self.next(event).await {
+                    return false;
+                }
+            }
+        }
+        self.bookmark(self.last_revision, false).await
     }
 
     async fn event(&mut self, e: &Event) -> bool {

@@ -315,6 +315,10 @@ impl Store for EmbeddedStore {
         self.shared.log.oldest()
     }
 
+    fn delivered(&self) -> Revision {
+        self.shared.log.newest()
+    }
+
     async fn get(&self, key: &Key) -> Result<Option<Stored>, StoreError> {
         Ok(self.shared.state.read().unwrap_or_else(|e| e.into_inner()).objects.get(key).cloned())
     }

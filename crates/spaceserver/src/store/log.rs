@@ -84,6 +84,14 @@ impl EventLog {
         self.inner.read().unwrap_or_else(|e| e.into_inner()).oldest
     }
 
+    /// The revision of the last event appended. That event and every one before it are in
+    /// the inboxes of the live watchers they concern: the committer delivers them under the
+    /// same lock.
+    pub(super) fn newest(&self) -> Revision {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        inner.oldest + inner.events.len() as Revision
+    }
+
     /// Appends committed events (in revision order) and hands them to the live watchers
     /// they concern.
     pub(super) fn append(&self, events: Vec<Arc<Event>>) {

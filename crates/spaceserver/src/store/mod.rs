@@ -153,6 +153,12 @@ pub trait Store: Send + Sync + 'static {
     /// The oldest revision a watch can still resume after.
     fn oldest_resumable(&self) -> Revision;
 
+    /// The newest revision whose event, and every one before it, has been handed to the
+    /// live watches it concerns. A live watch that, after this is read, has nothing left
+    /// to yield has seen everything under its prefix up to it: the revision its bookmark
+    /// can carry, however long ago its own last event was.
+    fn delivered(&self) -> Revision;
+
     async fn get(&self, key: &Key) -> Result<Option<Stored>, StoreError>;
 
     /// Lists the keys under `prefix` in key order.

@@ -1,7 +1,7 @@
 use super::*;
 use crate::store::ListFilter;
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde_json::json;
 
 fn open(dir: &tempfile::TempDir) -> EmbeddedStore {
@@ -178,6 +178,23 @@ async fn watches_replay_then_follow_and_see_deletions() {
         .map(|e| e.expect("event").expect("ok").revision)
         .collect();
     assert_eq!(revs, [2, 3]);
+}
+
+#[tokio::test]
+async fn a_write_is_delivered_to_watches_before_it_returns_and_progress_covers_other_spaces() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    assert_eq!(store.delivered(), 0);
+    let mut quiet = store.watch(&prefix(Some("s1")), 0).expect("watch");
+    assert!(quiet.next().now_or_never().is_none(), "nothing under s1: it waits");
+    let written = store.write(put("s2", "a", "1", Precondition::Absent)).await.expect("create");
+    // The watch of s1 has nothing waiting, so it has seen everything under s1 up to here.
+    assert_eq!(store.delivered(), written.revision);
+    assert!(quiet.next().now_or_never().is_none());
+    let mine = store.write(put("s1", "a", "1", Precondition::Absent)).await.expect("create");
+    assert_eq!(store.delivered(), mine.revision);
+    let got = quiet.next().now_or_never().flatten().expect("waiting once delivered").expect("ok");
+    assert_eq!(got.revision, mine.revision);
 }
 
 #[tokio::test]
