@@ -71,6 +71,14 @@ pub struct ClientSpec {
 }
 
 impl ClientSpec {
+    /// HTTPS (or HTTP) to the current context of `kubeconfig`.
+    pub async fn network(kubeconfig: kube::config::Kubeconfig) -> Result<Self, SpaceError> {
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .map_err(|e| SpaceError::Kubeconfig(e.to_string()))?;
+        Ok(Self { config, transport: Transport::Network })
+    }
+
     /// A new client, whose task is on the current runtime.
     pub fn client(&self) -> Result<kube::Client, SpaceError> {
         self.transport.client(self.config.clone())

@@ -72,10 +72,7 @@ pub(crate) fn for_space(mut kc: Kubeconfig, space: &str) -> Result<Kubeconfig, S
 
 /// A client for a kubeconfig's current context.
 pub async fn client_for(kc: Kubeconfig) -> Result<kube::Client, SpaceError> {
-    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-        .await
-        .map_err(|e| SpaceError::Kubeconfig(e.to_string()))?;
-    crate::connect::client(config)
+    ClientSpec::network(kc).await?.client()
 }
 
 impl EmbeddedProvider {

@@ -7,7 +7,7 @@ use kube::config::Kubeconfig;
 use orrery_mailbox::MailboxController;
 use orrery_runtime::{LeaderElector, LeaseConfig, Metrics, Shutdown, serve_metrics, unique_identity};
 use orrery_scheduler::SchedulerController;
-use orrery_spaces::connect::{ClientSpec, Transport};
+use orrery_spaces::connect::ClientSpec;
 use orrery_spaces::{EmbeddedProvider, KubeconfigProvider, SpaceProvider};
 use orrery_summarizer::Summarizer;
 use orrery_translator::TranslatorController;
@@ -110,8 +110,7 @@ pub(crate) async fn run_controllers(
     lease.lease_duration = duration;
     lease.renew_deadline = duration * 2 / 3;
     lease.retry_period = duration * 2 / 15;
-    let spec = wiring.lease.clone();
-    let elector = LeaderElector::spawn_dedicated(move || spec.client(), lease, shutdown.clone())?;
+    let elector = LeaderElector::spawn_dedicated(|| wiring.lease.client(), lease, shutdown.clone())?;
     let mut leading = elector.subscribe();
     eprintln!("{identity} waiting to lead");
     let controllers = if wiring.mailboxes.is_some() {
@@ -183,10 +182,7 @@ fn read_kubeconfig(path: Option<&PathBuf>) -> anyhow::Result<Kubeconfig> {
 pub async fn controllers(args: Args) -> anyhow::Result<()> {
     let kubeconfig = read_kubeconfig(args.kubeconfig.as_ref())?;
     let wiring = if args.spaces_from_contexts {
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig.clone(), &Default::default())
-            .await
-            .context("the current context of --kubeconfig")?;
-        let lease = ClientSpec { config, transport: Transport::Network };
+        let lease = ClientSpec::network(kubeconfig.clone()).await.context("the current context of --kubeconfig")?;
         let spaces: Arc<dyn SpaceProvider> = Arc::new(KubeconfigProvider::from_contexts(kubeconfig).await?);
         let mailboxes: Option<Arc<dyn SpaceProvider>> = match &args.mailbox_host_kubeconfig {
             Some(path) => Some(Arc::new(EmbeddedProvider::new(read_kubeconfig(Some(path))?).await?)),

@@ -8,8 +8,8 @@
 //!
 //! Leases are served apart, in a small bound of their own, as API Priority and Fairness
 //! gives leader election its own priority level: a controller that cannot renew its Lease
-//! stops (`orrery up` does after 40 s), and at 10,000 WECs a renewal queued behind the
-//! fleet's writes for longer than that.
+//! within its renew deadline (40 s under `orrery up`) stands down, and at 10,000 WECs a
+//! renewal could queue behind the fleet's writes for longer than that.
 //!
 //! Why bound at all: 10,000 syncers each writing status put 20,000 writes in the server at
 //! once. Each holds its parsed object, its patch and the merge in memory while it waits for

@@ -124,20 +124,19 @@ impl Watcher {
         let mut called = timeout <= BOOKMARK_BEFORE_DEADLINE;
         let allowed = self.ctx.params.allow_watch_bookmarks;
         loop {
-            let bookmark = tokio::select! {
-                event = stream.next() => match self.next(event).await {
-                    true => continue,
-                    false => return,
-                },
-                _ = bookmarks.tick(), if allowed => true,
-                _ = &mut last_call, if allowed && !called => {
-                    called = true;
-                    true
+            tokio::select! {
+                event = stream.next() => {
+                    if self.next(event).await {
+                        continue;
+                    }
+                    return;
                 }
+                _ = bookmarks.tick(), if allowed => {}
+                _ = &mut last_call, if allowed && !called => called = true,
                 _ = &mut deadline => return,
                 _ = self.tx.closed() => return,
-            };
-            if bookmark && !self.bookmark_progress(&mut stream).await {
+            }
+            if !self.bookmark_progress(&mut stream).await {
                 return;
             }
         }
