@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+mod date;
 pub mod kubeconfig;
 pub mod patch;
 pub mod pki;

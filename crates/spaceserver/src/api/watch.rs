@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 /// How often a watch that allows bookmarks gets one.
 const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
@@ -75,173 +75,238 @@ pub(super) async fn watch(server: &Arc<ApiServer>, ctx: Ctx, wildcard: bool) -> 
         Some(t) => Duration::from_secs(t),
         None => Duration::from_secs(rand::rng().random_range(1800..3600)),
     };
-    let (tx, rx) = mpsc::channel::<std::result::Result<Bytes, Infallible>>(64);
-    let store = server.store.clone();
-    let watcher = Watcher { ctx: Arc::new(ctx), store, selection, wildcard, tx, last_revision: start };
-    tokio::spawn(watcher.run(initial_items, start, stream, timeout));
-    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    let allowed = p.allow_watch_bookmarks;
+    let end_initial = p.send_initial_events == Some(true);
+    let now = Instant::now();
+    let watcher = Watcher {
+        ctx: Arc::new(ctx),
+        store: server.store.clone(),
+        selection,
+        wildcard,
+        last_revision: start,
+        initial: initial_items.into_iter(),
+        end_initial,
+        stream: Some(stream),
+        ended: false,
+        pending: None,
+        alarm: Box::pin(tokio::time::sleep_until(first_alarm(now, timeout, allowed))),
+        deadline: now + timeout,
+        bookmarks: tokio::time::interval_at(now + BOOKMARK_EVERY, BOOKMARK_EVERY),
+        allowed,
+    };
+    // Pulled by the connection as it has room to send: no task and no channel of its own,
+    // which 60,000 watches (10,000 syncers) paid a kilobyte or two each for.
+    let lines = futures::stream::unfold(watcher, |mut w| async move {
+        let line = w.next_line().await?;
+        Some((Ok::<_, Infallible>(line), w))
+    });
+    let body = Body::from_stream(lines);
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
+/// When a watch's alarm first goes off: for the last bookmark just before its deadline,
+/// when it gets bookmarks and has that long; else at the deadline.
+fn first_alarm(now: Instant, timeout: Duration, bookmarks: bool) -> Instant {
+    if bookmarks && timeout > BOOKMARK_BEFORE_DEADLINE {
+        now + (timeout - BOOKMARK_BEFORE_DEADLINE)
+    } else {
+        now + timeout
+    }
+}
+
+/// One watch, producing its lines as its response body asks for them.
 struct Watcher {
     ctx: Arc<Ctx>,
     store: Arc<dyn Store>,
     selection: Selection,
     wildcard: bool,
-    tx: mpsc::Sender<std::result::Result<Bytes, Infallible>>,
     last_revision: Revision,
+    /// The initial state still to send as ADDED.
+    initial: std::vec::IntoIter<(crate::store::Key, crate::store::Stored)>,
+    /// Whether the initial state ends with a bookmark (`sendInitialEvents`).
+    end_initial: bool,
+    /// The store's stream (taken out while a line is awaited).
+    stream: Option<std::result::Result<WatchStream, StoreError>>,
+    /// Set with the watch's last line (an ERROR) or when it ends without one.
+    ended: bool,
+    /// A line made ahead of the one just returned (an event found while bookmarking).
+    pending: Option<Bytes>,
+    /// Goes off for the last bookmark ([`first_alarm`]), then at the deadline.
+    alarm: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// The watch ends here (`timeoutSeconds`, or a random half hour to an hour).
+    deadline: Instant,
+    bookmarks: tokio::time::Interval,
+    /// Whether the client takes bookmarks.
+    allowed: bool,
+}
+
+/// What handling one of the store's events gives.
+enum Step {
+    Send(Bytes),
+    /// Nothing for this watch.
+    Skip,
+    /// The watch ends, after its last line (an ERROR) if it has one.
+    End(Option<Bytes>),
 }
 
 impl Watcher {
-    async fn run(
-        mut self,
-        initial: Vec<(crate::store::Key, crate::store::Stored)>,
-        start: Revision,
-        stream: std::result::Result<crate::store::WatchStream, StoreError>,
-        timeout: Duration,
-    ) {
-        for (key, stored) in initial {
+    /// The next line to send; `None` ends the watch.
+    async fn next_line(&mut self) -> Option<Bytes> {
+        if let Some(line) = self.pending.take() {
+            return Some(line);
+        }
+        if self.ended {
+            return None;
+        }
+        while let Some((key, stored)) = self.initial.next() {
             let Ok(obj) = super::crud::parse_stored(&stored) else { continue };
-            if self.selection.matches(&obj) && !self.send("ADDED", obj, key.space()).await {
-                return;
+            if self.selection.matches(&obj) {
+                return Some(self.send("ADDED", obj, key.space()));
             }
         }
-        if self.ctx.params.send_initial_events == Some(true) && !self.bookmark(start, true).await {
-            return;
+        if std::mem::take(&mut self.end_initial) {
+            return Some(self.bookmark(self.last_revision, true));
         }
-        let mut stream = match stream {
+        let mut stream = match self.stream.take()? {
             Ok(s) => s,
             Err(e) => {
-                self.error(e).await;
-                return;
+                self.ended = true;
+                return Some(self.error(e));
             }
         };
-        let deadline = tokio::time::sleep(timeout);
-        tokio::pin!(deadline);
-        let mut bookmarks = tokio::time::interval_at(tokio::time::Instant::now() + BOOKMARK_EVERY, BOOKMARK_EVERY);
-        let last_call = tokio::time::sleep(timeout.saturating_sub(BOOKMARK_BEFORE_DEADLINE));
-        tokio::pin!(last_call);
-        let mut called = timeout <= BOOKMARK_BEFORE_DEADLINE;
-        let allowed = self.ctx.params.allow_watch_bookmarks;
+        let line = self.live(&mut stream).await;
+        if !self.ended {
+            self.stream = Some(Ok(stream));
+        }
+        line
+    }
+
+    /// The next line of the live phase: an event, or a bookmark when one is due.
+    async fn live(&mut self, stream: &mut WatchStream) -> Option<Bytes> {
         loop {
             tokio::select! {
-                event = stream.next() => {
-                    if self.next(event).await {
-                        continue;
+                event = stream.next() => match self.next(event) {
+                    Step::Send(line) => return Some(line),
+                    Step::Skip => continue,
+                    Step::End(last) => return last,
+                },
+                _ = self.bookmarks.tick(), if self.allowed => {}
+                _ = self.alarm.as_mut() => {
+                    if self.alarm.deadline() >= self.deadline {
+                        self.ended = true;
+                        return None;
                     }
-                    return;
+                    let deadline = self.deadline;
+                    self.alarm.as_mut().reset(deadline);
                 }
-                _ = bookmarks.tick(), if allowed => {}
-                _ = &mut last_call, if allowed && !called => called = true,
-                _ = &mut deadline => return,
-                _ = self.tx.closed() => return,
             }
-            if !self.bookmark_progress(&mut stream).await {
-                return;
-            }
+            return self.bookmark_progress(stream);
         }
     }
 
-    /// Handles what the store's stream gave; `false` ends the watch.
-    async fn next(&mut self, event: Option<Result<Arc<Event>, StoreError>>) -> bool {
-        match event {
-            Some(Ok(e)) => self.event(&e).await,
-            Some(Err(e)) => {
-                self.error(e).await;
-                false
-            }
-            None => false,
-        }
+    /// Handles what the store's stream gave.
+    fn next(&mut self, event: Option<std::result::Result<Arc<Event>, StoreError>>) -> Step {
+        let last = match event {
+            Some(Ok(e)) => return self.event(&e).map_or(Step::Skip, Step::Send),
+            Some(Err(e)) => Some(self.error(e)),
+            None => None,
+        };
+        self.ended = true;
+        Step::End(last)
     }
 
     /// A bookmark at the newest revision this watch is known to have seen everything up
     /// to: the store's delivered revision, when the stream has nothing waiting (a watch of
     /// a quiet resource would otherwise carry its last event's revision, which a busy
     /// store's history soon drops, and the client would relist when it resumes); else the
-    /// revision of what was waiting, once handled.
-    async fn bookmark_progress(&mut self, stream: &mut WatchStream) -> bool {
+    /// revision of what was waiting, once handled (that event's line goes first).
+    fn bookmark_progress(&mut self, stream: &mut WatchStream) -> Option<Bytes> {
         // Read before looking at the stream: whatever it was handed up to here is waiting.
         let delivered = self.store.delivered();
-        match stream.next().now_or_never() {
-            None => self.last_revision = self.last_revision.max(delivered),
-            Some(event) => {
-                if !self.next(event).await {
-                    return false;
-                }
+        let first = match stream.next().now_or_never() {
+            None => {
+                self.last_revision = self.last_revision.max(delivered);
+                None
             }
+            Some(event) => match self.next(event) {
+                Step::Send(line) => Some(line),
+                Step::Skip => None,
+                Step::End(last) => return last,
+            },
+        };
+        let bookmark = self.bookmark(self.last_revision, false);
+        match first {
+            Some(line) => {
+                self.pending = Some(bookmark);
+                Some(line)
+            }
+            None => Some(bookmark),
         }
-        self.bookmark(self.last_revision, false).await
     }
 
-    async fn event(&mut self, e: &Event) -> bool {
+    /// The line for one event, if this watch sends one.
+    fn event(&mut self, e: &Event) -> Option<Bytes> {
         self.last_revision = e.revision;
         if !table::wants_table(&self.ctx) {
             match self.selection.by_key(e.key.namespace(), e.key.name()) {
-                Some(true) => return self.plain(e).await,
-                Some(false) => return true,
+                Some(true) => return self.plain(e),
+                Some(false) => return None,
                 None => {}
             }
         }
         let parse = |b: &Bytes| serde_json::from_slice::<Value>(b).ok();
-        let Some(mut now) = parse(&e.object) else { return true };
+        let mut now = parse(&e.object)?;
         super::object::set_revision(&mut now, e.revision);
         let before = e.previous.as_ref().and_then(parse).map(|p| self.selection.matches(&p)).unwrap_or(false);
         let after = !e.deleted && self.selection.matches(&now);
         let kind = match (e.previous.is_some(), e.deleted, before, after) {
             (_, true, true, _) => "DELETED",
-            (_, true, false, _) => return true,
+            (_, true, false, _) => return None,
             (false, false, _, true) => "ADDED",
             (true, false, true, true) => "MODIFIED",
             (true, false, false, true) => "ADDED",
             (true, false, true, false) => "DELETED",
-            _ => return true,
+            _ => return None,
         };
-        self.send(kind, now, e.key.space()).await
+        Some(self.send(kind, now, e.key.space()))
     }
 
     /// Without tables, and with selectors the key decides, every watcher of a resource
     /// version that gets an event sends the same line for it (the watches of every space,
     /// the same space-tagged line): encode it once, for all of them. A syncer's watch of its
     /// `the-one` is one of these: its heartbeats no longer cost a decode and an encode each.
-    async fn plain(&self, e: &Event) -> bool {
+    fn plain(&self, e: &Event) -> Option<Bytes> {
         let space = self.wildcard.then_some(e.key.space());
         let slot = &e.presented[usize::from(self.wildcard)];
         let object = || Presenter::new(&self.ctx).present(&e.object, e.revision, space).map(presenting::into_bytes);
-        let Some(line) = shared_line(&self.ctx, slot, event_kind(e), object) else {
-            return true;
-        };
-        self.tx.send(Ok(line)).await.is_ok()
+        shared_line(&self.ctx, slot, event_kind(e), object)
     }
 
-    async fn send(&self, kind: &str, obj: Value, space: &str) -> bool {
+    fn send(&self, kind: &str, obj: Value, space: &str) -> Bytes {
         let mut obj = present(&self.ctx, obj);
         if self.wildcard {
             tag_space(&mut obj, space);
         }
         let obj = if table::wants_table(&self.ctx) { table::row_table(&self.ctx, &obj) } else { obj };
-        self.line(kind, &obj).await
+        Line { kind, object: &obj }.encode()
     }
 
-    async fn bookmark(&self, revision: Revision, initial_end: bool) -> bool {
+    fn bookmark(&self, revision: Revision, initial_end: bool) -> Bytes {
         let mut metadata = json!({"resourceVersion": revision.to_string()});
         if initial_end {
             metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
         let object =
             json!({"kind": self.ctx.info.kind, "apiVersion": self.ctx.info.api_version(), "metadata": metadata});
-        self.line("BOOKMARK", &object).await
+        Line { kind: "BOOKMARK", object: &object }.encode()
     }
 
-    async fn error(&self, e: StoreError) {
+    fn error(&self, e: StoreError) -> Bytes {
         let status = match e {
             StoreError::Expired { .. } => ApiError::gone(e.to_string()),
             other => ApiError::internal(other.to_string()),
         };
-        self.line("ERROR", &status.to_status()).await;
-    }
-
-    async fn line<T: Serialize>(&self, kind: &str, object: &T) -> bool {
-        self.tx.send(Ok(Line { kind, object }.encode())).await.is_ok()
+        Line { kind: "ERROR", object: &status.to_status() }.encode()
     }
 }
 
