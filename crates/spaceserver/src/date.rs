@@ -17,24 +17,25 @@ thread_local! {
     static CURRENT: RefCell<Option<(i64, HeaderValue)>> = const { RefCell::new(None) };
 }
 
-/// The `Date` header value for `now` (RFC 9110's IMF-fixdate), marked sensitive.
-pub fn header_value(now: Timestamp) -> HeaderValue {
+/// The `Date` header value for `now` (RFC 9110's IMF-fixdate), marked sensitive; `None`
+/// for a time it cannot express (a year past 9999), when a response goes without one.
+pub fn header_value(now: Timestamp) -> Option<HeaderValue> {
     let second = now.as_second();
     CURRENT.with_borrow_mut(|current| match current {
-        Some((s, v)) if *s == second => v.clone(),
+        Some((s, v)) if *s == second => Some(v.clone()),
         _ => {
-            let v = format(now);
+            let v = format(now)?;
             *current = Some((second, v.clone()));
-            v
+            Some(v)
         }
     })
 }
 
-fn format(now: Timestamp) -> HeaderValue {
-    let text = DateTimePrinter::new().timestamp_to_rfc9110_string(&now).unwrap_or_default();
-    let mut v = HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""));
+fn format(now: Timestamp) -> Option<HeaderValue> {
+    let text = DateTimePrinter::new().timestamp_to_rfc9110_string(&now).ok()?;
+    let mut v = HeaderValue::from_str(&text).ok()?;
     v.set_sensitive(true);
-    v
+    Some(v)
 }
 
 #[cfg(test)]
@@ -49,7 +50,7 @@ mod tests {
             (1_795_452_940, "Mon, 23 Nov 2026 16:55:40 GMT"),
         ];
         for (second, want) in cases {
-            let v = header_value(Timestamp::from_second(second).expect("in range"));
+            let v = header_value(Timestamp::from_second(second).expect("in range")).expect("a date");
             assert_eq!(v.to_str().expect("ascii"), want);
             assert!(v.is_sensitive(), "{want}");
         }

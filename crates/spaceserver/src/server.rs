@@ -179,8 +179,9 @@ async fn accept_loop(listener: TcpListener, tls: Option<tokio_rustls::TlsAccepto
                 let handled = Box::pin(api.clone().handle(req.map(Body::new)));
                 async move {
                     let mut response = handled.await;
-                    let date = crate::date::header_value(jiff::Timestamp::now());
-                    response.headers_mut().insert(axum::http::header::DATE, date);
+                    if let Some(date) = crate::date::header_value(jiff::Timestamp::now()) {
+                        response.headers_mut().insert(axum::http::header::DATE, date);
+                    }
                     Ok::<_, Infallible>(response)
                 }
             });

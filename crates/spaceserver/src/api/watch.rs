@@ -18,6 +18,7 @@ use rand::Rng;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::convert::Infallible;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -87,7 +88,6 @@ pub(super) async fn watch(server: &Arc<ApiServer>, ctx: Ctx, wildcard: bool) -> 
         initial: initial_items.into_iter(),
         end_initial,
         stream: Some(stream),
-        ended: false,
         pending: None,
         alarm: Box::pin(tokio::time::sleep_until(first_alarm(now, timeout, allowed))),
         deadline: now + timeout,
@@ -125,10 +125,9 @@ struct Watcher {
     initial: std::vec::IntoIter<(crate::store::Key, crate::store::Stored)>,
     /// Whether the initial state ends with a bookmark (`sendInitialEvents`).
     end_initial: bool,
-    /// The store's stream (taken out while a line is awaited).
+    /// The store's stream: taken out while a line is awaited, and not put back once the
+    /// watch is over.
     stream: Option<std::result::Result<WatchStream, StoreError>>,
-    /// Set with the watch's last line (an ERROR) or when it ends without one.
-    ended: bool,
     /// A line made ahead of the one just returned (an event found while bookmarking).
     pending: Option<Bytes>,
     /// Goes off for the last bookmark ([`first_alarm`]), then at the deadline.
@@ -155,9 +154,6 @@ impl Watcher {
         if let Some(line) = self.pending.take() {
             return Some(line);
         }
-        if self.ended {
-            return None;
-        }
         while let Some((key, stored)) = self.initial.next() {
             let Ok(obj) = super::crud::parse_stored(&stored) else { continue };
             if self.selection.matches(&obj) {
@@ -169,32 +165,31 @@ impl Watcher {
         }
         let mut stream = match self.stream.take()? {
             Ok(s) => s,
-            Err(e) => {
-                self.ended = true;
-                return Some(self.error(e));
-            }
+            Err(e) => return Some(self.error(e)),
         };
-        let line = self.live(&mut stream).await;
-        if !self.ended {
-            self.stream = Some(Ok(stream));
+        match self.live(&mut stream).await {
+            ControlFlow::Continue(line) => {
+                self.stream = Some(Ok(stream));
+                Some(line)
+            }
+            ControlFlow::Break(last) => last,
         }
-        line
     }
 
-    /// The next line of the live phase: an event, or a bookmark when one is due.
-    async fn live(&mut self, stream: &mut WatchStream) -> Option<Bytes> {
+    /// The next line of the live phase, an event or a bookmark when one is due; or the
+    /// end of the watch, after its last line if it has one.
+    async fn live(&mut self, stream: &mut WatchStream) -> ControlFlow<Option<Bytes>, Bytes> {
         loop {
             tokio::select! {
                 event = stream.next() => match self.next(event) {
-                    Step::Send(line) => return Some(line),
+                    Step::Send(line) => return ControlFlow::Continue(line),
                     Step::Skip => continue,
-                    Step::End(last) => return last,
+                    Step::End(last) => return ControlFlow::Break(last),
                 },
                 _ = self.bookmarks.tick(), if self.allowed => {}
                 _ = self.alarm.as_mut() => {
                     if self.alarm.deadline() >= self.deadline {
-                        self.ended = true;
-                        return None;
+                        return ControlFlow::Break(None);
                     }
                     let deadline = self.deadline;
                     self.alarm.as_mut().reset(deadline);
@@ -206,13 +201,11 @@ impl Watcher {
 
     /// Handles what the store's stream gave.
     fn next(&mut self, event: Option<std::result::Result<Arc<Event>, StoreError>>) -> Step {
-        let last = match event {
-            Some(Ok(e)) => return self.event(&e).map_or(Step::Skip, Step::Send),
-            Some(Err(e)) => Some(self.error(e)),
-            None => None,
-        };
-        self.ended = true;
-        Step::End(last)
+        match event {
+            Some(Ok(e)) => self.event(&e).map_or(Step::Skip, Step::Send),
+            Some(Err(e)) => Step::End(Some(self.error(e))),
+            None => Step::End(None),
+        }
     }
 
     /// A bookmark at the newest revision this watch is known to have seen everything up
@@ -220,7 +213,7 @@ impl Watcher {
     /// a quiet resource would otherwise carry its last event's revision, which a busy
     /// store's history soon drops, and the client would relist when it resumes); else the
     /// revision of what was waiting, once handled (that event's line goes first).
-    fn bookmark_progress(&mut self, stream: &mut WatchStream) -> Option<Bytes> {
+    fn bookmark_progress(&mut self, stream: &mut WatchStream) -> ControlFlow<Option<Bytes>, Bytes> {
         // Read before looking at the stream: whatever it was handed up to here is waiting.
         let delivered = self.store.delivered();
         let first = match stream.next().now_or_never() {
@@ -231,16 +224,16 @@ impl Watcher {
             Some(event) => match self.next(event) {
                 Step::Send(line) => Some(line),
                 Step::Skip => None,
-                Step::End(last) => return last,
+                Step::End(last) => return ControlFlow::Break(last),
             },
         };
         let bookmark = self.bookmark(self.last_revision, false);
         match first {
             Some(line) => {
                 self.pending = Some(bookmark);
-                Some(line)
+                ControlFlow::Continue(line)
             }
-            None => Some(bookmark),
+            None => ControlFlow::Continue(bookmark),
         }
     }
 
