@@ -20,7 +20,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ApiResource, Patch, PatchParams};
 use orrery_api::SyncTarget;
 use orrery_runtime::{Change, Key, Metrics, QueueConfig, Shutdown, Store, WorkQueue, Writer, reflect, run_workers};
-use orrery_spaces::{ManagedFields, MultiEvent, SpaceError, SpaceProvider};
+use orrery_spaces::{Fields, MultiEvent, SpaceError, SpaceProvider};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
@@ -55,7 +55,7 @@ pub struct MailboxController {
     queue: WorkQueue<TargetKey>,
     /// SyncTargets whose heartbeat, condition or grant is due a write.
     beat_queue: WorkQueue<TargetKey>,
-    /// The SyncTargets of every space.
+    /// The SyncTargets of every space, as identities (names and uids).
     targets: Store,
     /// UIDs of SyncTargets that went away (or were replaced by one of the same name), so
     /// their mailbox can be deleted.
@@ -159,8 +159,9 @@ impl MailboxController {
     }
 
     async fn follow_targets(self: Arc<Self>) {
-        let events = self.inventory.watch_all(ApiResource::erase::<SyncTarget>(&()), ManagedFields::Skip);
-        let mut changes = reflect(Writer::new(self.targets.clone()), events).boxed();
+        let events = self.inventory.watch_all(ApiResource::erase::<SyncTarget>(&()), Fields::Unmanaged);
+        // Only names and uids are read: a mailbox depends on nothing else.
+        let mut changes = reflect(Writer::identities(self.targets.clone()), events).boxed();
         while let Some(change) = changes.next().await {
             match change {
                 Change::Applied { key, old, new } => {

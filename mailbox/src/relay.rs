@@ -10,7 +10,7 @@ use kube::ResourceExt;
 use kube::api::{Api, ApiResource, Patch, PatchParams};
 use orrery_api::keys::{HEARTBEAT_INTERVAL, SYNCER_CONFIG_NAME, heartbeat_interval};
 use orrery_api::{SyncTarget, SyncerConfig};
-use orrery_spaces::{ManagedFields, MultiEvent};
+use orrery_spaces::{Fields, MultiEvent};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,7 +87,7 @@ impl MailboxController {
     /// the events behind them (minutes at 10,000 WECs), and decisions made on old events
     /// were wrong.
     pub(crate) async fn relay_heartbeats(self: Arc<Self>) {
-        let mut events = self.mailboxes.watch_all(ApiResource::erase::<SyncerConfig>(&()), ManagedFields::Skip);
+        let mut events = self.mailboxes.watch_all(ApiResource::erase::<SyncerConfig>(&()), Fields::Unmanaged);
         while let Some(event) = events.next().await {
             let t = match event {
                 Ok(MultiEvent::Apply(t) | MultiEvent::InitApply(t)) => t,

@@ -21,10 +21,11 @@ use std::borrow::Cow;
 use std::fmt;
 
 /// A [`DynamicObject`] that decodes in one pass; with `MANAGED` false, without
-/// `metadata.managedFields`, which it skips unread. Use it as the `K` of an `Api` and take
-/// the object out with [`Decoded::into_inner`] or [`into_dynamic`].
+/// `metadata.managedFields`, and with `DATA` false, without any field but `apiVersion`,
+/// `kind` and `metadata`: what is left out is skipped unread. Use it as the `K` of an
+/// `Api` and take the object out with [`Decoded::into_inner`] or [`into_dynamic`].
 #[derive(Clone, Debug, PartialEq)]
-pub struct Decoded<const MANAGED: bool>(pub DynamicObject);
+pub struct Decoded<const MANAGED: bool, const DATA: bool = true>(pub DynamicObject);
 
 /// An object decoded whole, in one pass.
 pub type Dynamic = Decoded<true>;
@@ -34,46 +35,57 @@ pub type Dynamic = Decoded<true>;
 /// a field tree per manager, all of which would be decoded only to be dropped.
 pub type Unmanaged = Decoded<false>;
 
-impl<const MANAGED: bool> Decoded<MANAGED> {
+/// An object's type and metadata (without `managedFields`), for readers of labels and
+/// annotations only, as the translator of Locations (their parameters).
+pub type Metadata = Decoded<false, false>;
+
+impl<const MANAGED: bool, const DATA: bool> Decoded<MANAGED, DATA> {
     pub fn into_inner(self) -> DynamicObject {
         self.0
     }
 }
 
-/// Whether a watch's objects keep `metadata.managedFields`.
+/// What of each object a watch decodes; the rest is skipped unread.
 ///
 /// Controllers cache what they watch, and an object that was applied and had its status
 /// written carries a field tree per manager: at 1,000 WECs these trees were 19 MB of the
 /// center's 135 MB heap before any workload. Only a reader of the managers or their times
 /// (the status summarizer) keeps them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ManagedFields {
-    Keep,
-    Skip,
+pub enum Fields {
+    /// The whole object.
+    All,
+    /// All but `metadata.managedFields`.
+    Unmanaged,
+    /// `apiVersion`, `kind` and `metadata` without `managedFields`: no spec, no status.
+    Metadata,
 }
 
 /// A watcher of `resource` in every namespace `client` reaches, with backoff, its objects
-/// decoded in one pass and, with [`ManagedFields::Skip`], without their `managedFields`.
+/// decoded in one pass, as much of them as `fields` says.
 pub fn watch(
     client: kube::Client,
     resource: &ApiResource,
-    fields: ManagedFields,
+    fields: Fields,
 ) -> BoxStream<'static, Result<Event<DynamicObject>, watcher::Error>> {
-    fn of<const MANAGED: bool>(
+    fn of<const MANAGED: bool, const DATA: bool>(
         client: kube::Client,
         resource: &ApiResource,
     ) -> BoxStream<'static, Result<Event<DynamicObject>, watcher::Error>> {
-        let api = kube::Api::<Decoded<MANAGED>>::all_with(client, resource);
+        let api = kube::Api::<Decoded<MANAGED, DATA>>::all_with(client, resource);
         watcher(api, watcher::Config::default()).default_backoff().map(|r| r.map(into_dynamic)).boxed()
     }
     match fields {
-        ManagedFields::Keep => of::<true>(client, resource),
-        ManagedFields::Skip => of::<false>(client, resource),
+        Fields::All => of::<true, true>(client, resource),
+        Fields::Unmanaged => of::<false, true>(client, resource),
+        Fields::Metadata => of::<false, false>(client, resource),
     }
 }
 
 /// A watcher's event of [`Decoded`] objects, as one of [`DynamicObject`]s.
-pub fn into_dynamic<const MANAGED: bool>(event: Event<Decoded<MANAGED>>) -> Event<DynamicObject> {
+pub fn into_dynamic<const MANAGED: bool, const DATA: bool>(
+    event: Event<Decoded<MANAGED, DATA>>,
+) -> Event<DynamicObject> {
     match event {
         Event::Init => Event::Init,
         Event::InitApply(o) => Event::InitApply(o.0),
@@ -83,7 +95,7 @@ pub fn into_dynamic<const MANAGED: bool>(event: Event<Decoded<MANAGED>>) -> Even
     }
 }
 
-impl<const MANAGED: bool> kube::Resource for Decoded<MANAGED> {
+impl<const MANAGED: bool, const DATA: bool> kube::Resource for Decoded<MANAGED, DATA> {
     type DynamicType = ApiResource;
     type Scope = DynamicResourceScope;
 
@@ -116,28 +128,28 @@ impl<const MANAGED: bool> kube::Resource for Decoded<MANAGED> {
     }
 }
 
-impl<const MANAGED: bool> Serialize for Decoded<MANAGED> {
+impl<const MANAGED: bool, const DATA: bool> Serialize for Decoded<MANAGED, DATA> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.0.serialize(serializer)
     }
 }
 
-impl<'de, const MANAGED: bool> Deserialize<'de> for Decoded<MANAGED> {
+impl<'de, const MANAGED: bool, const DATA: bool> Deserialize<'de> for Decoded<MANAGED, DATA> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(ObjectVisitor::<MANAGED>)
+        deserializer.deserialize_map(ObjectVisitor::<MANAGED, DATA>)
     }
 }
 
-struct ObjectVisitor<const MANAGED: bool>;
+struct ObjectVisitor<const MANAGED: bool, const DATA: bool>;
 
-impl<'de, const MANAGED: bool> Visitor<'de> for ObjectVisitor<MANAGED> {
-    type Value = Decoded<MANAGED>;
+impl<'de, const MANAGED: bool, const DATA: bool> Visitor<'de> for ObjectVisitor<MANAGED, DATA> {
+    type Value = Decoded<MANAGED, DATA>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a Kubernetes object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Decoded<MANAGED>, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Decoded<MANAGED, DATA>, A::Error> {
         let (mut api_version, mut kind, mut metadata) = (None, None, None);
         let mut data = serde_json::Map::new();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
@@ -146,6 +158,9 @@ impl<'de, const MANAGED: bool> Visitor<'de> for ObjectVisitor<MANAGED> {
                 "kind" => kind = Some(map.next_value::<String>()?),
                 "metadata" if MANAGED => metadata = Some(map.next_value::<ObjectMeta>()?),
                 "metadata" => metadata = Some(map.next_value_seed(WithoutManagedFields)?),
+                _ if !DATA => {
+                    map.next_value::<IgnoredAny>()?;
+                }
                 _ => {
                     let value = map.next_value::<serde_json::Value>()?;
                     data.insert(key.into_owned(), value);
@@ -242,11 +257,33 @@ mod tests {
         }
     }
 
+    /// Metadata only: the type and metadata as without managedFields, no other field.
+    #[test]
+    fn metadata_is_the_object_without_data_or_managed_fields() {
+        let cases = [
+            json!({"apiVersion": "edge.kubestellar.io/v2alpha1", "kind": "Location",
+                   "metadata": {"name": "a", "labels": {"x": "y"}, "annotations": {"p": "q"},
+                                "managedFields": [{"manager": "m", "operation": "Apply"}]},
+                   "spec": {"instanceSelector": {"matchLabels": {"x": "y"}}}, "status": {"n": 1}}),
+            json!({"metadata": {"name": "bare"}}),
+            json!({"kind": "Thing", "items": [1, {"two": 2}], "metadata": {"name": "late"}}),
+        ];
+        for case in cases {
+            let text = case.to_string();
+            let mut want: DynamicObject = serde_json::from_str(&text).expect("kube decodes it");
+            want.metadata.managed_fields = None;
+            want.data = json!({});
+            let ours: Metadata = serde_json::from_str(&text).expect("this decodes it");
+            assert_eq!(ours.0, want, "{text}");
+        }
+    }
+
     #[test]
     fn bad_input_is_an_error_not_a_default() {
         for text in [r#"{"metadata": 5}"#, r#"{"kind": 1}"#, "[1]", "7", r#"{"a": }"#, r#"{"metadata": {"name": 5}}"#] {
             assert!(serde_json::from_str::<Dynamic>(text).is_err(), "{text}");
             assert!(serde_json::from_str::<Unmanaged>(text).is_err(), "{text}");
+            assert!(serde_json::from_str::<Metadata>(text).is_err(), "{text}");
         }
     }
 

@@ -2,7 +2,7 @@
 //! by URL prefix, and multi-space watches as one wildcard watch.
 
 use crate::connect::{ClientSpec, Transport};
-use crate::{ManagedFields, MultiEvent, SPACE_ANNOTATION, SpaceError, SpaceProvider, decode, fan_in, tag};
+use crate::{Fields, MultiEvent, SPACE_ANNOTATION, SpaceError, SpaceProvider, decode, fan_in, tag};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use k8s_openapi::api::core::v1::Secret;
@@ -187,7 +187,7 @@ impl SpaceProvider for EmbeddedProvider {
     }
 
     fn watch_spaces(&self) -> BoxStream<'static, Result<MultiEvent, SpaceError>> {
-        decode::watch(self.root.clone(), &orrery_api::space::api_resource(), ManagedFields::Skip)
+        decode::watch(self.root.clone(), &orrery_api::space::api_resource(), Fields::Unmanaged)
             .map(|r| {
                 r.map(|e| tag(e, Some(ROOT), |o| o.metadata.name.clone().unwrap_or_default()))
                     .map_err(|e| SpaceError::Kubeconfig(format!("space watch: {e}")))
@@ -199,16 +199,12 @@ impl SpaceProvider for EmbeddedProvider {
         &self,
         resource: ApiResource,
         spaces: &[String],
-        fields: ManagedFields,
+        fields: Fields,
     ) -> BoxStream<'static, Result<MultiEvent, SpaceError>> {
         fan_in(spaces.iter().map(|s| (s.clone(), space_client(&self.base, s))).collect(), &resource, fields)
     }
 
-    fn watch_all(
-        &self,
-        resource: ApiResource,
-        fields: ManagedFields,
-    ) -> BoxStream<'static, Result<MultiEvent, SpaceError>> {
+    fn watch_all(&self, resource: ApiResource, fields: Fields) -> BoxStream<'static, Result<MultiEvent, SpaceError>> {
         decode::watch(self.wildcard.clone(), &resource, fields)
             .map(|r| {
                 r.map(|e| tag(e, None, |o| o.annotations().get(SPACE_ANNOTATION).cloned().unwrap_or_default()))

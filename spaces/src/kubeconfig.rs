@@ -3,7 +3,7 @@
 //! provider neither creates nor deletes them; a multi-space watch fans in one watch per space.
 
 use crate::embedded::client_for;
-use crate::{ManagedFields, MultiEvent, SpaceError, SpaceProvider, fan_in};
+use crate::{Fields, MultiEvent, SpaceError, SpaceProvider, fan_in};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use kube::api::ApiResource;
@@ -82,11 +82,7 @@ impl SpaceProvider for KubeconfigProvider {
         futures::stream::pending().boxed()
     }
 
-    fn watch_all(
-        &self,
-        resource: ApiResource,
-        fields: ManagedFields,
-    ) -> BoxStream<'static, Result<MultiEvent, SpaceError>> {
+    fn watch_all(&self, resource: ApiResource, fields: Fields) -> BoxStream<'static, Result<MultiEvent, SpaceError>> {
         fan_in(self.clients.iter().map(|(s, c)| (s.clone(), c.clone())).collect(), &resource, fields)
     }
 
@@ -94,7 +90,7 @@ impl SpaceProvider for KubeconfigProvider {
         &self,
         resource: ApiResource,
         spaces: &[String],
-        fields: ManagedFields,
+        fields: Fields,
     ) -> BoxStream<'static, Result<MultiEvent, SpaceError>> {
         let clients = spaces.iter().filter_map(|s| Some((s.clone(), self.clients.get(s)?.clone()))).collect();
         fan_in(clients, &resource, fields)

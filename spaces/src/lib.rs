@@ -12,7 +12,7 @@ pub mod decode;
 mod embedded;
 mod kubeconfig;
 
-pub use decode::ManagedFields;
+pub use decode::Fields;
 pub use embedded::{EmbeddedProvider, client_for};
 pub use kubeconfig::KubeconfigProvider;
 
@@ -78,11 +78,7 @@ pub trait SpaceProvider: Send + Sync {
 
     /// One resource in every space, as one stream (see [`MultiEvent`]), its objects with or
     /// without their `managedFields`.
-    fn watch_all(
-        &self,
-        resource: ApiResource,
-        fields: ManagedFields,
-    ) -> BoxStream<'static, Result<MultiEvent, SpaceError>>;
+    fn watch_all(&self, resource: ApiResource, fields: Fields) -> BoxStream<'static, Result<MultiEvent, SpaceError>>;
 
     /// One resource in the named spaces only: one watch per space, fanned in, each
     /// relisting on its own (`scope: Some(space)`). For a controller that follows a few
@@ -95,7 +91,7 @@ pub trait SpaceProvider: Send + Sync {
         &self,
         resource: ApiResource,
         spaces: &[String],
-        fields: ManagedFields,
+        fields: Fields,
     ) -> BoxStream<'static, Result<MultiEvent, SpaceError>>;
 
     /// The spaces themselves coming and going, with their annotations: objects tagged with
@@ -127,7 +123,7 @@ pub(crate) fn tag(
 pub(crate) fn fan_in(
     clients: Vec<(String, kube::Client)>,
     resource: &ApiResource,
-    fields: ManagedFields,
+    fields: Fields,
 ) -> BoxStream<'static, Result<MultiEvent, SpaceError>> {
     use futures::StreamExt;
     if clients.is_empty() {

@@ -5,7 +5,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ApiResource, DeleteParams, PostParams};
 use kube::config::Kubeconfig;
-use orrery_spaces::{EmbeddedProvider, KubeconfigProvider, ManagedFields, MultiEvent, SpaceProvider};
+use orrery_spaces::{EmbeddedProvider, Fields, KubeconfigProvider, MultiEvent, SpaceProvider};
 use orrery_spaceserver::server::{RunningServer, ServerConfig, start};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -44,7 +44,7 @@ async fn contract(p: &dyn SpaceProvider) {
 
     let a: Api<ConfigMap> = Api::namespaced(p.client("a").await.expect("client a"), "default");
     let b: Api<ConfigMap> = Api::namespaced(p.client("b").await.expect("client b"), "default");
-    let mut all = p.watch_all(ApiResource::erase::<ConfigMap>(&()), ManagedFields::Skip);
+    let mut all = p.watch_all(ApiResource::erase::<ConfigMap>(&()), Fields::Unmanaged);
     // Listed in every space (one relist of all of them, or one per space).
     let mut listed = std::collections::BTreeSet::new();
     let all_listed = |l: &std::collections::BTreeSet<String>| l.contains("*") || (l.contains("a") && l.contains("b"));
@@ -55,9 +55,9 @@ async fn contract(p: &dyn SpaceProvider) {
         }
     }
 
-    let mut only_b = p.watch_in(ApiResource::erase::<ConfigMap>(&()), &["b".to_owned()], ManagedFields::Skip);
+    let mut only_b = p.watch_in(ApiResource::erase::<ConfigMap>(&()), &["b".to_owned()], Fields::Unmanaged);
     expect_event(&mut only_b, |e| matches!(e, MultiEvent::InitDone { scope: Some(s) } if s == "b")).await;
-    let mut kept = p.watch_in(ApiResource::erase::<ConfigMap>(&()), &["a".to_owned()], ManagedFields::Keep);
+    let mut kept = p.watch_in(ApiResource::erase::<ConfigMap>(&()), &["a".to_owned()], Fields::All);
     expect_event(&mut kept, |e| matches!(e, MultiEvent::InitDone { scope: Some(s) } if s == "a")).await;
 
     a.create(&PostParams::default(), &cm("only-in-a")).await.expect("create in a");

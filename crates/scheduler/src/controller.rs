@@ -9,7 +9,7 @@ use futures::stream::BoxStream;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use orrery_api::{EdgePlacement, Location, SinglePlacementSlice, SyncTarget};
 use orrery_runtime::{Change, Key, Metrics, QueueConfig, Shutdown, Store, WorkQueue, Writer, reflect, run_workers};
-use orrery_spaces::{ManagedFields, SpaceError, SpaceProvider};
+use orrery_spaces::{Fields, SpaceError, SpaceProvider};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -53,14 +53,21 @@ impl SchedulerController {
     /// Runs until `shutdown`.
     pub async fn run(self: Arc<Self>, shutdown: Shutdown, workers: usize) {
         self.queue.shutdown_on(&shutdown);
-        let watch = |r: ApiResource| self.provider.watch_all(r, ManagedFields::Skip);
+        let watch = |r: ApiResource| self.provider.watch_all(r, Fields::Unmanaged);
         let follows = [
             (
                 Kind::Placement,
                 reflect(Writer::new(self.placements.clone()), watch(ApiResource::erase::<EdgePlacement>(&()))).boxed(),
             ),
-            (Kind::Location, reflect(Writer::default(), watch(ApiResource::erase::<Location>(&()))).boxed()),
-            (Kind::Target, reflect(Writer::default(), watch(ApiResource::erase::<SyncTarget>(&()))).boxed()),
+            // What the scheduler needs of these it keeps in its own index.
+            (
+                Kind::Location,
+                reflect(Writer::identities(Store::default()), watch(ApiResource::erase::<Location>(&()))).boxed(),
+            ),
+            (
+                Kind::Target,
+                reflect(Writer::identities(Store::default()), watch(ApiResource::erase::<SyncTarget>(&()))).boxed(),
+            ),
         ]
         .map(|(kind, changes)| tokio::spawn(self.clone().follow(kind, changes)));
         let me = self.clone();

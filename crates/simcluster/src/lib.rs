@@ -15,7 +15,7 @@ use futures::StreamExt;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use orrery_runtime::{Metrics, QueueConfig, Shutdown, WorkQueue, run_workers};
 use orrery_spaces::decode::Unmanaged;
-use orrery_spaces::{ManagedFields, MultiEvent, SpaceError, SpaceProvider};
+use orrery_spaces::{Fields, MultiEvent, SpaceError, SpaceProvider};
 use serde_json::json;
 use status::{Kind, Phase};
 use std::collections::HashMap;
@@ -92,7 +92,7 @@ impl SimCluster {
 
     async fn follow(self: Arc<Self>, i: usize) {
         let (_, api) = resource(i);
-        let mut events = self.provider.watch_all(api, ManagedFields::Skip);
+        let mut events = self.provider.watch_all(api, Fields::Unmanaged);
         while let Some(event) = events.next().await {
             let (tagged, gone) = match event {
                 Ok(MultiEvent::InitApply(t) | MultiEvent::Apply(t)) => (t, false),

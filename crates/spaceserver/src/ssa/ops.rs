@@ -51,9 +51,9 @@ pub fn apply_subresource(
 ) -> Result<Value, ApplyError> {
     let scope = Scope::of_write(subresource, types);
     let schema = Schema { types };
-    let Value::Object(applied_map) = applied else {
+    if !applied.is_object() {
         return Err(ApplyError::Invalid("apply configuration must be a JSON object".into()));
-    };
+    }
     if applied.pointer("/metadata/managedFields").is_some_and(|m| !m.is_null()) {
         return Err(ApplyError::Invalid("metadata.managedFields must be nil".into()));
     }
@@ -77,7 +77,7 @@ pub fn apply_subresource(
         });
     }
 
-    let config = Value::Object(scope.config(applied_map));
+    let config = scope.config(applied);
     let config_set =
         config_field_set(&config, types, scope).map_err(|errors| ApplyError::Invalid(errors.join("\n")))?;
     let mut merged = merge(&schema, base, &config).map_err(ApplyError::Invalid)?;

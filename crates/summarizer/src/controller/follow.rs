@@ -6,7 +6,7 @@ use futures::StreamExt;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use orrery_api::{EdgePlacement, StatusCollector, StatusCollectorSpec};
 use orrery_runtime::{Change, Key, Writer, reflect};
-use orrery_spaces::ManagedFields;
+use orrery_spaces::Fields;
 use orrery_translator::controller::{Carried, Resource};
 use serde_json::json;
 use std::sync::Arc;
@@ -35,10 +35,10 @@ async fn follow_routes(me: Me, mut rx: tokio::sync::mpsc::UnboundedReceiver<orre
 }
 
 /// The status of every copy of one resource in every mailbox.
-async fn follow_copies(me: Me, resource: Resource) {
+async fn follow_copies(me: Me, resource: Arc<Resource>) {
     let (group, plural) = (resource.api.group.clone(), resource.api.plural.clone());
     tracing::info!(%group, %plural, "following returned status");
-    let mut events = me.mailboxes.watch_all(resource.api.clone(), ManagedFields::Keep);
+    let mut events = me.mailboxes.watch_all(resource.api.clone(), Fields::All);
     while let Some(event) = events.next().await {
         let event = match event {
             Ok(e) => e,
@@ -63,7 +63,7 @@ async fn follow_copies(me: Me, resource: Resource) {
 /// EdgePlacements: a change of the singleton flag (or a placement replaced under the same
 /// name) re-summarizes what it carries.
 async fn follow_placements(me: Me) {
-    let events = me.provider.watch_all(ApiResource::erase::<EdgePlacement>(&()), ManagedFields::Skip);
+    let events = me.provider.watch_all(ApiResource::erase::<EdgePlacement>(&()), Fields::Unmanaged);
     let mut changes = reflect(Writer::new(me.placements.clone()), events).boxed();
     while let Some(change) = changes.next().await {
         let key = match change {
@@ -84,7 +84,7 @@ fn summarized_differently(old: &DynamicObject, new: &DynamicObject) -> bool {
 /// StatusCollectors: compiled on every change, with what is wrong written to their status;
 /// the objects whose placements name them are re-summarized.
 async fn follow_collectors(me: Me) {
-    let events = me.provider.watch_all(ApiResource::erase::<StatusCollector>(&()), ManagedFields::Skip);
+    let events = me.provider.watch_all(ApiResource::erase::<StatusCollector>(&()), Fields::Unmanaged);
     let mut changes = reflect(Writer::new(me.collectors.clone()), events).boxed();
     while let Some(change) = changes.next().await {
         let (key, object, moved) = match change {

@@ -11,8 +11,9 @@ use orrery_api::CombinedStatus;
 use orrery_api::keys::combined_status::CLUSTER_SCOPED_NAMESPACE;
 use orrery_api::keys::{EXECUTING_COUNT, SINGLETON_STATUS};
 use orrery_runtime::Key;
-use orrery_translator::controller::{Resource, digest};
+use orrery_translator::controller::{Resource, digest, digest_text};
 use orrery_translator::order::ObjectId;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -173,7 +174,7 @@ impl Summarizer {
                 }
             }
         }
-        let mut desired: BTreeMap<String, Value> = BTreeMap::new();
+        let mut desired: BTreeMap<String, Box<RawValue>> = BTreeMap::new();
         // Rows of a placement or collector this pass does not use are not carried over.
         let mut kept = lock(&self.rows).remove(key).unwrap_or_default();
         let mut used = super::rows::ObjectRows::new();
@@ -186,7 +187,7 @@ impl Summarizer {
             let mut reports: Vec<(&str, &Arc<Returned>)> =
                 reached.iter().filter_map(|&i| Some((routes[i].wec.as_str(), returned[i].as_ref()?))).collect();
             reports.sort_by(|a, b| a.0.cmp(b.0));
-            let results = collectors
+            let results: Vec<_> = collectors
                 .iter()
                 .filter_map(|c| {
                     let compiled = lock(&self.compiled).get(&(space.clone(), (*c).to_owned())).cloned()?.ok()?;
@@ -200,7 +201,7 @@ impl Summarizer {
                 .collect();
             desired.insert(
                 combined::name(uid, &placement_uid),
-                combined::object(&subject, placement, &placement_uid, results),
+                combined::object(&subject, placement, &placement_uid, &results)?,
             );
         }
         drop(root);
@@ -224,7 +225,7 @@ impl Summarizer {
         in_namespace: &Api<DynamicObject>,
         namespace: &str,
         uid: &str,
-        desired: &BTreeMap<String, Value>,
+        desired: &BTreeMap<String, Box<RawValue>>,
         written: &mut Written,
     ) -> Result<(), SummarizerError> {
         if !written.listed {
@@ -248,7 +249,7 @@ impl Summarizer {
         }
         let apply = PatchParams::apply(MANAGER).force();
         for (name, cs) in desired {
-            let d = digest(cs);
+            let d = digest_text(cs.get());
             if written.combined.get(name).is_some_and(|(_, w)| *w == d) {
                 continue;
             }

@@ -52,13 +52,13 @@ impl Source {
 pub struct RouteIndex {
     mailboxes: HashMap<String, Mailbox>,
     sources: HashMap<SourceKey, Source>,
-    resources: BTreeMap<ResourceName, Resource>,
+    resources: BTreeMap<ResourceName, Arc<Resource>>,
 }
 
 impl RouteIndex {
     /// Records what a mailbox carries now. Returns the sources whose routes changed, and
     /// the resources seen for the first time.
-    pub fn set(&mut self, routes: Routes) -> (BTreeSet<SourceKey>, Vec<Resource>) {
+    pub fn set(&mut self, routes: Routes) -> (BTreeSet<SourceKey>, Vec<Arc<Resource>>) {
         let Routes { mailbox, sync_target, carried } = routes;
         let old = self.mailboxes.remove(&mailbox).unwrap_or_default();
         let wec = sync_target.unwrap_or_default();
@@ -119,7 +119,7 @@ impl RouteIndex {
     }
 
     /// A resource that has been carried, by group and plural.
-    pub fn resource(&self, group: &str, plural: &str) -> Option<&Resource> {
+    pub fn resource(&self, group: &str, plural: &str) -> Option<&Arc<Resource>> {
         self.resources.get(&(group.to_owned(), plural.to_owned()))
     }
 
@@ -152,10 +152,10 @@ mod tests {
     fn carried(space: &str, placements: &[(&str, &[&str])]) -> Carried {
         Carried {
             space: space.into(),
-            resource: Resource {
+            resource: Arc::new(Resource {
                 api: ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
                 namespaced: true,
-            },
+            }),
             placements: placements
                 .iter()
                 .map(|(p, cs)| {

@@ -19,7 +19,7 @@ use std::sync::Arc;
 pub struct Source<'a> {
     pub placement: &'a PlacementKey,
     pub id: &'a ObjectId,
-    pub resource: &'a Resource,
+    pub resource: &'a Arc<Resource>,
     pub object: &'a Value,
     /// `object`'s projection, made once per version of it.
     pub projection: &'a Projection,
@@ -45,7 +45,7 @@ impl Projection {
 /// A copy to write, and its digest (what the translator remembers having written).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Copy {
-    pub resource: Resource,
+    pub resource: Arc<Resource>,
     pub value: Arc<Value>,
     pub digest: u64,
 }
@@ -67,7 +67,7 @@ pub struct Reported {
 pub struct Carried {
     /// The WDS.
     pub space: String,
-    pub resource: Resource,
+    pub resource: Arc<Resource>,
     /// The placements (by name, in `space`) selecting the object, each with how.
     pub placements: BTreeMap<String, Modulation>,
 }
@@ -201,7 +201,7 @@ mod tests {
 
     #[test]
     fn copies_are_projected_customized_and_reported() {
-        let r = configmaps();
+        let r = Arc::new(configmaps());
         let (p1, p2, other) = (
             ("wds".to_owned(), "a".to_owned()),
             ("wds".to_owned(), "b".to_owned()),

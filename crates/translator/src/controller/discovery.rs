@@ -25,9 +25,14 @@ impl Resource {
 
 /// A digest of a JSON value, to write an object only when what would be written changed.
 pub fn digest(v: &serde_json::Value) -> u64 {
+    digest_text(&v.to_string())
+}
+
+/// A digest of JSON text; equal to [`digest`] of the value it is the compact encoding of.
+pub fn digest_text(text: &str) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    v.to_string().hash(&mut h);
+    text.hash(&mut h);
     h.finish()
 }
 

@@ -12,7 +12,7 @@ use orrery_api::selector::Labels;
 use orrery_api::validation::FieldPath;
 use orrery_api::{Customizer, EdgePlacement, Location, SinglePlacementSlice};
 use orrery_runtime::{Change, Key, Store, Writer, reflect};
-use orrery_spaces::{ManagedFields, MultiEvent};
+use orrery_spaces::{Fields, MultiEvent};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -30,13 +30,22 @@ pub(super) fn start(me: &Me) -> Vec<JoinHandle<()>> {
         tokio::spawn(follow_kind(
             me.clone(),
             ApiResource::erase::<SinglePlacementSlice>(&()),
+            Fields::Unmanaged,
             me.slices.clone(),
             on_slice,
         )),
-        tokio::spawn(follow_kind(me.clone(), ApiResource::erase::<Location>(&()), me.locations.clone(), on_location)),
+        // A Location's parameters are its labels and annotations: the rest is not kept.
+        tokio::spawn(follow_kind(
+            me.clone(),
+            ApiResource::erase::<Location>(&()),
+            Fields::Metadata,
+            me.locations.clone(),
+            on_location,
+        )),
         tokio::spawn(follow_kind(
             me.clone(),
             ApiResource::erase::<Customizer>(&()),
+            Fields::Unmanaged,
             me.customizers.clone(),
             on_customizer,
         )),
@@ -101,8 +110,14 @@ async fn follow_mailbox_spaces(me: Me) {
     }
 }
 
-async fn follow_kind(me: Me, resource: ApiResource, store: Store, on: fn(&Me, &Key, Option<&DynamicObject>)) {
-    let mut changes = reflect(Writer::new(store), me.provider.watch_all(resource, ManagedFields::Skip)).boxed();
+async fn follow_kind(
+    me: Me,
+    resource: ApiResource,
+    fields: Fields,
+    store: Store,
+    on: fn(&Me, &Key, Option<&DynamicObject>),
+) {
+    let mut changes = reflect(Writer::new(store), me.provider.watch_all(resource, fields)).boxed();
     while let Some(change) = changes.next().await {
         match change {
             Change::Applied { key, new, .. } => on(&me, &key, Some(&new)),
@@ -133,7 +148,7 @@ fn on_customizer(me: &Me, key: &Key, _: Option<&DynamicObject>) {
 }
 
 async fn follow_placements(me: Me) {
-    let events = me.provider.watch_all(ApiResource::erase::<EdgePlacement>(&()), ManagedFields::Skip);
+    let events = me.provider.watch_all(ApiResource::erase::<EdgePlacement>(&()), Fields::Unmanaged);
     let mut changes = reflect(Writer::new(me.placements.clone()), events).boxed();
     while let Some(change) = changes.next().await {
         let (key, placement) = match change {
@@ -261,7 +276,7 @@ async fn discover(me: Me) {
             let mut added = Vec::new();
             for (name, resource) in served {
                 if !followed.contains_key(&name) {
-                    followed.insert(name.clone(), follow_resource(&me, name.clone(), resource));
+                    followed.insert(name.clone(), follow_resource(&me, name.clone(), Arc::new(resource)));
                     added.push(name);
                 }
             }
@@ -295,11 +310,11 @@ async fn discover(me: Me) {
 /// Follows the objects of one resource in the WDSes: one watch per WDS, so the copies in
 /// thousands of mailboxes never reach the translator. A new WDS restarts the followers
 /// ([`restart_followers`]).
-fn follow_resource(me: &Me, name: ResourceName, resource: Resource) -> Followed {
+fn follow_resource(me: &Me, name: ResourceName, resource: Arc<Resource>) -> Followed {
     let store = Store::default();
     let writer = Writer::new(store.clone());
     let spaces = wds_spaces(me);
-    let events = me.provider.watch_in(resource.api.clone(), &spaces, ManagedFields::Skip);
+    let events = me.provider.watch_in(resource.api.clone(), &spaces, Fields::Unmanaged);
     let synced: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     let weak = Arc::downgrade(me);
     let task_name = name.clone();
@@ -407,7 +422,11 @@ fn object_changed(me: &Me, (group, plural): &ResourceName, key: &Key, object: Op
 }
 
 /// A selected object's cached source in its WDS, with its resource.
-pub(super) fn source(me: &TranslatorController, id: &ObjectId, space: &str) -> Option<(Resource, Arc<DynamicObject>)> {
+pub(super) fn source(
+    me: &TranslatorController,
+    id: &ObjectId,
+    space: &str,
+) -> Option<(Arc<Resource>, Arc<DynamicObject>)> {
     let followed = lock(&me.workloads);
     let f = followed.get(&(id.group.clone(), id.resource.clone()))?;
     let o = f.store.get(&Key::new(space, id.namespace.as_deref(), &id.name))?;

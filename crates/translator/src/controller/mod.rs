@@ -16,7 +16,7 @@ mod values;
 mod write;
 
 pub use desired::{Carried, Copy, Desired, Reported, Source, desired};
-pub use discovery::{Resource, ResourceName, digest, travels};
+pub use discovery::{Resource, ResourceName, digest, digest_text, travels};
 pub use selection::{Candidate, Compiled, MailboxEntry, PlacementKey, Selection};
 
 use crate::order::ObjectId;
@@ -42,7 +42,8 @@ pub enum TranslatorError {
 
 /// A followed workload resource and its cache (of WDS objects only).
 struct Followed {
-    resource: Resource,
+    /// Shared by every copy written of its objects, and by what remembers them.
+    resource: Arc<Resource>,
     store: Store,
     /// The WDSes this follower has listed since it started.
     synced: Arc<Mutex<BTreeSet<String>>>,
@@ -54,7 +55,7 @@ struct Followed {
 #[derive(Default)]
 struct Written {
     seeded: bool,
-    objects: HashMap<ObjectId, (Resource, u64)>,
+    objects: HashMap<ObjectId, (Arc<Resource>, u64)>,
     the_one: Option<u64>,
     /// Namespaces made to exist for copies whose Namespace object is not placed.
     namespaces: BTreeSet<String>,
@@ -81,6 +82,7 @@ pub struct TranslatorController {
     wds: RwLock<BTreeSet<String>>,
     placements: Store,
     slices: Store,
+    /// Locations, metadata only (their labels and annotations are the parameters).
     locations: Store,
     customizers: Store,
     workloads: Mutex<BTreeMap<ResourceName, Followed>>,

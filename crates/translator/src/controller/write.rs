@@ -12,10 +12,11 @@ use crate::syncer_config::placed_in;
 use futures::StreamExt;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams};
 use orrery_api::keys::SYNCER_CONFIG_NAME;
-use orrery_api::{Customizer, Location, SyncerConfig};
+use orrery_api::{Customizer, SyncerConfig};
 use orrery_runtime::Key;
 use serde_json::json;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// How many copies of one mailbox are written at once (within a wave of
 /// [`apply_waves`]). A mailbox's copies then cost about one round trip to the server, not
@@ -88,8 +89,8 @@ impl TranslatorController {
             }
         }
         let params = entry.as_ref().and_then(|e| {
-            let location: Location = typed(&*self.locations.get(&Key::new(&e.cluster, None, &e.location))?)?;
-            Some(Params::from_location(&location))
+            let location = self.locations.get(&Key::new(&e.cluster, None, &e.location))?;
+            Some(Params::from_location(&location.metadata))
         });
         let customizers = &self.customizers;
         let d = desired(
@@ -140,7 +141,7 @@ impl TranslatorController {
 
         // Delete what is no longer placed here, dependents first; Namespaces stay (the
         // translator does not take full ownership of them, as KubeStellar's).
-        let stale: Vec<(ObjectId, Resource)> = lock(&self.written)
+        let stale: Vec<(ObjectId, Arc<Resource>)> = lock(&self.written)
             .get(mailbox)
             .map(|w| {
                 w.objects
@@ -248,7 +249,7 @@ impl TranslatorController {
                 };
                 let resource = Resource { api, namespaced: p.namespace.is_some() };
                 let id = ObjectId { group: p.group, resource: p.resource, namespace: p.namespace, name: p.name };
-                w.objects.insert(id, (resource, 0));
+                w.objects.insert(id, (Arc::new(resource), 0));
             }
         } else {
             // Make sure the mailbox exists before claiming it is empty.

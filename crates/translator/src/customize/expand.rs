@@ -19,7 +19,7 @@
 //! - Only string values are expanded. Map keys are not (KubeStellar assigns back under the
 //!   same key), and numbers, booleans and null are left alone.
 
-use orrery_api::Location;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -37,12 +37,10 @@ impl Params {
         Self { labels, annotations }
     }
 
-    /// The parameters of a destination: its Location's labels and annotations.
-    pub fn from_location(location: &Location) -> Self {
-        Self::new(
-            location.metadata.labels.clone().unwrap_or_default(),
-            location.metadata.annotations.clone().unwrap_or_default(),
-        )
+    /// The parameters of a destination: its Location's labels and annotations, all of
+    /// them in the Location's `metadata` (which is all the translator keeps of Locations).
+    pub fn from_location(metadata: &ObjectMeta) -> Self {
+        Self::new(metadata.labels.clone().unwrap_or_default(), metadata.annotations.clone().unwrap_or_default())
     }
 
     /// The value of parameter `name`: the label if there is one, else the annotation.
@@ -202,13 +200,13 @@ mod tests {
 
     #[test]
     fn from_location_reads_labels_then_annotations() {
-        let location: Location = serde_json::from_value(json!({
+        let location: orrery_api::Location = serde_json::from_value(json!({
             "apiVersion": "edge.kubestellar.io/v2alpha1", "kind": "Location",
             "metadata": {"name": "florin", "labels": {"env": "prod", "k": "label"}, "annotations": {"k": "annotation", "note": "n"}},
             "spec": {"resource": {"group": "edge.kubestellar.io", "version": "v2alpha1", "resource": "synctargets"}}
         }))
         .expect("Location literal");
-        let p = Params::from_location(&location);
+        let p = Params::from_location(&location.metadata);
         assert_eq!(p.get("env"), Some("prod"));
         assert_eq!(p.get("k"), Some("label"));
         assert_eq!(p.get("note"), Some("n"));

@@ -14,7 +14,7 @@ use kube::ResourceExt;
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::{WatchStreamExt, watcher};
 use orrery_spaces::decode::Dynamic;
-use orrery_spaces::{ManagedFields, MultiEvent, SpaceProvider};
+use orrery_spaces::{Fields, MultiEvent, SpaceProvider};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -215,7 +215,7 @@ async fn follow_deployments(
     side: Side,
     recorder: Recorder,
 ) {
-    let mut events = provider.watch_all(resource, ManagedFields::Skip);
+    let mut events = provider.watch_all(resource, Fields::Unmanaged);
     let mut listed = false;
     while let Some(event) = events.next().await {
         let tagged = match event {
