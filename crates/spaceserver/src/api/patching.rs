@@ -132,16 +132,26 @@ async fn apply(server: &Arc<ApiServer>, ctx: Ctx, name: &str, applied: Value, ma
         return crud::create_object(server, ctx, obj, None).await;
     }
     guaranteed_update(server, &ctx, name, |current| {
-        let mut live = current.clone();
-        object::forget_revision(&mut live);
         let expected = match meta_str(&applied, "resourceVersion") {
             Some(rv) if !rv.is_empty() => {
                 Some(rv.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?)
             }
             _ => None,
         };
-        let merged =
-            super::managed::apply(Some(&live), &applied, &manager, ctx.path.subresource.as_deref(), force, &ctx.info)?;
+        // Merged over the stored object as it is, not over a copy without its
+        // resourceVersion (at 10,000 rows a copy is ten megabytes); the stored revision
+        // is then taken out again unless the configuration's own replaced it.
+        let mut merged = super::managed::apply(
+            Some(current),
+            &applied,
+            &manager,
+            ctx.path.subresource.as_deref(),
+            force,
+            &ctx.info,
+        )?;
+        if ctx.path.subresource.is_some() || applied.pointer("/metadata/resourceVersion").is_none() {
+            object::forget_revision(&mut merged);
+        }
         let (outcome, _) = crud::updated_with(&ctx, current, merged, None)?;
         Ok((outcome, expected))
     })
