@@ -59,6 +59,8 @@ async fn contract(p: &dyn SpaceProvider) {
     expect_event(&mut only_b, |e| matches!(e, MultiEvent::InitDone { scope: Some(s) } if s == "b")).await;
     let mut kept = p.watch_in(ApiResource::erase::<ConfigMap>(&()), &["a".to_owned()], Fields::All);
     expect_event(&mut kept, |e| matches!(e, MultiEvent::InitDone { scope: Some(s) } if s == "a")).await;
+    let mut bare = p.watch_in(ApiResource::erase::<ConfigMap>(&()), &["a".to_owned()], Fields::Metadata);
+    expect_event(&mut bare, |e| matches!(e, MultiEvent::InitDone { scope: Some(s) } if s == "a")).await;
 
     a.create(&PostParams::default(), &cm("only-in-a")).await.expect("create in a");
     assert!(b.get_opt("only-in-a").await.expect("get in b").is_none(), "spaces are isolated");
@@ -90,6 +92,16 @@ async fn contract(p: &dyn SpaceProvider) {
     // A watch that keeps them has the create's manager.
     expect_event(&mut kept, |e| {
         matches!(e, MultiEvent::Apply(t) if t.object.metadata.managed_fields.as_ref().is_some_and(|m| !m.is_empty()))
+    })
+    .await;
+    // A watch of metadata only has the object's name and nothing of its data.
+    expect_event(&mut bare, |e| match e {
+        MultiEvent::Apply(t) if t.object.metadata.name.as_deref() == Some("only-in-a") => {
+            assert_eq!(t.object.data, serde_json::json!({}), "data arrived in a metadata-only watch");
+            assert_eq!(t.object.metadata.managed_fields, None, "managedFields arrived in a metadata-only watch");
+            true
+        }
+        _ => false,
     })
     .await;
     a.delete("only-in-a", &DeleteParams::default()).await.expect("delete");
