@@ -203,7 +203,7 @@ impl Writer {
 
 /// What tells one version of an object from another: its name, namespace, uid and
 /// resourceVersion; no type, no other metadata, no data.
-pub fn identity(object: &DynamicObject) -> DynamicObject {
+fn identity(object: &DynamicObject) -> DynamicObject {
     let m = &object.metadata;
     let metadata = ObjectMeta {
         name: m.name.clone(),

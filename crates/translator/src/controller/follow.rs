@@ -25,33 +25,22 @@ const REDISCOVERY: Duration = Duration::from_secs(60);
 type Me = Arc<TranslatorController>;
 
 pub(super) fn start(me: &Me) -> Vec<JoinHandle<()>> {
-    vec![
-        tokio::spawn(follow_placements(me.clone())),
-        tokio::spawn(follow_kind(
-            me.clone(),
-            ApiResource::erase::<SinglePlacementSlice>(&()),
-            Fields::Unmanaged,
-            me.slices.clone(),
-            on_slice,
-        )),
+    type OnChange = fn(&Me, &Key, Option<&DynamicObject>);
+    let kinds: [(ApiResource, Fields, &Store, OnChange); 3] = [
+        (ApiResource::erase::<SinglePlacementSlice>(&()), Fields::Unmanaged, &me.slices, on_slice),
         // A Location's parameters are its labels and annotations: the rest is not kept.
-        tokio::spawn(follow_kind(
-            me.clone(),
-            ApiResource::erase::<Location>(&()),
-            Fields::Metadata,
-            me.locations.clone(),
-            on_location,
-        )),
-        tokio::spawn(follow_kind(
-            me.clone(),
-            ApiResource::erase::<Customizer>(&()),
-            Fields::Unmanaged,
-            me.customizers.clone(),
-            on_customizer,
-        )),
+        (ApiResource::erase::<Location>(&()), Fields::Metadata, &me.locations, on_location),
+        (ApiResource::erase::<Customizer>(&()), Fields::Unmanaged, &me.customizers, on_customizer),
+    ];
+    let follows = kinds.map(|(resource, fields, store, on)| {
+        tokio::spawn(follow_kind(me.clone(), resource, fields, store.clone(), on))
+    });
+    let others = [
+        tokio::spawn(follow_placements(me.clone())),
         tokio::spawn(discover(me.clone())),
         tokio::spawn(follow_mailbox_spaces(me.clone())),
-    ]
+    ];
+    others.into_iter().chain(follows).collect()
 }
 
 /// Keeps the set of serving spaces of the mailbox host, and reconciles a mailbox when it
