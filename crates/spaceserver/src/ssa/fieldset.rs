@@ -48,10 +48,16 @@ impl PathElement {
 
     /// The `FieldsV1` object key for this element.
     pub fn to_fields_v1_key(&self) -> String {
+        let tagged = |tag: &str, text: &str| {
+            let mut key = String::with_capacity(tag.len() + text.len());
+            key.push_str(tag);
+            key.push_str(text);
+            key
+        };
         match self {
-            Self::Field(name) => format!("f:{name}"),
-            Self::Key(text) => format!("k:{text}"),
-            Self::Value(text) => format!("v:{text}"),
+            Self::Field(name) => tagged("f:", name),
+            Self::Key(text) => tagged("k:", text),
+            Self::Value(text) => tagged("v:", text),
             Self::Index(i) => format!("i:{i}"),
         }
     }
@@ -166,33 +172,47 @@ impl FieldSet {
 
     pub fn union(&self, other: &FieldSet) -> FieldSet {
         let mut out = self.clone();
-        out.members.extend(other.members.iter().cloned());
-        for (pe, child) in &other.children {
-            let merged = match out.children.get(pe) {
-                Some(mine) => mine.union(child),
-                None => child.clone(),
-            };
-            out.children.insert(pe.clone(), merged);
-        }
+        out.absorb(other);
         out
+    }
+
+    /// Adds the paths of `other` to `self`: [`FieldSet::union`] in place.
+    pub fn absorb(&mut self, other: &FieldSet) {
+        self.members.extend(other.members.iter().cloned());
+        for (pe, theirs) in &other.children {
+            match self.children.get_mut(pe) {
+                Some(mine) => mine.absorb(theirs),
+                None => {
+                    self.children.insert(pe.clone(), theirs.clone());
+                }
+            }
+        }
     }
 
     /// Paths in `self` that are not in `other`. Like structured-merge-diff this is not
     /// recursive: removing member `a` leaves members below `a` alone, because owning an atomic
     /// value and owning fields inside it are separate claims.
     pub fn difference(&self, other: &FieldSet) -> FieldSet {
-        let members = self.members.difference(&other.members).cloned().collect();
-        let mut children = BTreeMap::new();
-        for (pe, child) in &self.children {
-            let rest = match other.children.get(pe) {
-                Some(theirs) => child.difference(theirs),
-                None => child.clone(),
-            };
-            if !rest.is_empty() {
-                children.insert(pe.clone(), rest);
+        let mut out = self.clone();
+        out.subtract(other);
+        out
+    }
+
+    /// Takes the paths of `other` out of `self`: [`FieldSet::difference`] in place. Every
+    /// write takes its changes out of every other manager's set, and most sets share nothing
+    /// with them, so this only looks up what `other` holds.
+    pub fn subtract(&mut self, other: &FieldSet) {
+        for pe in &other.members {
+            self.members.remove(pe);
+        }
+        for (pe, theirs) in &other.children {
+            if let Some(mine) = self.children.get_mut(pe) {
+                mine.subtract(theirs);
+                if mine.is_empty() {
+                    self.children.remove(pe);
+                }
             }
         }
-        FieldSet { members, children }
     }
 
     pub fn intersection(&self, other: &FieldSet) -> FieldSet {
@@ -228,6 +248,11 @@ impl FieldSet {
             child.collect_paths(prefix, out);
             prefix.pop();
         }
+    }
+
+    /// The top-level elements: members and those with paths below them.
+    pub fn top(&self) -> impl Iterator<Item = &PathElement> {
+        self.members.iter().chain(self.children.keys().filter(|pe| !self.members.contains(*pe)))
     }
 
     pub(crate) fn is_member(&self, pe: &PathElement) -> bool {
@@ -287,39 +312,52 @@ pub enum FieldsV1Error {
     BadElement { element: String, reason: String },
 }
 
+impl FieldsV1Error {
+    /// The error as seen from the node above, whose element `pe` leads to where it was found.
+    fn below(self, pe: &PathElement) -> Self {
+        match self {
+            Self::NotAnObject { at } => Self::NotAnObject { at: format!("{pe}{at}") },
+            other => other,
+        }
+    }
+}
+
 /// Encodes a set as the `fieldsV1` trie Kubernetes stores in `managedFields`.
 pub fn to_fields_v1(set: &FieldSet) -> Value {
     let mut out = Map::new();
-    let pes: BTreeSet<&PathElement> = set.members.iter().chain(set.children.keys()).collect();
-    for pe in pes {
-        let node = match set.children.get(pe) {
-            Some(child) => {
-                let mut node = Map::new();
-                if set.members.contains(pe) {
-                    node.insert(".".to_string(), Value::Object(Map::new()));
-                }
-                if let Value::Object(inner) = to_fields_v1(child) {
-                    node.extend(inner);
-                }
-                node
-            }
-            None => Map::new(),
-        };
+    write_fields_v1(set, &mut out);
+    Value::Object(out)
+}
+
+/// Writes the nodes of `set` into `out`. Every write that tracks fields encodes every entry
+/// it changes, so this builds each node's map once, in place.
+fn write_fields_v1(set: &FieldSet, out: &mut Map<String, Value>) {
+    for pe in &set.members {
+        if !set.children.contains_key(pe) {
+            out.insert(pe.to_fields_v1_key(), Value::Object(Map::new()));
+        }
+    }
+    for (pe, child) in &set.children {
+        let mut node = Map::new();
+        if set.members.contains(pe) {
+            node.insert(".".to_string(), Value::Object(Map::new()));
+        }
+        write_fields_v1(child, &mut node);
         out.insert(pe.to_fields_v1_key(), Value::Object(node));
     }
-    Value::Object(out)
 }
 
 /// Decodes a `fieldsV1` trie. Key JSON is canonicalised, so sets read from clients compare
 /// equal to sets computed here.
 pub fn from_fields_v1(fields: &Value) -> Result<FieldSet, FieldsV1Error> {
-    decode_node(fields, "").map(|(_, set)| set)
+    decode_node(fields).map(|(_, set)| set)
 }
 
-/// Returns whether the node carries `"."` (is itself a member) and the set below it.
-fn decode_node(node: &Value, at: &str) -> Result<(bool, FieldSet), FieldsV1Error> {
+/// Returns whether the node carries `"."` (is itself a member) and the set below it. The
+/// path in an error is built on the way out, so a readable trie costs no text per node.
+fn decode_node(node: &Value) -> Result<(bool, FieldSet), FieldsV1Error> {
     let Value::Object(map) = node else {
-        return Err(FieldsV1Error::NotAnObject { at: at.to_string() });
+        return Err(FieldsV1Error::NotAnObject { at: String::new() });
     };
     let mut dot = false;
     let mut set = FieldSet::new();
@@ -329,8 +367,7 @@ fn decode_node(node: &Value, at: &str) -> Result<(bool, FieldSet), FieldsV1Error
             continue;
         }
         let pe = PathElement::from_fields_v1_key(key)?;
-        let child_at = format!("{at}{pe}");
-        let (child_dot, below) = decode_node(child, &child_at)?;
+        let (child_dot, below) = decode_node(child).map_err(|e| e.below(&pe))?;
         let member = child_dot || below.is_empty();
         set.add(pe, member, below);
     }

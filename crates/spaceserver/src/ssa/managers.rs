@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::fieldset::{FieldSet, FieldsV1Error, from_fields_v1, to_fields_v1};
+use super::fieldset::{FieldSet, FieldsV1Error, PathElement, from_fields_v1, to_fields_v1};
 
 /// How a manager last wrote its fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -78,16 +78,23 @@ impl ManagerEntry {
     /// send to reset tracking) reads as an empty `Update` entry, which the next write drops.
     pub fn from_json(entry: &Value) -> Result<Self, ManagedFieldsError> {
         let Value::Object(map) = entry else { return Err(ManagedFieldsError::NotAnObject) };
+        let fields = match map.get("fieldsV1") {
+            None | Some(Value::Null) => FieldSet::new(),
+            Some(f) => from_fields_v1(f)?,
+        };
+        let header = Self::header(map, fields.is_empty())?;
+        Ok(Self { fields, ..header })
+    }
+
+    /// Everything of an entry but its set (left empty). `fields_empty` says whether the set
+    /// is: an entry without an operation is valid only then.
+    fn header(map: &Map<String, Value>, fields_empty: bool) -> Result<Self, ManagedFieldsError> {
         let string = |name: &str| -> Result<Option<String>, ManagedFieldsError> {
             match map.get(name) {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::String(s)) => Ok(Some(s.clone())),
                 Some(_) => Err(ManagedFieldsError::NotAString(name.to_string())),
             }
-        };
-        let fields = match map.get("fieldsV1") {
-            None | Some(Value::Null) => FieldSet::new(),
-            Some(f) => from_fields_v1(f)?,
         };
         match string("fieldsType")?.as_deref() {
             None | Some("") | Some("FieldsV1") => {}
@@ -96,7 +103,7 @@ impl ManagerEntry {
         let operation = match string("operation")?.as_deref() {
             Some("Apply") => Operation::Apply,
             Some("Update") => Operation::Update,
-            None | Some("") if fields.is_empty() => Operation::Update,
+            None | Some("") if fields_empty => Operation::Update,
             other => return Err(ManagedFieldsError::Operation(other.unwrap_or_default().to_string())),
         };
         Ok(Self {
@@ -105,9 +112,65 @@ impl ManagerEntry {
             api_version: string("apiVersion")?.unwrap_or_default(),
             time: string("time")?,
             subresource: string("subresource")?.filter(|s| !s.is_empty()),
-            fields,
+            fields: FieldSet::new(),
         })
     }
+
+    /// The order kube-apiserver writes entries in: operation, then time, manager, API
+    /// version, subresource.
+    fn order(&self) -> (Operation, &Option<String>, &str, &str, &Option<String>) {
+        (self.operation, &self.time, &self.manager, &self.api_version, &self.subresource)
+    }
+}
+
+/// A stored entry left as it was stored: a write that changes nothing under the top-level
+/// fields its set holds neither decodes nor encodes it. A status write then costs the
+/// status writer's entry, not the spec's, which is most of an applied object's tracking.
+#[derive(Clone, Debug)]
+pub struct Undecoded {
+    /// The entry with an empty set.
+    header: ManagerEntry,
+    /// The stored entry, `fieldsV1` and all.
+    json: Value,
+}
+
+/// Reads an object's stored entries as [`decode_managed_fields`] does, but leaves
+/// undecoded each entry other than `me`'s whose `fieldsV1` holds none of the top-level
+/// elements in `touched` (`f:status`, …). Entries naming one manager twice are all
+/// decoded, to be merged.
+pub fn decode_touched(
+    obj: &Value,
+    touched: &FieldSet,
+    me: &ManagerEntry,
+) -> Result<(Vec<ManagerEntry>, Vec<Undecoded>), ManagedFieldsError> {
+    let Some(Value::Array(items)) = obj.pointer("/metadata/managedFields") else {
+        return decode_managed_fields(obj).map(|all| (all, Vec::new()));
+    };
+    let keys: Vec<String> = touched.top().map(PathElement::to_fields_v1_key).collect();
+    let mut headers: Vec<(ManagerEntry, &Value, bool)> = Vec::with_capacity(items.len());
+    for item in items {
+        let Value::Object(map) = item else { return Err(ManagedFieldsError::NotAnObject) };
+        let fields = match map.get("fieldsV1") {
+            Some(Value::Object(f)) if !f.is_empty() => f,
+            // Empty or malformed: decoded, to be dropped or refused as before.
+            _ => return decode_managed_fields(obj).map(|all| (all, Vec::new())),
+        };
+        let header = ManagerEntry::header(map, false)?;
+        let decode = header.same_manager(me) || keys.iter().any(|k| fields.contains_key(k));
+        headers.push((header, item, decode));
+    }
+    let twice = headers.iter().enumerate().any(|(i, (a, ..))| headers[..i].iter().any(|(b, ..)| a.same_manager(b)));
+    if twice {
+        return decode_managed_fields(obj).map(|all| (all, Vec::new()));
+    }
+    let (mut decoded, mut undecoded) = (Vec::new(), Vec::new());
+    for (header, item, decode) in headers {
+        match decode {
+            true => decoded.push(ManagerEntry::from_json(item)?),
+            false => undecoded.push(Undecoded { header, json: item.clone() }),
+        }
+    }
+    Ok((decoded, undecoded))
 }
 
 /// Errors reading `metadata.managedFields`.
@@ -138,7 +201,7 @@ pub fn decode_managed_fields(obj: &Value) -> Result<Vec<ManagerEntry>, ManagedFi
                 let entry = ManagerEntry::from_json(item)?;
                 match out.iter_mut().find(|e| e.same_manager(&entry)) {
                     Some(existing) => {
-                        existing.fields = existing.fields.union(&entry.fields);
+                        existing.fields.absorb(&entry.fields);
                         existing.time = existing.time.take().max(entry.time);
                     }
                     None => out.push(entry),
@@ -153,25 +216,36 @@ pub fn decode_managed_fields(obj: &Value) -> Result<Vec<ManagerEntry>, ManagedFi
 /// Drops empty entries, folds old `Update` entries past the cap, sorts as kube-apiserver does
 /// (operation, then time, manager, API version, subresource) and writes the result into
 /// `obj.metadata.managedFields` (removing the field when nothing is tracked).
-pub fn encode_managed_fields(obj: &mut Value, mut entries: Vec<ManagerEntry>) {
+pub fn encode_managed_fields(obj: &mut Value, entries: Vec<ManagerEntry>) {
+    encode_with_undecoded(obj, entries, Vec::new())
+}
+
+/// [`encode_managed_fields`] of `entries` together with entries [`decode_touched`] left as
+/// they were stored, which are written back as they were.
+pub fn encode_with_undecoded(obj: &mut Value, mut entries: Vec<ManagerEntry>, mut undecoded: Vec<Undecoded>) {
     entries.retain(|e| !e.fields.is_empty());
+    let updates = entries.iter().map(|e| &e.operation).chain(undecoded.iter().map(|u| &u.header.operation));
+    if updates.filter(|op| **op == Operation::Update).count() > MAX_UPDATE_MANAGERS {
+        // Folding merges sets: every entry is decoded for it (they were readable when stored).
+        entries.extend(undecoded.drain(..).filter_map(|u| ManagerEntry::from_json(&u.json).ok()));
+    }
     cap_update_managers(&mut entries);
-    entries.sort_by(|a, b| {
-        (a.operation, &a.time, &a.manager, &a.api_version, &a.subresource).cmp(&(
-            b.operation,
-            &b.time,
-            &b.manager,
-            &b.api_version,
-            &b.subresource,
-        ))
-    });
+    let mut out: Vec<(ManagerEntry, Value)> = entries
+        .into_iter()
+        .map(|e| {
+            let json = e.to_json();
+            (e, json)
+        })
+        .collect();
+    out.extend(undecoded.into_iter().map(|u| (u.header, u.json)));
+    out.sort_by(|a, b| a.0.order().cmp(&b.0.order()));
     let Value::Object(root) = obj else { return };
     let meta = root.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
     let Value::Object(meta) = meta else { return };
-    if entries.is_empty() {
+    if out.is_empty() {
         meta.remove("managedFields");
     } else {
-        meta.insert("managedFields".into(), Value::Array(entries.iter().map(ManagerEntry::to_json).collect()));
+        meta.insert("managedFields".into(), Value::Array(out.into_iter().map(|(_, json)| json).collect()));
     }
 }
 
@@ -203,8 +277,8 @@ fn cap_update_managers(entries: &mut Vec<ManagerEntry>) {
         });
         match bucket {
             Some(b) => {
-                let fields = entries[i].fields.clone();
-                entries[b].fields = entries[b].fields.union(&fields);
+                let fields = std::mem::take(&mut entries[i].fields);
+                entries[b].fields.absorb(&fields);
                 entries[b].time = entries[i].time.clone().max(entries[b].time.take());
                 remove[i] = true;
                 excess -= 1;

@@ -6,7 +6,8 @@ use serde_json::{Map, Value};
 use super::conflict::{ApplyError, Conflict};
 use super::fieldset::FieldSet;
 use super::managers::{
-    BEFORE_FIRST_APPLY_MANAGER, ManagerEntry, Operation, decode_managed_fields, encode_managed_fields,
+    BEFORE_FIRST_APPLY_MANAGER, ManagerEntry, Operation, decode_managed_fields, decode_touched, encode_managed_fields,
+    encode_with_undecoded,
 };
 use super::merge::{merge, prune};
 use super::schema::ListTypes;
@@ -95,7 +96,10 @@ pub fn apply_subresource(
     let (mine, mut others): (Vec<ManagerEntry>, Vec<ManagerEntry>) =
         managers.into_iter().partition(|e| e.same_manager(&me));
     if let Some(last) = mine.into_iter().next() {
-        let keep = others.iter().fold(me.fields.clone(), |acc, e| acc.union(&e.fields));
+        let keep = others.iter().fold(me.fields.clone(), |mut acc, e| {
+            acc.absorb(&e.fields);
+            acc
+        });
         prune(&schema, &mut merged, &last.fields, &keep);
     }
 
@@ -106,7 +110,8 @@ pub fn apply_subresource(
         return Err(ApplyError::Conflicts(conflicts));
     }
     for other in &mut others {
-        other.fields = other.fields.difference(&changed).difference(&diff.removed);
+        other.fields.subtract(&changed);
+        other.fields.subtract(&diff.removed);
     }
     others.push(me);
     encode_managed_fields(&mut merged, others);
@@ -136,14 +141,6 @@ pub fn update(
         return new;
     }
     let scope = Scope::of_write(subresource, types);
-    let sent = match new.pointer("/metadata/managedFields") {
-        Some(Value::Array(items)) if !items.is_empty() && subresource.is_none() => decode_managed_fields(&new).ok(),
-        _ => None,
-    };
-    // Unreadable stored entries are dropped rather than failing the write, as kube-apiserver
-    // does for non-apply writes.
-    let mut managers = sent.unwrap_or_else(|| old.and_then(|o| decode_managed_fields(o).ok()).unwrap_or_default());
-
     let diff = Comparison::of(old, &new, types, scope);
     let changed = diff.changed();
     let me = ManagerEntry {
@@ -154,17 +151,39 @@ pub fn update(
         subresource: subresource.map(str::to_string),
         fields: FieldSet::new(),
     };
+    // A patch leaves the stored entries in `new`: those are read as stored ones.
+    let stored = old.and_then(|o| o.pointer("/metadata/managedFields"));
+    let sent = match new.pointer("/metadata/managedFields") {
+        Some(list @ Value::Array(items)) if !items.is_empty() && subresource.is_none() && Some(list) != stored => {
+            decode_managed_fields(&new).ok()
+        }
+        _ => None,
+    };
+    // Unreadable stored entries are dropped rather than failing the write, as kube-apiserver
+    // does for non-apply writes. Of the stored ones, only those holding a top-level field
+    // this write changed or removed are decoded: the others come out as they went in.
+    let (mut managers, undecoded) = match sent {
+        Some(sent) => (sent, Vec::new()),
+        None => old
+            .and_then(|o| {
+                let mut touched = changed.clone();
+                touched.absorb(&diff.removed);
+                decode_touched(o, &touched, &me).ok()
+            })
+            .unwrap_or_default(),
+    };
     let mut found = false;
     for entry in &mut managers {
         if entry.same_manager(&me) {
             found = true;
-            entry.fields = entry.fields.difference(&diff.removed);
+            entry.fields.subtract(&diff.removed);
             if !changed.is_empty() {
-                entry.fields = entry.fields.union(&changed);
+                entry.fields.absorb(&changed);
                 entry.time = me.time.clone();
             }
         } else {
-            entry.fields = entry.fields.difference(&changed).difference(&diff.removed);
+            entry.fields.subtract(&changed);
+            entry.fields.subtract(&diff.removed);
         }
     }
     // A write that changed nothing this manager could own leaves no trace (and keeps the
@@ -172,7 +191,7 @@ pub fn update(
     if !found && !changed.is_empty() {
         managers.push(ManagerEntry { fields: changed, ..me });
     }
-    encode_managed_fields(&mut new, managers);
+    encode_with_undecoded(&mut new, managers, undecoded);
     new
 }
 

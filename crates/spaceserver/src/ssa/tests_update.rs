@@ -16,6 +16,12 @@ fn entry<'a>(obj: &'a Value, manager: &str) -> Option<&'a Value> {
     obj.pointer("/metadata/managedFields")?.as_array()?.iter().find(|e| e["manager"] == manager)
 }
 
+/// The managers of `obj`'s entries, in their order.
+fn managers(obj: &Value) -> Vec<&str> {
+    let entries = obj.pointer("/metadata/managedFields").and_then(Value::as_array);
+    entries.into_iter().flatten().filter_map(|e| e["manager"].as_str()).collect()
+}
+
 fn paths(obj: &Value, manager: &str) -> Vec<String> {
     let set = entry(obj, manager).map(|e| from_fields_v1(&e["fieldsV1"]).expect("valid")).unwrap_or_default();
     let mut out: Vec<String> = set.paths().iter().map(ToString::to_string).collect();
@@ -239,11 +245,77 @@ fn managed_fields_are_sorted_like_kube_apiserver() {
             e("y", Operation::Apply, "t9"),
         ],
     );
-    let order: Vec<&str> = obj["metadata"]["managedFields"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e["manager"].as_str())
-        .collect();
-    assert_eq!(order, ["y", "z", "a", "b"]);
+    assert_eq!(managers(&obj), ["y", "z", "a", "b"]);
+}
+
+/// A status write reaches only `f:status`: the entries holding none of it are written back
+/// as stored (a non-canonical list-map key shows they were not decoded and encoded again),
+/// while a spec write decodes and rewrites the entry it takes fields from.
+#[test]
+fn entries_a_write_does_not_reach_are_written_back_as_stored() {
+    let types = BuiltinListTypes::for_kind("apps/v1", "Deployment");
+    let deployment = |image: &str| {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "n"},
+               "spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "c", "image": image}]}}}})
+    };
+    let mut obj = update(None, deployment("v1"), "syncer", None, &types, "t1");
+    // As another server may have stored it: the list-map key not in canonical form.
+    let fields = entry(&obj, "syncer").expect("syncer")["fieldsV1"].to_string();
+    assert!(fields.contains(r#"k:{\"name\":\"c\"}"#), "{fields}");
+    let verbatim: Value =
+        serde_json::from_str(&fields.replace(r#"k:{\"name\":\"c\"}"#, r#"k:{ \"name\": \"c\" }"#)).expect("JSON");
+    obj["metadata"]["managedFields"][0]["fieldsV1"] = verbatim.clone();
+
+    let mut status = obj.clone();
+    status["status"] = json!({"replicas": 1, "readyReplicas": 1});
+    let out = update(Some(&obj), status, "sim", Some("status"), &types, "t2");
+    assert_eq!(entry(&out, "syncer").expect("syncer")["fieldsV1"], verbatim, "the spec entry as stored");
+    assert_eq!(entry(&out, "syncer").expect("syncer")["time"], "t1");
+    assert_eq!(
+        entry(&out, "sim").expect("sim")["fieldsV1"],
+        json!({"f:status": {".": {}, "f:readyReplicas": {}, "f:replicas": {}}})
+    );
+    assert_eq!(managers(&out), ["syncer", "sim"], "kube-apiserver's order (by time) across both kinds of entry");
+
+    // A second status write decodes only its own writer's entry.
+    let mut again = out.clone();
+    again["status"]["readyReplicas"] = json!(0);
+    let out = update(Some(&out), again, "sim", Some("status"), &types, "t3");
+    assert_eq!(entry(&out, "syncer").expect("syncer")["fieldsV1"], verbatim);
+    assert_eq!(entry(&out, "sim").expect("sim")["time"], "t3");
+
+    // A spec write reaches `f:spec`: the syncer's entry is decoded and loses the image.
+    let mut spec = out.clone();
+    spec["spec"]["template"]["spec"]["containers"][0]["image"] = json!("v2");
+    let out = update(Some(&out), spec, "kubectl", None, &types, "t4");
+    assert_eq!(paths(&out, "kubectl"), [".spec.template.spec.containers[name=\"c\"].image"]);
+    assert!(!paths(&out, "syncer").iter().any(|p| p.ends_with(".image")), "{:?}", paths(&out, "syncer"));
+    assert_eq!(paths(&out, "sim"), [".status", ".status.readyReplicas", ".status.replicas"]);
+}
+
+/// Entries left undecoded still count toward the cap on `Update` managers, and are folded
+/// like the others when it is passed.
+#[test]
+fn undecoded_entries_are_folded_past_the_cap() {
+    let types = BuiltinListTypes::for_kind("apps/v1", "Deployment");
+    let mut obj = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {}});
+    // Eleven managers, each owning a label of its own, then a status write that reaches none.
+    for i in 0..MAX_UPDATE_MANAGERS + 1 {
+        let mut new = obj.clone();
+        new["metadata"]["labels"][format!("l{i:02}")] = json!("x");
+        obj = update(Some(&obj), new, &format!("labeller-{i:02}"), None, &types, &format!("t{i:02}"));
+    }
+    assert_eq!(decode_managed_fields(&obj).expect("decodes").len(), MAX_UPDATE_MANAGERS);
+    let mut status = obj.clone();
+    status["status"] = json!({"replicas": 1});
+    let out = update(Some(&obj), status, "sim", Some("status"), &types, "t99");
+    let entries = decode_managed_fields(&out).expect("decodes");
+    assert_eq!(entries.len(), MAX_UPDATE_MANAGERS, "{entries:?}");
+    let all = entries.iter().fold(FieldSet::new(), |acc, e| acc.union(&e.fields));
+    for i in 0..MAX_UPDATE_MANAGERS + 1 {
+        let label =
+            [PathElement::field("metadata"), PathElement::field("labels"), PathElement::field(&format!("l{i:02}"))];
+        assert!(all.contains(&label), "l{i:02}");
+    }
+    assert!(all.contains(&[PathElement::field("status"), PathElement::field("replicas")]));
 }
