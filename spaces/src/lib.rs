@@ -76,8 +76,8 @@ pub trait SpaceProvider: Send + Sync {
     /// A kubeconfig for one space (for syncers and users).
     async fn kubeconfig(&self, name: &str) -> Result<kube::config::Kubeconfig, SpaceError>;
 
-    /// One resource in every space, as one stream (see [`MultiEvent`]), its objects with or
-    /// without their `managedFields`.
+    /// One resource in every space, as one stream (see [`MultiEvent`]), its objects decoded
+    /// as far as `fields` says (whole, without `managedFields`, or metadata only).
     fn watch_all(&self, resource: ApiResource, fields: Fields) -> BoxStream<'static, Result<MultiEvent, SpaceError>>;
 
     /// One resource in the named spaces only: one watch per space, fanned in, each
