@@ -6,7 +6,8 @@
 //! time. Watches decode every event of every resource that way: in the bench's 1,000
 //! syncers that buffering was a third of the process's CPU. [`Dynamic`] is the same object
 //! with a decoder that reads `apiVersion`, `kind` and `metadata` into their types and every
-//! other field straight into JSON values, once.
+//! other field straight into JSON values, once. [`JsonObject`] is for readers that work on
+//! whole objects as JSON: it keeps the object as the one JSON value it was sent as.
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -17,6 +18,7 @@ use kube::runtime::watcher::{self, Event};
 use kube::runtime::{WatchStreamExt, watcher::watcher};
 use serde::de::{Deserialize, DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Serialize, Serializer};
+use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::fmt;
 
@@ -95,29 +97,37 @@ pub fn into_dynamic<const MANAGED: bool, const DATA: bool>(
     }
 }
 
+/// The type half of `kube::Resource` for an object read as any resource: its type is the
+/// [`ApiResource`] it was read as, as for [`DynamicObject`].
+macro_rules! read_as_api_resource {
+    () => {
+        type DynamicType = ApiResource;
+        type Scope = DynamicResourceScope;
+
+        fn kind(dt: &ApiResource) -> Cow<'_, str> {
+            DynamicObject::kind(dt)
+        }
+
+        fn group(dt: &ApiResource) -> Cow<'_, str> {
+            DynamicObject::group(dt)
+        }
+
+        fn version(dt: &ApiResource) -> Cow<'_, str> {
+            DynamicObject::version(dt)
+        }
+
+        fn api_version(dt: &ApiResource) -> Cow<'_, str> {
+            DynamicObject::api_version(dt)
+        }
+
+        fn plural(dt: &ApiResource) -> Cow<'_, str> {
+            DynamicObject::plural(dt)
+        }
+    };
+}
+
 impl<const MANAGED: bool, const DATA: bool> kube::Resource for Decoded<MANAGED, DATA> {
-    type DynamicType = ApiResource;
-    type Scope = DynamicResourceScope;
-
-    fn kind(dt: &ApiResource) -> Cow<'_, str> {
-        DynamicObject::kind(dt)
-    }
-
-    fn group(dt: &ApiResource) -> Cow<'_, str> {
-        DynamicObject::group(dt)
-    }
-
-    fn version(dt: &ApiResource) -> Cow<'_, str> {
-        DynamicObject::version(dt)
-    }
-
-    fn api_version(dt: &ApiResource) -> Cow<'_, str> {
-        DynamicObject::api_version(dt)
-    }
-
-    fn plural(dt: &ApiResource) -> Cow<'_, str> {
-        DynamicObject::plural(dt)
-    }
+    read_as_api_resource!();
 
     fn meta(&self) -> &ObjectMeta {
         &self.0.metadata
@@ -151,7 +161,7 @@ impl<'de, const MANAGED: bool, const DATA: bool> Visitor<'de> for ObjectVisitor<
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Decoded<MANAGED, DATA>, A::Error> {
         let (mut api_version, mut kind, mut metadata) = (None, None, None);
-        let mut data = serde_json::Map::new();
+        let mut data = Map::new();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             match &*key {
                 "apiVersion" => api_version = Some(map.next_value::<String>()?),
@@ -162,7 +172,7 @@ impl<'de, const MANAGED: bool, const DATA: bool> Visitor<'de> for ObjectVisitor<
                     map.next_value::<IgnoredAny>()?;
                 }
                 _ => {
-                    let value = map.next_value::<serde_json::Value>()?;
+                    let value = map.next_value::<Value>()?;
                     data.insert(key.into_owned(), value);
                 }
             }
@@ -184,28 +194,126 @@ impl<'de> DeserializeSeed<'de> for WithoutManagedFields {
     type Value = ObjectMeta;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<ObjectMeta, D::Error> {
+        let kept = MetadataMap.deserialize(deserializer)?;
+        ObjectMeta::deserialize(Value::Object(kept)).map_err(D::Error::custom)
+    }
+}
+
+/// Metadata as a JSON map, without `managedFields` (skipped unread).
+struct MetadataMap;
+
+impl<'de> DeserializeSeed<'de> for MetadataMap {
+    type Value = Map<String, Value>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for WithoutManagedFields {
-    type Value = ObjectMeta;
+impl<'de> Visitor<'de> for MetadataMap {
+    type Value = Map<String, Value>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("object metadata")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ObjectMeta, A::Error> {
-        let mut kept = serde_json::Map::new();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut kept = Map::new();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             if key == "managedFields" {
                 map.next_value::<IgnoredAny>()?;
             } else {
-                let value = map.next_value::<serde_json::Value>()?;
+                let value = map.next_value::<Value>()?;
                 kept.insert(key.into_owned(), value);
             }
         }
-        ObjectMeta::deserialize(serde_json::Value::Object(kept)).map_err(A::Error::custom)
+        Ok(kept)
+    }
+}
+
+/// An object of any kind kept as the JSON value it was sent as, less
+/// `metadata.managedFields`: for readers that compare, copy and edit whole objects as JSON,
+/// as the syncer does at every reconcile. Each watch event is decoded once, into the form
+/// it is read in; a [`DynamicObject`] had to be turned back into one JSON value (its data
+/// cloned, its metadata encoded again) on every read, a fifth of the syncers' reconciles.
+///
+/// Its [`kube::Resource`] metadata holds only what watchers and caches use: `name`,
+/// `namespace`, `resourceVersion` and `uid`, read out of the JSON.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JsonObject {
+    meta: ObjectMeta,
+    json: Value,
+}
+
+impl JsonObject {
+    /// The whole object.
+    pub fn json(&self) -> &Value {
+        &self.json
+    }
+
+    /// Reads the identity fields out of `json`, an object's JSON map (less
+    /// `managedFields`); a field of the wrong type is an error, as kube's decoding makes it.
+    fn new(json: Map<String, Value>) -> Result<Self, String> {
+        for name in ["apiVersion", "kind"] {
+            if json.get(name).is_some_and(|v| !v.is_string()) {
+                return Err(format!("{name} must be a string"));
+            }
+        }
+        let mut meta = ObjectMeta::default();
+        if let Some(metadata) = json.get("metadata") {
+            let Value::Object(fields) = metadata else { return Err("metadata must be a map".into()) };
+            let string = |name: &str| match fields.get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(other) => Err(format!("metadata.{name} must be a string, not {other}")),
+            };
+            meta.name = string("name")?;
+            meta.namespace = string("namespace")?;
+            meta.resource_version = string("resourceVersion")?;
+            meta.uid = string("uid")?;
+        }
+        Ok(Self { meta, json: Value::Object(json) })
+    }
+}
+
+impl kube::Resource for JsonObject {
+    read_as_api_resource!();
+
+    fn meta(&self) -> &ObjectMeta {
+        &self.meta
+    }
+
+    /// The identity fields only: a change here is not a change of the JSON.
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.meta
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(JsonObjectVisitor)
+    }
+}
+
+struct JsonObjectVisitor;
+
+impl<'de> Visitor<'de> for JsonObjectVisitor {
+    type Value = JsonObject;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Kubernetes object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonObject, A::Error> {
+        let mut json = Map::new();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            let value = match &*key {
+                "metadata" => Value::Object(map.next_value_seed(MetadataMap)?),
+                _ => map.next_value::<Value>()?,
+            };
+            json.insert(key.into_owned(), value);
+        }
+        JsonObject::new(json).map_err(A::Error::custom)
     }
 }
 
@@ -284,6 +392,42 @@ mod tests {
             assert!(serde_json::from_str::<Dynamic>(text).is_err(), "{text}");
             assert!(serde_json::from_str::<Unmanaged>(text).is_err(), "{text}");
             assert!(serde_json::from_str::<Metadata>(text).is_err(), "{text}");
+            assert!(serde_json::from_str::<JsonObject>(text).is_err(), "{text}");
+        }
+        for text in [r#"{"metadata": {"uid": 3}}"#, r#"{"metadata": {"resourceVersion": 7}}"#, r#"{"metadata": null}"#]
+        {
+            assert!(serde_json::from_str::<JsonObject>(text).is_err(), "{text}");
+        }
+    }
+
+    /// As JSON, the object as sent less its managedFields; as a resource, its identity.
+    #[test]
+    fn a_json_object_is_the_object_without_managed_fields() {
+        let cases = [
+            json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                   "metadata": {"name": "a", "namespace": "n", "resourceVersion": "7", "uid": "u-1",
+                                "creationTimestamp": "2024-01-01T00:00:00Z", "labels": {"x": "y"},
+                                "managedFields": [{"manager": "m", "operation": "Apply",
+                                                   "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}}}]},
+                   "spec": {"replicas": 2, "odd": [1, "two", null, {"three": 3.5}]}, "status": {"readyReplicas": 2}}),
+            json!({"metadata": {"name": "listed", "namespace": null}, "data": {"k": "v"}}),
+            json!({"kind": "Thing", "items": [1], "metadata": {"name": "late", "managedFields": []}}),
+            json!({}),
+        ];
+        for case in cases {
+            let text = case.to_string();
+            let ours: JsonObject = serde_json::from_str(&text).expect("decodes");
+            let mut want = case.clone();
+            if let Some(meta) = want.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.remove("managedFields");
+            }
+            assert_eq!(ours.json(), &want, "{text}");
+            let theirs: DynamicObject = serde_json::from_str(&text).expect("kube decodes it");
+            let meta = kube::Resource::meta(&ours);
+            assert_eq!(meta.name, theirs.metadata.name, "{text}");
+            assert_eq!(meta.namespace, theirs.metadata.namespace, "{text}");
+            assert_eq!(meta.resource_version, theirs.metadata.resource_version, "{text}");
+            assert_eq!(meta.uid, theirs.metadata.uid, "{text}");
         }
     }
 

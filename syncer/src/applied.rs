@@ -17,7 +17,7 @@
 use crate::wanted::ObjectKey;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{DefaultHasher, Hasher};
 use std::sync::Mutex;
 
 /// Whether `current` holds every field of `desired` with the same value. Lists must have
@@ -42,11 +42,23 @@ fn contains(desired: &Value, current: &Value) -> bool {
     }
 }
 
-/// A fingerprint of an object to apply: equal objects have equal fingerprints.
+/// A fingerprint of an object to apply: equal objects have equal fingerprints. The object's
+/// JSON text is hashed as it is written, never held.
 fn fingerprint(object: &Value) -> u64 {
-    let mut h = DefaultHasher::new();
-    object.to_string().hash(&mut h);
-    h.finish()
+    struct Hashing(DefaultHasher);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.write(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut h = Hashing(DefaultHasher::new());
+    // Writing a JSON value into a sink that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut h, object);
+    h.0.finish()
 }
 
 /// What this syncer last applied to each WEC object, by fingerprint.

@@ -1,26 +1,9 @@
 //! Reading and editing the few parts of a JSON object the syncer cares about, without
 //! assuming the object is well formed: whatever a watch delivers must never panic here.
 
-use kube::api::DynamicObject;
 use serde_json::{Map, Value};
 
 pub(crate) use orrery_api::object::SERVER_METADATA;
-
-/// A cached object as one JSON value, as `serde_json::to_value` makes it, but with its
-/// fields other than `apiVersion`, `kind` and `metadata` (already JSON) cloned rather than
-/// serialized again: every reconcile reads both sides' objects this way.
-pub(crate) fn to_json(object: &DynamicObject) -> Result<Value, serde_json::Error> {
-    let mut map = match &object.data {
-        Value::Object(m) => m.clone(),
-        _ => Map::new(),
-    };
-    if let Some(types) = &object.types {
-        map.insert("apiVersion".into(), Value::String(types.api_version.clone()));
-        map.insert("kind".into(), Value::String(types.kind.clone()));
-    }
-    map.insert("metadata".into(), serde_json::to_value(&object.metadata)?);
-    Ok(Value::Object(map))
-}
 
 /// `metadata` of `object`, when it has one that is a map.
 pub(crate) fn metadata(object: &Value) -> Option<&Map<String, Value>> {
@@ -102,25 +85,6 @@ pub(crate) fn remove_annotations(object: &mut Value, drop: impl Fn(&str) -> bool
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn a_cached_object_reads_as_serde_would_write_it() {
-        let objects = [
-            json!({"apiVersion": "apps/v1", "kind": "Deployment",
-                   "metadata": {"name": "d", "namespace": "n", "labels": {"a": "b"}, "resourceVersion": "7"},
-                   "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "c"}]}}},
-                   "status": {"readyReplicas": 2}}),
-            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}}),
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n"}}),
-        ];
-        for object in objects {
-            let mut cached: DynamicObject = serde_json::from_value(object.clone()).expect("an object");
-            assert_eq!(to_json(&cached).expect("JSON"), serde_json::to_value(&cached).expect("serde"), "{object}");
-            assert_eq!(to_json(&cached).expect("JSON"), object);
-            cached.types = None;
-            assert_eq!(to_json(&cached).expect("JSON"), serde_json::to_value(&cached).expect("serde"), "untyped");
-        }
-    }
 
     #[test]
     fn readers_tolerate_malformed_objects() {

@@ -3,14 +3,13 @@
 use super::watches::api_resource;
 use super::{MANAGER, SyncError, Syncer, lock};
 use crate::downstream::downstream;
-use crate::object::to_json;
 use crate::plan::{Action, create_only_patch, decide, to_delete};
 use crate::status::status_to_return;
 use crate::upsync::{UpsyncAction, decide_upsync, is_upsync_copy, upsync_copy, upsyncs};
 use crate::wanted::{ObjectKey, ResourceRef};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::ObjectRef;
-use orrery_spaces::decode::Unmanaged;
+use orrery_spaces::decode::{JsonObject, Unmanaged};
 use serde_json::{Value, json};
 
 /// Annotation the syncer puts on a mailbox copy it will not apply because an object of the
@@ -61,19 +60,18 @@ impl Syncer {
         // Nothing is decided on half a picture: the first list of each side requeues
         // every object it holds.
         let Some((r, ar, copy, current, true, kind)) = found else { return Ok(()) };
-        let named = copy.as_deref().or(current.as_deref()).and_then(|o| o.types.as_ref()).map(|t| t.kind.as_str());
+        let (copy, current) = (copy.as_deref().map(JsonObject::json), current.as_deref().map(JsonObject::json));
+        let named = copy.or(current).and_then(|o| o.get("kind")).and_then(Value::as_str);
         let kind = self.kind_of(&r, &kind, named).await?;
-        let copy = copy.map(|c| to_json(&c)).transpose()?;
-        let current = current.map(|c| to_json(&c)).transpose()?;
         let ns = key.namespace.as_deref();
         let wec = api(&self.wec, &ar, ns);
 
         // Upsync: WEC objects the upsync sets select, and the copies made of them. An
         // upsynced copy is never downsynced, and a downsynced object never upsynced.
         let matchers = self.upsync.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let upsync_copy_here = copy.as_ref().is_some_and(|c| is_upsync_copy(c, &kind));
+        let upsync_copy_here = copy.is_some_and(|c| is_upsync_copy(c, &kind));
         if upsync_copy_here || upsyncs(&matchers, key) {
-            self.upsync(&ar, key, &kind, current.as_ref(), copy.as_ref(), &matchers).await?;
+            self.upsync(&ar, key, &kind, current, copy, &matchers).await?;
             if upsync_copy_here || !wanted.wants(key) {
                 return Ok(());
             }
@@ -82,7 +80,7 @@ impl Syncer {
         let Some(copy) = copy.filter(|_| wanted.wants(key)) else {
             // Not (or no longer) placed here: delete it if the syncer made it — but only on
             // the word of a mailbox cache that has been listed, never of an empty one.
-            if let Some(current) = &current {
+            if let Some(current) = current {
                 let doomed = to_delete(&key.group, &key.resource, &kind, std::iter::once(current), &wanted, |_| false);
                 if doomed.iter().any(|k| k == key) {
                     self.applied.forget(key);
@@ -100,11 +98,11 @@ impl Syncer {
             self.ensure_namespace(ns).await?;
         }
         let merge = |v: Value| Patch::Merge(v);
-        match decide(&copy, &kind, current.as_ref()) {
-            Action::Create => self.create(&wec, key, &copy, &kind).await?,
-            Action::Apply { clear_create_only: false } => self.apply(&wec, key, &copy, &kind, current.as_ref()).await?,
+        match decide(copy, &kind, current) {
+            Action::Create => self.create(&wec, key, copy, &kind).await?,
+            Action::Apply { clear_create_only: false } => self.apply(&wec, key, copy, &kind, current).await?,
             Action::Apply { clear_create_only: true } => {
-                self.apply(&wec, key, &copy, &kind, None).await?;
+                self.apply(&wec, key, copy, &kind, None).await?;
                 wec.patch(&key.name, &PatchParams::default(), &merge(create_only_patch(false))).await?;
             }
             Action::MarkCreateOnly => {
@@ -114,15 +112,15 @@ impl Syncer {
             Action::Conflict(reason) => {
                 self.applied.forget(key);
                 tracing::warn!(?key, %reason, "left alone");
-                self.mark_conflict(&ar, key, &copy, Some(&reason.to_string())).await?;
+                self.mark_conflict(&ar, key, copy, Some(&reason.to_string())).await?;
                 return Ok(());
             }
         }
-        self.mark_conflict(&ar, key, &copy, None).await?;
+        self.mark_conflict(&ar, key, copy, None).await?;
 
         // Status return, only from an object the syncer owns, only when it changed.
-        if let Some(current) = &current
-            && let Some(status) = status_to_return(&key.group, &key.resource, &kind, current, &copy)
+        if let Some(current) = current
+            && let Some(status) = status_to_return(&key.group, &key.resource, &kind, current, copy)
         {
             let mailbox = api(&self.mailbox, &ar, ns);
             self.telemetry.synced.inc();

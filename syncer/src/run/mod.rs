@@ -17,9 +17,9 @@ pub use telemetry::Telemetry;
 
 use crate::applied::Applied;
 use crate::wanted::{ObjectKey, ResourceRef, Wanted};
-use kube::api::DynamicObject;
 use kube::runtime::reflector::Store;
 use orrery_runtime::{Metrics, QueueConfig, RateLimit, Shutdown, WorkQueue, run_workers};
+use orrery_spaces::decode::JsonObject;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -56,8 +56,8 @@ impl Default for Settings {
 
 /// The caches of one resource on both sides.
 struct Watched {
-    mailbox: Store<DynamicObject>,
-    wec: Store<DynamicObject>,
+    mailbox: Store<JsonObject>,
+    wec: Store<JsonObject>,
     /// Whether the mailbox cache has been listed at least once: before that, an object
     /// missing from it says nothing, and nothing may be deleted because of it.
     mailbox_synced: Arc<std::sync::atomic::AtomicBool>,

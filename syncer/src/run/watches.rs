@@ -4,13 +4,14 @@ use super::reconnect::Reconnect;
 use super::{Syncer, Watched, lock};
 use crate::upsync::{compile_upsync, upsync_resources};
 use crate::wanted::{ObjectKey, ResourceRef, Wanted};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
+use kube::Resource;
 use kube::api::{Api, ApiResource};
 use kube::runtime::reflector::store::Writer;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use orrery_api::SyncerConfigSpec;
 use orrery_api::keys::{HEARTBEAT_INTERVAL, SYNCER_CONFIG_NAME, heartbeat_interval};
-use orrery_spaces::decode::{Unmanaged, into_dynamic};
+use orrery_spaces::decode::JsonObject;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -117,12 +118,13 @@ async fn served(client: &kube::Client, group: &str, resource: &str) -> Result<Op
 fn watch_resource(me: &Arc<Syncer>, r: &ResourceRef) -> Watched {
     let ar = api_resource(r);
     let side = |client: kube::Client, synced: Arc<AtomicBool>, name: &'static str| {
-        // managedFields are never read here (held twice per object they were half of the
-        // syncer's memory): they are skipped as each event is decoded.
-        let api: Api<Unmanaged> = Api::all_with(client, &ar);
+        // Kept as the JSON every reconcile reads. managedFields are never read here (held
+        // twice per object they were half of the syncer's memory): they are skipped as each
+        // event is decoded.
+        let api: Api<JsonObject> = Api::all_with(client, &ar);
         let writer = Writer::new(ar.clone());
         let reader = writer.as_reader();
-        let events = watcher(api, watcher::Config::default()).backoff(Reconnect::default()).map_ok(into_dynamic);
+        let events = watcher(api, watcher::Config::default()).backoff(Reconnect::default());
         let stream = reflector(writer, events);
         let (weak, r) = (Arc::downgrade(me), r.clone());
         let task = tokio::spawn(async move {
@@ -147,11 +149,11 @@ fn watch_resource(me: &Arc<Syncer>, r: &ResourceRef) -> Watched {
                 if name == "mailbox" {
                     me.telemetry.contact();
                 }
-                if let Some(name) = object.metadata.name.clone() {
+                if let Some(name) = object.meta().name.clone() {
                     me.queue.add(ObjectKey {
                         group: r.group.clone(),
                         resource: r.resource.clone(),
-                        namespace: object.metadata.namespace.clone(),
+                        namespace: object.meta().namespace.clone(),
                         name,
                     });
                 }
@@ -175,11 +177,11 @@ fn requeue_resource(me: &Arc<Syncer>, r: &ResourceRef) {
 
 fn enqueue_objects(me: &Syncer, r: &ResourceRef, w: &Watched) {
     for o in w.mailbox.state().into_iter().chain(w.wec.state()) {
-        if let Some(name) = o.metadata.name.clone() {
+        if let Some(name) = o.meta().name.clone() {
             me.queue.add(ObjectKey {
                 group: r.group.clone(),
                 resource: r.resource.clone(),
-                namespace: o.metadata.namespace.clone(),
+                namespace: o.meta().namespace.clone(),
                 name,
             });
         }

@@ -134,20 +134,31 @@ pub struct Undecoded {
     json: Value,
 }
 
+/// Which stored entries a write reaches: those holding a top-level element (`f:status`, …)
+/// the write may change or remove. `me`'s own entry is always reached.
+pub struct Reach<'a> {
+    /// The writer's entry (its set is not read).
+    pub me: &'a ManagerEntry,
+    /// The fields the write changes or removes, or for an apply the fields it configures.
+    pub touched: &'a FieldSet,
+    /// Whether the write also removes fields of `me`'s stored set (an apply prunes what it
+    /// applied last and no longer applies), so that the top-level elements of that set are
+    /// reached too.
+    pub prunes_mine: bool,
+}
+
 /// Reads an object's stored entries as [`decode_managed_fields`] does, but leaves
-/// undecoded each entry other than `me`'s whose `fieldsV1` holds none of the top-level
-/// elements in `touched` (`f:status`, …). Entries naming one manager twice are all
-/// decoded, to be merged.
+/// undecoded each entry that `reach` does not reach. Entries naming one manager twice are
+/// all decoded, to be merged.
 pub fn decode_touched(
     obj: &Value,
-    touched: &FieldSet,
-    me: &ManagerEntry,
+    reach: &Reach<'_>,
 ) -> Result<(Vec<ManagerEntry>, Vec<Undecoded>), ManagedFieldsError> {
     let Some(Value::Array(items)) = obj.pointer("/metadata/managedFields") else {
         return decode_managed_fields(obj).map(|all| (all, Vec::new()));
     };
-    let keys: Vec<String> = touched.top().map(PathElement::to_fields_v1_key).collect();
-    let mut headers: Vec<(ManagerEntry, &Value, bool)> = Vec::with_capacity(items.len());
+    let mut keys: Vec<String> = reach.touched.top().map(PathElement::to_fields_v1_key).collect();
+    let mut headers: Vec<(ManagerEntry, &Value, &Map<String, Value>)> = Vec::with_capacity(items.len());
     for item in items {
         let Value::Object(map) = item else { return Err(ManagedFieldsError::NotAnObject) };
         let fields = match map.get("fieldsV1") {
@@ -156,18 +167,21 @@ pub fn decode_touched(
             _ => return decode_managed_fields(obj).map(|all| (all, Vec::new())),
         };
         let header = ManagerEntry::header(map, false)?;
-        let decode = header.same_manager(me) || keys.iter().any(|k| fields.contains_key(k));
-        headers.push((header, item, decode));
+        if reach.prunes_mine && header.same_manager(reach.me) {
+            keys.extend(fields.keys().cloned());
+        }
+        headers.push((header, item, fields));
     }
     let twice = headers.iter().enumerate().any(|(i, (a, ..))| headers[..i].iter().any(|(b, ..)| a.same_manager(b)));
     if twice {
         return decode_managed_fields(obj).map(|all| (all, Vec::new()));
     }
     let (mut decoded, mut undecoded) = (Vec::new(), Vec::new());
-    for (header, item, decode) in headers {
-        match decode {
-            true => decoded.push(ManagerEntry::from_json(item)?),
-            false => undecoded.push(Undecoded { header, json: item.clone() }),
+    for (header, item, fields) in headers {
+        if header.same_manager(reach.me) || keys.iter().any(|k| fields.contains_key(k)) {
+            decoded.push(ManagerEntry::from_json(item)?);
+        } else {
+            undecoded.push(Undecoded { header, json: item.clone() });
         }
     }
     Ok((decoded, undecoded))

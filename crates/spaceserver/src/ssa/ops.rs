@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::conflict::{ApplyError, Conflict};
 use super::fieldset::FieldSet;
 use super::managers::{
-    BEFORE_FIRST_APPLY_MANAGER, ManagerEntry, Operation, decode_managed_fields, decode_touched, encode_managed_fields,
+    BEFORE_FIRST_APPLY_MANAGER, ManagerEntry, Operation, Reach, decode_managed_fields, decode_touched,
     encode_with_undecoded,
 };
 use super::merge::{merge, prune};
@@ -60,12 +60,30 @@ pub fn apply_subresource(
     }
     let empty = Value::Object(Map::new());
     let base = live.unwrap_or(&empty);
-    let mut managers = match live {
-        Some(obj) => decode_managed_fields(obj)?,
-        None => Vec::new(),
+    let config = scope.config(applied);
+    let config_set =
+        config_field_set(&config, types, scope).map_err(|errors| ApplyError::Invalid(errors.join("\n")))?;
+    let me = ManagerEntry {
+        manager: manager.to_string(),
+        operation: Operation::Apply,
+        api_version: Some(string_field(applied, "apiVersion"))
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| string_field(base, "apiVersion")),
+        time: Some(now.to_string()),
+        subresource: subresource.map(str::to_string),
+        fields: config_set,
+    };
+    // Merging changes only configured fields and pruning removes only fields of the last
+    // applied set, so an entry holding neither's top-level elements can neither conflict nor
+    // keep a field: it stays as stored. (At each rollout the placement translator's copy
+    // applies pass over the syncer's status entry this way.)
+    let (mut managers, undecoded) = match live {
+        Some(obj) => decode_touched(obj, &Reach { me: &me, touched: &me.fields, prunes_mine: true })?,
+        None => (Vec::new(), Vec::new()),
     };
     if let Some(obj) = live
         && managers.is_empty()
+        && undecoded.is_empty()
     {
         let owned = Comparison::of(None, obj, types, scope).added;
         managers.push(ManagerEntry {
@@ -77,22 +95,8 @@ pub fn apply_subresource(
             fields: owned,
         });
     }
-
-    let config = scope.config(applied);
-    let config_set =
-        config_field_set(&config, types, scope).map_err(|errors| ApplyError::Invalid(errors.join("\n")))?;
     let mut merged = merge(&schema, base, &config).map_err(ApplyError::Invalid)?;
 
-    let me = ManagerEntry {
-        manager: manager.to_string(),
-        operation: Operation::Apply,
-        api_version: Some(string_field(applied, "apiVersion"))
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| string_field(base, "apiVersion")),
-        time: Some(now.to_string()),
-        subresource: subresource.map(str::to_string),
-        fields: config_set,
-    };
     let (mine, mut others): (Vec<ManagerEntry>, Vec<ManagerEntry>) =
         managers.into_iter().partition(|e| e.same_manager(&me));
     if let Some(last) = mine.into_iter().next() {
@@ -114,7 +118,7 @@ pub fn apply_subresource(
         other.fields.subtract(&diff.removed);
     }
     others.push(me);
-    encode_managed_fields(&mut merged, others);
+    encode_with_undecoded(&mut merged, others, undecoded);
     Ok(merged)
 }
 
@@ -168,7 +172,7 @@ pub fn update(
             .and_then(|o| {
                 let mut touched = changed.clone();
                 touched.absorb(&diff.removed);
-                decode_touched(o, &touched, &me).ok()
+                decode_touched(o, &Reach { me: &me, touched: &touched, prunes_mine: false }).ok()
             })
             .unwrap_or_default(),
     };

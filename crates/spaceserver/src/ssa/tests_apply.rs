@@ -208,6 +208,23 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            // Alice's configuration no longer reaches `metadata` at all; bob's entry is still
+            // read, through the fields alice applied last.
+            name: "a label shared with another applier is kept when the applier drops all its labels",
+            steps: vec![
+                apply_by("alice", with_labels(config(json!({"replicas": 1})), json!({"team": "a"}))),
+                apply_by(
+                    "bob",
+                    json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "labels": {"team": "a"}}}),
+                ),
+                apply_by("alice", config(json!({"replicas": 1}))),
+            ],
+            expect: Expect::Object {
+                values: vec![("/metadata/labels/team", Some(json!("a")))],
+                owners: vec![("alice", vec![".spec.replicas"]), ("bob", vec![".metadata.labels.team"])],
+            },
+        },
+        Case {
             name: "list-map: two appliers each own one container",
             steps: vec![
                 apply_by("alice", full(3, "nginx:1")),
@@ -597,4 +614,46 @@ fn crd_without_status_subresource_applies_status_as_a_field() {
     let err =
         apply(Some(&obj), &widget(json!(["b"]), "Ready"), "bob", false, &types, "t3").expect_err("status is owned");
     assert_eq!(err.message(), "Apply failed with 1 conflict: conflict with \"alice\": .status.phase");
+}
+
+/// A copy's re-apply (the placement translator's, at each rollout) passes over the status
+/// writer's entry: nothing it configures or last applied is under `status`, so the entry is
+/// written back as stored. A status apply that changes the copy's fields still conflicts.
+#[test]
+fn an_apply_writes_back_entries_it_cannot_reach_as_stored() {
+    let types = BuiltinListTypes::for_kind("apps/v1", "Deployment");
+    let live = apply(None, &full(3, "nginx:1"), "translator", false, &types, "t1").expect("applies");
+    let mut status = live.clone();
+    status["status"] = json!({"conditions": [{"type": "Available", "status": "True"}]});
+    let mut live = update(Some(&live), status, "syncer", Some("status"), &types, "t2");
+    // As another server may have stored it: the list-map key not in canonical form.
+    let syncer = |obj: &Value| -> Value {
+        let entries = obj.pointer("/metadata/managedFields").and_then(Value::as_array).cloned().unwrap_or_default();
+        entries.into_iter().find(|e| e["manager"] == "syncer").expect("syncer entry")
+    };
+    let stored = syncer(&live)["fieldsV1"].to_string();
+    assert!(stored.contains(r#"k:{\"type\":\"Available\"}"#), "{stored}");
+    let verbatim: Value = serde_json::from_str(&stored.replace(r#"k:{\"type\""#, r#"k:{ \"type\""#)).expect("JSON");
+    for entry in live["metadata"]["managedFields"].as_array_mut().expect("entries") {
+        if entry["manager"] == "syncer" {
+            entry["fieldsV1"] = verbatim.clone();
+        }
+    }
+
+    let out = apply(Some(&live), &full(4, "nginx:2"), "translator", false, &types, "t3").expect("applies");
+    assert_eq!(out["spec"]["replicas"], 4);
+    assert_eq!(syncer(&out)["fieldsV1"], verbatim, "the status entry as stored");
+    assert_eq!(syncer(&out)["time"], "t2");
+    assert_eq!(owned_by(&out, "translator"), FULL_PATHS.to_vec());
+
+    // The same entry is read when a write reaches `status`: a status applier taking the
+    // condition conflicts with the syncer, which owns it (decoded from the non-canonical key).
+    let taking = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+                        "status": {"conditions": [{"type": "Available", "status": "False"}]}});
+    let err =
+        apply_subresource(Some(&out), &taking, "other", Some("status"), false, &types, "t4").expect_err("conflicts");
+    assert_eq!(
+        err.message(),
+        "Apply failed with 1 conflict: conflict with \"syncer\" with subresource \"status\" using apps/v1: .status.conditions[type=\"Available\"].status"
+    );
 }
