@@ -21,13 +21,15 @@ use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 /// A [`DynamicObject`] that decodes in one pass; with `MANAGED` false, without
-/// `metadata.managedFields`, and with `DATA` false, without any field but `apiVersion`,
-/// `kind` and `metadata`: what is left out is skipped unread. Use it as the `K` of an
-/// `Api` and take the object out with [`Decoded::into_inner`] or [`into_dynamic`].
+/// `metadata.managedFields`, with `SETS` false, without the field set of each of their
+/// entries (`fieldsV1`), and with `DATA` false, without any field but `apiVersion`, `kind`
+/// and `metadata`: what is left out is skipped unread. Use it as the `K` of an `Api` and
+/// take the object out with [`Decoded::into_inner`] or [`into_dynamic`].
 #[derive(Clone, Debug, PartialEq)]
-pub struct Decoded<const MANAGED: bool, const DATA: bool = true>(pub DynamicObject);
+pub struct Decoded<const MANAGED: bool, const DATA: bool = true, const SETS: bool = true>(pub DynamicObject);
 
 /// An object decoded whole, in one pass.
 pub type Dynamic = Decoded<true>;
@@ -37,11 +39,16 @@ pub type Dynamic = Decoded<true>;
 /// a field tree per manager, all of which would be decoded only to be dropped.
 pub type Unmanaged = Decoded<false>;
 
+/// An object decoded in one pass with its `managedFields` entries but not their field
+/// sets: for readers of who wrote when, as the status summarizer (when the status was
+/// returned). The largest entry of a copy, the placement translator's, is its field set.
+pub type Managers = Decoded<true, true, false>;
+
 /// An object's type and metadata (without `managedFields`), for readers of labels and
 /// annotations only, as the translator of Locations (their parameters).
 pub type Metadata = Decoded<false, false>;
 
-impl<const MANAGED: bool, const DATA: bool> Decoded<MANAGED, DATA> {
+impl<const MANAGED: bool, const DATA: bool, const SETS: bool> Decoded<MANAGED, DATA, SETS> {
     pub fn into_inner(self) -> DynamicObject {
         self.0
     }
@@ -59,6 +66,8 @@ pub enum Fields {
     All,
     /// All but `metadata.managedFields`.
     Unmanaged,
+    /// All but the field set (`fieldsV1`) of each `metadata.managedFields` entry.
+    Managers,
     /// `apiVersion`, `kind` and `metadata` without `managedFields`: no spec, no status.
     Metadata,
 }
@@ -70,23 +79,24 @@ pub fn watch(
     resource: &ApiResource,
     fields: Fields,
 ) -> BoxStream<'static, Result<Event<DynamicObject>, watcher::Error>> {
-    fn of<const MANAGED: bool, const DATA: bool>(
+    fn of<const MANAGED: bool, const DATA: bool, const SETS: bool>(
         client: kube::Client,
         resource: &ApiResource,
     ) -> BoxStream<'static, Result<Event<DynamicObject>, watcher::Error>> {
-        let api = kube::Api::<Decoded<MANAGED, DATA>>::all_with(client, resource);
+        let api = kube::Api::<Decoded<MANAGED, DATA, SETS>>::all_with(client, resource);
         watcher(api, watcher::Config::default()).default_backoff().map(|r| r.map(into_dynamic)).boxed()
     }
     match fields {
-        Fields::All => of::<true, true>(client, resource),
-        Fields::Unmanaged => of::<false, true>(client, resource),
-        Fields::Metadata => of::<false, false>(client, resource),
+        Fields::All => of::<true, true, true>(client, resource),
+        Fields::Unmanaged => of::<false, true, true>(client, resource),
+        Fields::Managers => of::<true, true, false>(client, resource),
+        Fields::Metadata => of::<false, false, true>(client, resource),
     }
 }
 
 /// A watcher's event of [`Decoded`] objects, as one of [`DynamicObject`]s.
-pub fn into_dynamic<const MANAGED: bool, const DATA: bool>(
-    event: Event<Decoded<MANAGED, DATA>>,
+pub fn into_dynamic<const MANAGED: bool, const DATA: bool, const SETS: bool>(
+    event: Event<Decoded<MANAGED, DATA, SETS>>,
 ) -> Event<DynamicObject> {
     match event {
         Event::Init => Event::Init,
@@ -126,7 +136,7 @@ macro_rules! read_as_api_resource {
     };
 }
 
-impl<const MANAGED: bool, const DATA: bool> kube::Resource for Decoded<MANAGED, DATA> {
+impl<const MANAGED: bool, const DATA: bool, const SETS: bool> kube::Resource for Decoded<MANAGED, DATA, SETS> {
     read_as_api_resource!();
 
     fn meta(&self) -> &ObjectMeta {
@@ -138,36 +148,36 @@ impl<const MANAGED: bool, const DATA: bool> kube::Resource for Decoded<MANAGED, 
     }
 }
 
-impl<const MANAGED: bool, const DATA: bool> Serialize for Decoded<MANAGED, DATA> {
+impl<const MANAGED: bool, const DATA: bool, const SETS: bool> Serialize for Decoded<MANAGED, DATA, SETS> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.0.serialize(serializer)
     }
 }
 
-impl<'de, const MANAGED: bool, const DATA: bool> Deserialize<'de> for Decoded<MANAGED, DATA> {
+impl<'de, const MANAGED: bool, const DATA: bool, const SETS: bool> Deserialize<'de> for Decoded<MANAGED, DATA, SETS> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(ObjectVisitor::<MANAGED, DATA>)
+        deserializer.deserialize_map(ObjectVisitor::<MANAGED, DATA, SETS>)
     }
 }
 
-struct ObjectVisitor<const MANAGED: bool, const DATA: bool>;
+struct ObjectVisitor<const MANAGED: bool, const DATA: bool, const SETS: bool>;
 
-impl<'de, const MANAGED: bool, const DATA: bool> Visitor<'de> for ObjectVisitor<MANAGED, DATA> {
-    type Value = Decoded<MANAGED, DATA>;
+impl<'de, const MANAGED: bool, const DATA: bool, const SETS: bool> Visitor<'de> for ObjectVisitor<MANAGED, DATA, SETS> {
+    type Value = Decoded<MANAGED, DATA, SETS>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a Kubernetes object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Decoded<MANAGED, DATA>, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Decoded<MANAGED, DATA, SETS>, A::Error> {
         let (mut api_version, mut kind, mut metadata) = (None, None, None);
         let mut data = Map::new();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             match &*key {
                 "apiVersion" => api_version = Some(map.next_value::<String>()?),
                 "kind" => kind = Some(map.next_value::<String>()?),
-                "metadata" if MANAGED => metadata = Some(map.next_value::<ObjectMeta>()?),
-                "metadata" => metadata = Some(map.next_value_seed(WithoutManagedFields)?),
+                "metadata" if MANAGED && SETS => metadata = Some(map.next_value::<ObjectMeta>()?),
+                "metadata" => metadata = Some(map.next_value_seed(Gathered(MetadataMap { headers: MANAGED }))?),
                 _ if !DATA => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -186,21 +196,24 @@ impl<'de, const MANAGED: bool, const DATA: bool> Visitor<'de> for ObjectVisitor<
     }
 }
 
-/// Metadata without `managedFields`: they are skipped as they are read, the rest (names,
-/// labels, annotations, a few scalars) is gathered and then decoded as metadata.
-struct WithoutManagedFields;
+/// Metadata gathered as [`MetadataMap`] gathers it, then decoded: without what it skips
+/// unread, the rest (names, labels, annotations, a few scalars) is small.
+struct Gathered(MetadataMap);
 
-impl<'de> DeserializeSeed<'de> for WithoutManagedFields {
+impl<'de> DeserializeSeed<'de> for Gathered {
     type Value = ObjectMeta;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<ObjectMeta, D::Error> {
-        let kept = MetadataMap.deserialize(deserializer)?;
+        let kept = self.0.deserialize(deserializer)?;
         ObjectMeta::deserialize(Value::Object(kept)).map_err(D::Error::custom)
     }
 }
 
-/// Metadata as a JSON map, without `managedFields` (skipped unread).
-struct MetadataMap;
+/// Metadata as a JSON map without `managedFields`, or with `headers`, with each entry of
+/// them less its field set (`fieldsV1`): what is left out is skipped unread.
+struct MetadataMap {
+    headers: bool,
+}
 
 impl<'de> DeserializeSeed<'de> for MetadataMap {
     type Value = Map<String, Value>;
@@ -220,14 +233,84 @@ impl<'de> Visitor<'de> for MetadataMap {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut kept = Map::new();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            if key == "managedFields" {
-                map.next_value::<IgnoredAny>()?;
-            } else {
-                let value = map.next_value::<Value>()?;
-                kept.insert(key.into_owned(), value);
+            match &*key {
+                "managedFields" if self.headers => {
+                    let entries = map.next_value_seed(EntryHeaders)?;
+                    kept.insert(key.into_owned(), entries);
+                }
+                "managedFields" => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+                _ => {
+                    let value = map.next_value::<Value>()?;
+                    kept.insert(key.into_owned(), value);
+                }
             }
         }
         Ok(kept)
+    }
+}
+
+/// `managedFields` less each entry's `fieldsV1`; anything but a list of maps is kept as it
+/// is, for the metadata's decoding to judge.
+struct EntryHeaders;
+
+impl<'de> DeserializeSeed<'de> for EntryHeaders {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EntryHeaders {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("managedFields")
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(entry) = seq.next_element_seed(EntryHeader)? {
+            entries.push(entry);
+        }
+        Ok(Value::Array(entries))
+    }
+}
+
+/// One `managedFields` entry less its `fieldsV1`.
+struct EntryHeader;
+
+impl<'de> DeserializeSeed<'de> for EntryHeader {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EntryHeader {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a managedFields entry")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut kept = Map::new();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == "fieldsV1" {
+                map.next_value::<IgnoredAny>()?;
+            } else {
+                kept.insert(key.into_owned(), map.next_value::<Value>()?);
+            }
+        }
+        Ok(Value::Object(kept))
     }
 }
 
@@ -238,11 +321,13 @@ impl<'de> Visitor<'de> for MetadataMap {
 /// cloned, its metadata encoded again) on every read, a fifth of the syncers' reconciles.
 ///
 /// Its [`kube::Resource`] metadata holds only what watchers and caches use: `name`,
-/// `namespace`, `resourceVersion` and `uid`, read out of the JSON.
+/// `namespace`, `resourceVersion` and `uid`, read out of the JSON. The JSON is shared:
+/// kube's reflector clones each object it caches, and a whole object per watch event was a
+/// twentieth of the syncers' CPU.
 #[derive(Clone, Debug, PartialEq)]
 pub struct JsonObject {
     meta: ObjectMeta,
-    json: Value,
+    json: Arc<Value>,
 }
 
 impl JsonObject {
@@ -272,7 +357,7 @@ impl JsonObject {
             meta.resource_version = string("resourceVersion")?;
             meta.uid = string("uid")?;
         }
-        Ok(Self { meta, json: Value::Object(json) })
+        Ok(Self { meta, json: Arc::new(Value::Object(json)) })
     }
 }
 
@@ -308,7 +393,7 @@ impl<'de> Visitor<'de> for JsonObjectVisitor {
         let mut json = Map::new();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             let value = match &*key {
-                "metadata" => Value::Object(map.next_value_seed(MetadataMap)?),
+                "metadata" => Value::Object(map.next_value_seed(MetadataMap { headers: false })?),
                 _ => map.next_value::<Value>()?,
             };
             json.insert(key.into_owned(), value);
@@ -365,6 +450,39 @@ mod tests {
         }
     }
 
+    /// With the managers but not their sets: the object as kube decodes it, every entry's
+    /// `fieldsV1` left out.
+    #[test]
+    fn managers_is_the_object_without_field_sets() {
+        let cases = [
+            json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                   "metadata": {"name": "a", "namespace": "n", "labels": {"x": "y"},
+                                "managedFields": [
+                                    {"manager": "translator", "operation": "Apply", "apiVersion": "apps/v1",
+                                     "time": "2026-11-22T10:00:00Z", "fieldsType": "FieldsV1",
+                                     "fieldsV1": {"f:spec": {"f:replicas": {}}}},
+                                    {"manager": "syncer", "operation": "Update", "subresource": "status",
+                                     "time": "2026-11-22T10:00:05Z", "fieldsType": "FieldsV1",
+                                     "fieldsV1": {"f:status": {".": {}, "f:readyReplicas": {}}}}]},
+                   "spec": {"replicas": 2}, "status": {"readyReplicas": 2}}),
+            json!({"metadata": {"name": "empty", "managedFields": []}}),
+            json!({"metadata": {"name": "null", "managedFields": null}}),
+            json!({"metadata": {"name": "absent"}, "data": {"k": "v"}}),
+        ];
+        for case in cases {
+            let text = case.to_string();
+            let mut want: DynamicObject = serde_json::from_str(&text).expect("kube decodes it");
+            for entry in want.metadata.managed_fields.iter_mut().flatten() {
+                entry.fields_v1 = None;
+            }
+            let ours: Managers = serde_json::from_str(&text).expect("this decodes it");
+            assert_eq!(ours.0, want, "{text}");
+        }
+        for text in [r#"{"metadata": {"managedFields": 3}}"#, r#"{"metadata": {"managedFields": [3]}}"#] {
+            assert!(serde_json::from_str::<Managers>(text).is_err(), "{text}");
+        }
+    }
+
     /// Metadata only: the type and metadata as without managedFields, no other field.
     #[test]
     fn metadata_is_the_object_without_data_or_managed_fields() {
@@ -392,6 +510,7 @@ mod tests {
             assert!(serde_json::from_str::<Dynamic>(text).is_err(), "{text}");
             assert!(serde_json::from_str::<Unmanaged>(text).is_err(), "{text}");
             assert!(serde_json::from_str::<Metadata>(text).is_err(), "{text}");
+            assert!(serde_json::from_str::<Managers>(text).is_err(), "{text}");
             assert!(serde_json::from_str::<JsonObject>(text).is_err(), "{text}");
         }
         for text in [r#"{"metadata": {"uid": 3}}"#, r#"{"metadata": {"resourceVersion": 7}}"#, r#"{"metadata": null}"#]

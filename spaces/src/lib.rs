@@ -77,7 +77,8 @@ pub trait SpaceProvider: Send + Sync {
     async fn kubeconfig(&self, name: &str) -> Result<kube::config::Kubeconfig, SpaceError>;
 
     /// One resource in every space, as one stream (see [`MultiEvent`]), its objects decoded
-    /// as far as `fields` says (whole, without `managedFields`, or metadata only).
+    /// as far as `fields` says (whole, without `managedFields`, with their entries but not
+    /// the entries' field sets, or metadata only).
     fn watch_all(&self, resource: ApiResource, fields: Fields) -> BoxStream<'static, Result<MultiEvent, SpaceError>>;
 
     /// One resource in the named spaces only: one watch per space, fanned in, each
