@@ -146,10 +146,7 @@ impl Summarizer {
     ) -> Result<(), SummarizerError> {
         let (space, id) = key;
         let Some(uid) = value.pointer("/metadata/uid").and_then(Value::as_str) else { return Ok(()) };
-        let mut obj = value.clone();
-        if let Some(o) = obj.as_object_mut() {
-            o.remove("status");
-        }
+        let obj = crate::expr::object_seen(value);
         let object_digest = digest(&obj);
         let obj = crate::expr::to_cel(&obj);
         let subject = Subject {
@@ -253,7 +250,11 @@ impl Summarizer {
             if written.combined.get(name).is_some_and(|(_, w)| *w == d) {
                 continue;
             }
-            in_namespace.patch(name, &apply, &Patch::Apply(cs)).await?;
+            {
+                // Never closed: a failure to acquire would only mean writing unbounded.
+                let _one = self.combined_writes.acquire().await.ok();
+                in_namespace.patch(name, &apply, &Patch::Apply(cs)).await?;
+            }
             written.combined.insert(name.clone(), (namespace.to_owned(), d));
         }
         let stale: Vec<String> = written.combined.keys().filter(|n| !desired.contains_key(*n)).cloned().collect();
