@@ -44,6 +44,18 @@ pub const SERVER_METADATA: &[&str] = &[
     "generateName",
 ];
 
+/// A copy of `object` without `status`, which is never copied: reported state can be most
+/// of an object (a syncer's returned status, a summarizer's view of a workload). Anything
+/// but a JSON object is copied as it is.
+pub fn without_status(object: &serde_json::Value) -> serde_json::Value {
+    match object {
+        serde_json::Value::Object(map) => serde_json::Value::Object(
+            map.iter().filter(|(k, _)| *k != "status").map(|(k, v)| (k.clone(), v.clone())).collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// A list of names as placement tests use them, where `"*"` stands for any name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum NameSet {
@@ -78,5 +90,27 @@ impl NameSet {
 
     pub(crate) fn is_any(&self) -> bool {
         matches!(self, Self::Any)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_status;
+    use serde_json::json;
+
+    #[test]
+    fn without_status_copies_everything_else() {
+        let table = [
+            (
+                json!({"metadata": {"name": "a"}, "spec": {"x": 1}, "status": {"y": 2}}),
+                json!({"metadata": {"name": "a"}, "spec": {"x": 1}}),
+            ),
+            (json!({"status": null}), json!({})),
+            (json!({"spec": {"status": "kept below the top"}}), json!({"spec": {"status": "kept below the top"}})),
+            (json!(["not", "an", "object"]), json!(["not", "an", "object"])),
+        ];
+        for (object, want) in table {
+            assert_eq!(without_status(&object), want, "{object}");
+        }
     }
 }

@@ -30,7 +30,8 @@
 
 use crate::object::{annotation, meta_str, namespace, set_annotation, strip_server_metadata};
 use orrery_api::keys::{DOWNSYNCED, SPACE};
-use serde_json::{Map, Value, json};
+use orrery_api::object::without_status;
+use serde_json::{Value, json};
 
 /// The value of the [`DOWNSYNCED`] annotation on the object `kind`/`namespace`/`name`:
 /// `Kind/namespace/name`, with an empty namespace (`""`) for cluster-scoped objects.
@@ -58,15 +59,11 @@ pub(crate) fn is_self_owned(wec_obj: &Value, kind: &str) -> bool {
 ///
 /// A value that is not a JSON object is returned unchanged (no API server holds one).
 pub fn downstream(mailbox_copy: &Value, kind: &str) -> Value {
-    let Value::Object(source) = mailbox_copy else {
-        return mailbox_copy.clone();
+    let mut object = without_status(mailbox_copy);
+    let Some(map) = object.as_object_mut() else {
+        return object;
     };
-    // `status` is left out as the rest is copied: once the syncer has returned one, it is
-    // most of the copy.
-    let mut map: Map<String, Value> =
-        source.iter().filter(|(k, _)| *k != "status").map(|(k, v)| (k.clone(), v.clone())).collect();
     map.insert("kind".to_owned(), Value::String(kind.to_owned()));
-    let mut object = Value::Object(map);
     strip_server_metadata(&mut object);
     crate::object::remove_annotations(&mut object, |k| k == SPACE);
     let mark = owner_mark(

@@ -58,9 +58,7 @@ impl Expr {
 /// each summary's own write changed the object, and every pass computed every row again
 /// (at 10,000 WECs, the four workers' passes at once held a few hundred MB).
 pub fn object_seen(object: &Value) -> Value {
-    let Value::Object(map) = object else { return object.clone() };
-    let mut seen: serde_json::Map<String, Value> =
-        map.iter().filter(|(k, _)| *k != "status").map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut seen = orrery_api::object::without_status(object);
     if let Some(Value::Object(meta)) = seen.get_mut("metadata") {
         meta.remove("managedFields");
         meta.remove("resourceVersion");
@@ -72,7 +70,7 @@ pub fn object_seen(object: &Value) -> Value {
             }
         }
     }
-    Value::Object(seen)
+    seen
 }
 
 /// The scope shared by every row about one object: `obj`. Converting the object into
