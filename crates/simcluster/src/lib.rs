@@ -12,11 +12,12 @@
 pub mod status;
 
 use futures::StreamExt;
+use json_patch::jsonptr::PointerBuf;
+use json_patch::{AddOperation, PatchOperation};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use orrery_runtime::{Metrics, QueueConfig, Shutdown, WorkQueue, run_workers};
 use orrery_spaces::decode::Unmanaged;
 use orrery_spaces::{Fields, MultiEvent, SpaceError, SpaceProvider};
-use serde_json::json;
 use status::{Kind, Phase};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,8 +32,6 @@ pub enum SimError {
     Space(#[from] SpaceError),
     #[error(transparent)]
     Kube(#[from] kube::Error),
-    #[error("encoding: {0}")]
-    Json(#[from] serde_json::Error),
 }
 
 /// An object: which of [`Kind::ALL`], its space, namespace and name.
@@ -149,9 +148,14 @@ impl SimCluster {
                 None => Api::all_with(client, &api),
             };
             let now = jiff::Timestamp::now().to_string();
-            let status = status::status(kind, &serde_json::to_value(&*object)?, phase, &now);
-            let patch: Patch<()> =
-                Patch::Json(serde_json::from_value(json!([{"op": "add", "path": "/status", "value": status}]))?);
+            let workload = status::Workload {
+                name: object.metadata.name.as_deref(),
+                generation: object.metadata.generation.unwrap_or(1),
+                spec: object.data.get("spec").unwrap_or(&serde_json::Value::Null),
+            };
+            let value = status::status(kind, workload, phase, &now);
+            let add = AddOperation { path: PointerBuf::from_tokens(["status"]), value };
+            let patch: Patch<()> = Patch::Json(json_patch::Patch(vec![PatchOperation::Add(add)]));
             let params = PatchParams { field_manager: Some(MANAGER.into()), ..Default::default() };
             match objects.patch_status(name, &params, &patch).await {
                 Ok(_) => {}

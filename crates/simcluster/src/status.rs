@@ -50,11 +50,33 @@ fn condition(type_: &str, ok: bool, reason: &str, now: &str) -> Value {
            "message": SIMULATED, "lastTransitionTime": now})
 }
 
+/// What a status is made from: the object's name, generation and spec.
+#[derive(Clone, Copy, Debug)]
+pub struct Workload<'a> {
+    pub name: Option<&'a str>,
+    /// `metadata.generation` (1 when not set).
+    pub generation: i64,
+    /// `spec` (`null` when not set).
+    pub spec: &'a Value,
+}
+
+impl<'a> Workload<'a> {
+    /// The workload `object` is (a whole object as JSON).
+    pub fn of(object: &'a Value) -> Self {
+        Self {
+            name: object.pointer("/metadata/name").and_then(Value::as_str),
+            generation: int(object, "/metadata/generation", 1),
+            spec: object.get("spec").unwrap_or(&Value::Null),
+        }
+    }
+}
+
 /// The status of `object` (of `kind`) in `phase`, stamped `now` (RFC 3339).
-pub fn status(kind: Kind, object: &Value, phase: Phase, now: &str) -> Value {
-    let generation = int(object, "/metadata/generation", 1);
+pub fn status(kind: Kind, object: Workload, phase: Phase, now: &str) -> Value {
+    let generation = object.generation;
     let ready = phase == Phase::Ready;
-    let replicas = int(object, "/spec/replicas", 1).max(0);
+    let spec = object.spec;
+    let replicas = int(spec, "/replicas", 1).max(0);
     let up = if ready { replicas } else { 0 };
     match kind {
         Kind::Deployment => {
@@ -78,7 +100,7 @@ pub fn status(kind: Kind, object: &Value, phase: Phase, now: &str) -> Value {
         Kind::ReplicaSet => json!({"observedGeneration": generation, "replicas": replicas,
                                    "fullyLabeledReplicas": replicas, "readyReplicas": up, "availableReplicas": up}),
         Kind::StatefulSet => {
-            let revision = format!("{}-sim", object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("set"));
+            let revision = format!("{}-sim", object.name.unwrap_or("set"));
             json!({"observedGeneration": generation, "replicas": replicas, "readyReplicas": up,
                    "currentReplicas": replicas, "updatedReplicas": replicas, "availableReplicas": up,
                    "currentRevision": revision, "updateRevision": revision, "collisionCount": 0})
@@ -90,20 +112,20 @@ pub fn status(kind: Kind, object: &Value, phase: Phase, now: &str) -> Value {
                    "updatedNumberScheduled": 1, "numberMisscheduled": 0, "numberReady": up, "numberAvailable": up})
         }
         Kind::Job => {
-            let completions = int(object, "/spec/completions", 1).max(0);
+            let completions = int(spec, "/completions", 1).max(0);
             if ready {
                 json!({"startTime": now, "completionTime": now, "succeeded": completions, "active": 0, "ready": 0,
                        "terminating": 0, "uncountedTerminatedPods": {},
                        "conditions": [condition("SuccessCriteriaMet", true, "CompletionsReached", now),
                                       condition("Complete", true, "CompletionsReached", now)]})
             } else {
-                let parallelism = int(object, "/spec/parallelism", 1).clamp(0, completions.max(1));
+                let parallelism = int(spec, "/parallelism", 1).clamp(0, completions.max(1));
                 json!({"startTime": now, "active": parallelism, "ready": 0, "terminating": 0, "uncountedTerminatedPods": {}})
             }
         }
         Kind::Pod => {
-            let containers: Vec<Value> = object
-                .pointer("/spec/containers")
+            let containers: Vec<Value> = spec
+                .get("containers")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
@@ -152,8 +174,8 @@ mod tests {
             (Kind::Job, &d, "/conditions/1/type", Value::Null, json!("Complete")),
         ];
         for (kind, object, field, starting, ready) in cases {
-            let s = status(*kind, object, Phase::Starting, NOW);
-            let r = status(*kind, object, Phase::Ready, NOW);
+            let s = status(*kind, Workload::of(object), Phase::Starting, NOW);
+            let r = status(*kind, Workload::of(object), Phase::Ready, NOW);
             assert_eq!(s.pointer(field).unwrap_or(&Value::Null), starting, "{kind:?} starting {field}");
             assert_eq!(r.pointer(field).unwrap_or(&Value::Null), ready, "{kind:?} ready {field}");
         }
@@ -162,17 +184,20 @@ mod tests {
     #[test]
     fn pods_run_and_say_they_are_simulated() {
         let pod = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}});
-        let starting = status(Kind::Pod, &pod, Phase::Starting, NOW);
+        let starting = status(Kind::Pod, Workload::of(&pod), Phase::Starting, NOW);
         assert_eq!(starting["phase"], "Pending");
-        let running = status(Kind::Pod, &pod, Phase::Ready, NOW);
+        let running = status(Kind::Pod, Workload::of(&pod), Phase::Ready, NOW);
         assert_eq!(running["phase"], "Running");
         assert_eq!(running["containerStatuses"][0]["ready"], true);
         assert_eq!(running["conditions"][3]["message"], SIMULATED);
         // A Deployment scaled to zero is available at once; a Job of 3 completions succeeds 3.
         let zero = json!({"spec": {"replicas": 0}});
-        assert_eq!(status(Kind::Deployment, &zero, Phase::Starting, NOW)["conditions"][0]["status"], "True");
+        assert_eq!(
+            status(Kind::Deployment, Workload::of(&zero), Phase::Starting, NOW)["conditions"][0]["status"],
+            "True"
+        );
         let job = json!({"spec": {"completions": 3, "parallelism": 2}});
-        assert_eq!(status(Kind::Job, &job, Phase::Starting, NOW)["active"], 2);
-        assert_eq!(status(Kind::Job, &job, Phase::Ready, NOW)["succeeded"], 3);
+        assert_eq!(status(Kind::Job, Workload::of(&job), Phase::Starting, NOW)["active"], 2);
+        assert_eq!(status(Kind::Job, Workload::of(&job), Phase::Ready, NOW)["succeeded"], 3);
     }
 }

@@ -205,6 +205,11 @@ fn cases(f: &Fixture) -> Vec<Case> {
     as_apps["apiVersion"] = json!("apps/v1");
     let mut big_widget = widget("big");
     big_widget["spec"]["blob"] = json!("x".repeat(2 * 1024 * 1024));
+    let mut managed_not_a_list = configmap("c2");
+    managed_not_a_list["metadata"]["managedFields"] = json!("kubectl");
+    let mut managed_bad_time = configmap("c2");
+    managed_bad_time["metadata"]["managedFields"] =
+        json!([{"manager": "m", "operation": "Update", "time": "yesterday", "fieldsType": "FieldsV1", "fieldsV1": {}}]);
     let mut long_label = configmap("c2");
     long_label["metadata"]["labels"] = json!({"app": "v".repeat(64)});
     let mut secret_cm1 = configmap("cm1");
@@ -235,6 +240,8 @@ fn cases(f: &Fixture) -> Vec<Case> {
         case("empty body", "POST", CM, JSON, "", 400, "BadRequest", Nothing),
         case("kind not matching the path", "POST", CM, JSON, js(as_secret), 400, "BadRequest", Nothing),
         case("apiVersion not matching the path", "POST", CM, JSON, js(as_apps), 400, "BadRequest", Nothing),
+        case("managedFields not a list", "POST", CM, JSON, js(managed_not_a_list), 400, "BadRequest", MessageHas("managedFields")),
+        case("managedFields time not a time", "POST", CM, JSON, js(managed_bad_time), 400, "BadRequest", MessageHas("managedFields")),
         case("missing kind", "POST", WIDGETS, JSON, js(no_kind), 400, "BadRequest", MessageHas("Kind")),
         case("custom resource of another kind", "POST", WIDGETS, JSON, js(widget_as_gadget), 400, "BadRequest", Nothing),
         case("protobuf body", "POST", CM, "application/vnd.kubernetes.protobuf", b"k8s\0\n\x02v1".to_vec(), 415, "UnsupportedMediaType", Nothing),

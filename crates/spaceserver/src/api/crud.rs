@@ -2,6 +2,7 @@
 
 use super::body::{self, object_bytes, parse_document, require_object};
 use super::object::{self, meta_mut, meta_str};
+use super::presenting::Presenter;
 use super::status::ApiError;
 use super::{ApiServer, Ctx, Result, bytes_response, json_response, lifecycle, validate, watch};
 use crate::store::{Precondition, Presentations, StoreError, Stored, Write};
@@ -181,7 +182,7 @@ pub(super) async fn create_object(
     if ctx.info.namespaced {
         lifecycle::require_active_namespace(server, &ctx, &namespace).await?;
     }
-    validate::object(server, &ctx, &obj)?;
+    validate::object(server, &ctx, &mut obj)?;
     let generate = meta_str(&obj, "name").is_none_or(str::is_empty);
     let prefix = meta_str(&obj, "generateName").unwrap_or_default().to_owned();
     if let Some(manager) = manager {
@@ -200,15 +201,17 @@ pub(super) async fn create_object(
             }
             return Ok(json_response(201, &present(&ctx, obj)));
         }
-        let value = Some(object_bytes(&obj)?);
-        let write = Write { key: ctx.key(&namespace, &name), value, precondition: Precondition::Absent };
+        let bytes = object_bytes(&obj)?;
+        let write =
+            Write { key: ctx.key(&namespace, &name), value: Some(bytes.clone()), precondition: Precondition::Absent };
         let presented = Presentations::default();
         match server.store.write_presented(write, presented.clone()).await {
             Ok(stored) => {
                 let mut created = obj;
                 object::set_revision(&mut created, stored.revision);
                 lifecycle::after_write(server, &ctx, &created).await;
-                return answer_written(&ctx, 201, created, "ADDED", Some(&presented));
+                let written = Written { presented, stored: bytes, revision: stored.revision };
+                return answer_written(&ctx, 201, created, "ADDED", Some(&written));
             }
             Err(StoreError::AlreadyExists) if generate && attempt < 7 => continue,
             Err(e) => return Err(store_error(&ctx, &name, e)),
@@ -232,10 +235,13 @@ pub(super) fn answer_written(
     code: u16,
     obj: Value,
     kind: &str,
-    presented: Option<&Presentations>,
+    written: Option<&Written>,
 ) -> Result<Response> {
-    let Some(presented) = presented else { return Ok(json_response(code, &present(ctx, obj))) };
-    let line = watch::shared_line(ctx, &presented[0], kind, || serde_json::to_vec(&present(ctx, obj)).ok());
+    let Some(written) = written else { return Ok(json_response(code, &present(ctx, obj))) };
+    // Presented from what was stored, as its watchers present it: not encoded again.
+    drop(obj);
+    let object = || Presenter::new(ctx).present_bytes(&written.stored, written.revision, None);
+    let line = watch::shared_line(ctx, &written.presented[0], kind, object);
     match line.as_ref().and_then(watch::object_of_line) {
         Some(object) => Ok(bytes_response(code, object)),
         None => Err(ApiError::internal("encoding the object written")),
@@ -248,14 +254,22 @@ pub(super) struct Updated {
     pub obj: Value,
     /// Whether the object is gone.
     pub deleted: bool,
-    /// The presentations of the write's event (`None`: nothing was written).
-    presented: Option<Presentations>,
+    /// What was written (`None`: nothing was).
+    written: Option<Written>,
+}
+
+/// A write's event, for its answer: its presentations, shared with its watchers, and the
+/// object as stored, at its revision.
+pub(super) struct Written {
+    presented: Presentations,
+    stored: bytes::Bytes,
+    revision: crate::store::Revision,
 }
 
 impl Updated {
     /// The answer to an update: the object, encoded once for the answer and the watchers.
     pub(super) fn answer(self, ctx: &Ctx) -> Result<Response> {
-        answer_written(ctx, 200, self.obj, "MODIFIED", self.presented.as_ref())
+        answer_written(ctx, 200, self.obj, "MODIFIED", self.written.as_ref())
     }
 }
 
@@ -286,9 +300,9 @@ where
                 object::omit_empty_metadata(&mut v);
                 if object::is_no_op(&current_obj, &v) {
                     // Nothing changes: nothing is written, and no watcher hears of it.
-                    return Ok(Updated { obj: current_obj, deleted: false, presented: None });
+                    return Ok(Updated { obj: current_obj, deleted: false, written: None });
                 }
-                validate::object(server, ctx, &v)?;
+                validate::object(server, ctx, &mut v)?;
                 let bytes = object_bytes(&v)?;
                 // Not held while the write waits for its commit: thousands of writes wait at once.
                 drop(current_obj);
@@ -298,11 +312,11 @@ where
         };
         let deleting = bytes.is_none();
         if ctx.params.dry_run {
-            return Ok(Updated { obj: next, deleted: deleting, presented: None });
+            return Ok(Updated { obj: next, deleted: deleting, written: None });
         }
         let write = Write {
             key: ctx.key(&namespace, name),
-            value: bytes,
+            value: bytes.clone(),
             precondition: Precondition::Revision(current.revision),
         };
         let presented = Presentations::default();
@@ -316,8 +330,8 @@ where
                     lifecycle::after_write(server, ctx, &obj).await;
                 }
                 // A delete's answer is not its watchers' line (DELETED carries the last state).
-                let presented = (!deleting).then_some(presented);
-                return Ok(Updated { obj, deleted: deleting, presented });
+                let written = bytes.map(|bytes| Written { presented, stored: bytes, revision: stored.revision });
+                return Ok(Updated { obj, deleted: deleting, written });
             }
             Err(StoreError::Conflict { .. }) if expected.is_none() => continue,
             Err(e) => return Err(store_error(ctx, name, e)),

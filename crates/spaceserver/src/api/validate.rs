@@ -10,6 +10,7 @@ use axum::http::Request;
 use axum::response::Response;
 use base64::Engine;
 use orrery_api::validation::{FieldError, FieldErrors, FieldPath, names};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -52,10 +53,51 @@ fn name_problems(ctx: &Ctx, name: &str) -> Vec<String> {
 
 /// Decodes a built-in object into its Go-shaped type, as the apiserver's decoder does: a
 /// value of the wrong type is a 400, not something stored for clients to trip over.
-fn decode_check(ctx: &Ctx, obj: &Value) -> Result<()> {
-    if !obj.get("metadata").is_none_or(Value::is_object) {
+///
+/// `managedFields` is checked on its own ([`ManagedFieldsEntry`]): decoded into its
+/// Go-shaped type, each entry's `fieldsV1` is built as a tree of values only to be
+/// dropped, and that was two thirds of checking a Deployment the syncers and the
+/// simulated clusters write (`orrery bench scale`).
+fn decode_check(ctx: &Ctx, obj: &mut Value) -> Result<()> {
+    let Some(metadata) = obj.get_mut("metadata") else { return decode_check_typed(ctx, obj) };
+    let Some(metadata) = metadata.as_object_mut() else {
         return Err(ApiError::bad_request("metadata must be an object"));
+    };
+    if ctx.info.custom {
+        return Ok(());
     }
+    let Some(managed) = metadata.remove("managedFields") else { return decode_check_typed(ctx, obj) };
+    let checked = decode_check_typed(ctx, obj);
+    let managed_checked = Vec::<Option<ManagedFieldsEntry>>::deserialize(&managed).map(drop);
+    if let Some(metadata) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.insert("managedFields".into(), managed);
+    }
+    checked?;
+    managed_checked.map_err(|e| {
+        ApiError::bad_request(format!(
+            "{kind} in version \"{}\" cannot be handled as a {kind}: metadata.managedFields: {e}",
+            ctx.info.version,
+            kind = ctx.info.kind
+        ))
+    })
+}
+
+/// A `managedFields` entry as the apiserver decodes it, but for `fieldsV1`, which is any
+/// JSON there (the field manager reads it, and resets what it cannot).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // Read only to be checked.
+struct ManagedFieldsEntry {
+    api_version: Option<String>,
+    fields_type: Option<String>,
+    fields_v1: Option<serde::de::IgnoredAny>,
+    manager: Option<String>,
+    operation: Option<String>,
+    subresource: Option<String>,
+    time: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+}
+
+fn decode_check_typed(ctx: &Ctx, obj: &Value) -> Result<()> {
     struct Decode<'a>(&'a Value, Option<String>);
     impl super::builtin_types::TypeVisitor for Decode<'_> {
         fn visit<T: schemars::JsonSchema + serde::de::DeserializeOwned>(&mut self) {
@@ -115,7 +157,7 @@ fn data_problems(ctx: &Ctx, obj: &Value, errs: &mut FieldErrors) {
 }
 
 /// Validates an object about to be stored; 422 with every problem.
-pub(super) fn object(_server: &Arc<ApiServer>, ctx: &Ctx, obj: &Value) -> Result<()> {
+pub(super) fn object(_server: &Arc<ApiServer>, ctx: &Ctx, obj: &mut Value) -> Result<()> {
     decode_check(ctx, obj)?;
     let name = meta_str(obj, "name").unwrap_or_default();
     let mut errs = FieldErrors::default();

@@ -5,7 +5,7 @@
 use super::crud::present;
 use super::list::{prefix, tag_space};
 use super::params::RvMatch;
-use super::presenting::{self, Presenter};
+use super::presenting::Presenter;
 use super::selection::Selection;
 use super::status::ApiError;
 use super::{ApiServer, Ctx, Result, table};
@@ -271,7 +271,7 @@ impl Watcher {
     fn plain(&self, e: &Event) -> Option<Bytes> {
         let space = self.wildcard.then_some(e.key.space());
         let slot = &e.presented[usize::from(self.wildcard)];
-        let object = || Presenter::new(&self.ctx).present(&e.object, e.revision, space).map(presenting::into_bytes);
+        let object = || Presenter::new(&self.ctx).present_bytes(&e.object, e.revision, space);
         shared_line(&self.ctx, slot, event_kind(e), object)
     }
 
