@@ -51,6 +51,17 @@ pub struct SimCluster {
     delay: Duration,
     queue: WorkQueue<ObjKey>,
     progress: Mutex<HashMap<ObjKey, Progress>>,
+    witness: Option<Arc<dyn Witness>>,
+}
+
+/// Told of what the simulated clusters' watches see, as they see it. `orrery bench scale`
+/// times what reached the WECs this way: a watch of its own over every WEC space would
+/// have the WEC server send, and the bench decode, every event a second time.
+pub trait Witness: Send + Sync {
+    /// `object`, of `kind`, in `space`, exists as it now is (listed, created or changed).
+    fn seen(&self, kind: Kind, space: &str, object: &DynamicObject);
+    /// The watch of `kind` has listed what existed when it started.
+    fn listed(&self, kind: Kind);
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -66,11 +77,22 @@ impl SimCluster {
     /// Simulates every space of `provider`; workloads become ready `delay` after they
     /// (or their new generation) appear.
     pub fn new(provider: Arc<dyn SpaceProvider>, delay: Duration, metrics: &Metrics) -> Arc<Self> {
+        Self::witnessed(provider, delay, metrics, None)
+    }
+
+    /// [`Self::new`], telling `witness` of what it sees.
+    pub fn witnessed(
+        provider: Arc<dyn SpaceProvider>,
+        delay: Duration,
+        metrics: &Metrics,
+        witness: Option<Arc<dyn Witness>>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             provider,
             delay,
             queue: WorkQueue::new(QueueConfig::named("simcluster").metrics(metrics)),
             progress: Mutex::default(),
+            witness,
         })
     }
 
@@ -90,12 +112,23 @@ impl SimCluster {
     }
 
     async fn follow(self: Arc<Self>, i: usize) {
-        let (_, api) = resource(i);
+        let (kind, api) = resource(i);
         let mut events = self.provider.watch_all(api, Fields::Unmanaged);
         while let Some(event) = events.next().await {
             let (tagged, gone) = match event {
-                Ok(MultiEvent::InitApply(t) | MultiEvent::Apply(t)) => (t, false),
+                Ok(MultiEvent::InitApply(t) | MultiEvent::Apply(t)) => {
+                    if let Some(witness) = &self.witness {
+                        witness.seen(kind, &t.space, &t.object);
+                    }
+                    (t, false)
+                }
                 Ok(MultiEvent::Delete(t)) => (t, true),
+                Ok(MultiEvent::InitDone { .. }) => {
+                    if let Some(witness) = &self.witness {
+                        witness.listed(kind);
+                    }
+                    continue;
+                }
                 Ok(_) => continue,
                 Err(e) => {
                     tracing::warn!(error = %e, "simcluster watch");

@@ -31,6 +31,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use kube::config::Kubeconfig;
 use observe::{Observer, Progress};
 use orrery_runtime::{Metrics, Shutdown};
+use orrery_simcluster::SimCluster;
 use orrery_spaces::{EmbeddedProvider, SpaceProvider};
 use report::{Readings, Report};
 use std::ffi::OsStr;
@@ -267,14 +268,12 @@ async fn run_one(args: &Args, timing: &Timing, n: usize, dir: &Path) -> anyhow::
     let rss_before = rss_bytes(std::process::id())?;
     let settings = orrery_syncer::Settings { heartbeat, workers: 2 };
     fleet.start_syncers(center.as_ref(), wecs.as_ref(), &settings, &shutdown, &progress).await?;
-    tokio::spawn(
-        orrery_simcluster::SimCluster::new(wecs.clone(), sim_delay, &Metrics::new())
-            .run(shutdown.clone(), (n * SIM_WORKERS_PER_WEC).max(SIM_WORKERS_MIN)),
-    );
+    let wds = center.client(crate::up::WDS).await?;
+    let observer = Observer::start(center.clone(), wds.clone(), fleet.index.clone(), m);
+    let sim = SimCluster::witnessed(wecs.clone(), sim_delay, &Metrics::new(), Some(observer.witness()));
+    tokio::spawn(sim.run(shutdown.clone(), (n * SIM_WORKERS_PER_WEC).max(SIM_WORKERS_MIN)));
     step(&progress, started, &format!("{n} syncers connected to their mailboxes"));
 
-    let wds = center.client(crate::up::WDS).await?;
-    let observer = Observer::start(center.clone(), wds.clone(), wecs.clone(), fleet.index.clone(), m);
     let mut rx = observer.progress();
     let watching = wait_for(&mut rx, &progress, timeout, |p| p.watching, observe::WATCHES).await;
     anyhow::ensure!(watching, "the bench's watches had not listed after {} s", args.timeout);

@@ -3,8 +3,10 @@
 //!
 //! Four streams see everything, however many WECs there are: the WDS's
 //! SinglePlacementSlices and CombinedStatuses, one wildcard watch of Deployments across all
-//! of the center's spaces (the mailbox copies and their returned status), and one across
-//! all of the WEC server's spaces (what the syncers applied).
+//! of the center's spaces (the mailbox copies and their returned status), and the
+//! simulated clusters' own watch of Deployments across all of the WEC server's spaces
+//! (what the syncers applied), which tells the bench what it sees ([`Observer::witness`]):
+//! a watch of the bench's own there cost the WEC server and the bench every event twice.
 
 use super::timeline::{Stage, Timeline};
 use super::workload::{self, NAMESPACE};
@@ -13,10 +15,13 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::ResourceExt;
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::{WatchStreamExt, watcher};
+use orrery_simcluster::Witness;
+use orrery_simcluster::status::Kind;
 use orrery_spaces::decode::Dynamic;
 use orrery_spaces::{Fields, MultiEvent, SpaceProvider};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::watch;
@@ -58,17 +63,13 @@ pub struct Observer {
     state: Arc<Mutex<State>>,
     progress: watch::Sender<Progress>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    witness: Arc<WecWitness>,
 }
 
 impl Observer {
-    /// Starts the watches. Nothing is recorded before [`Observer::start_clock`].
-    pub fn start(
-        center: Arc<dyn SpaceProvider>,
-        wds: kube::Client,
-        wecs: Arc<dyn SpaceProvider>,
-        index: Arc<Index>,
-        objects: usize,
-    ) -> Self {
+    /// Starts the watches of the center; the simulated clusters are to be told to report
+    /// to [`Observer::witness`]. Nothing is recorded before [`Observer::start_clock`].
+    pub fn start(center: Arc<dyn SpaceProvider>, wds: kube::Client, index: Arc<Index>, objects: usize) -> Self {
         let state =
             Arc::new(Mutex::new(State { t0: None, timeline: Timeline::new(index.wecs.len(), objects), update: None }));
         let (progress, _) = watch::channel(Progress::default());
@@ -77,16 +78,15 @@ impl Observer {
         let tasks = vec![
             tokio::spawn(follow_slices(wds.clone(), index.clone(), recorder.clone())),
             tokio::spawn(follow_summaries(wds, index.clone(), recorder.clone())),
-            tokio::spawn(follow_deployments(
-                center,
-                deployments.clone(),
-                index.clone(),
-                Side::Mailboxes,
-                recorder.clone(),
-            )),
-            tokio::spawn(follow_deployments(wecs, deployments, index, Side::Wecs, recorder)),
+            tokio::spawn(follow_mailboxes(center, deployments, index.clone(), recorder.clone())),
         ];
-        Self { state, progress, tasks }
+        let witness = Arc::new(WecWitness { index, recorder, listed: AtomicBool::new(false) });
+        Self { state, progress, tasks, witness }
+    }
+
+    /// What the simulated clusters tell of what reached the WECs.
+    pub fn witness(&self) -> Arc<dyn Witness> {
+        self.witness.clone()
     }
 
     /// The workload is about to be written: times count from now.
@@ -206,13 +206,32 @@ impl Recorder {
     }
 }
 
-/// The workload's Deployments across every space of one server: the mailbox copies (with
-/// their returned status) on the center, what the syncers applied on the WEC server.
-async fn follow_deployments(
+/// What the syncers applied in the WECs, as the simulated clusters' watch sees it.
+struct WecWitness {
+    index: Arc<Index>,
+    recorder: Recorder,
+    listed: AtomicBool,
+}
+
+impl Witness for WecWitness {
+    fn seen(&self, kind: Kind, space: &str, object: &DynamicObject) {
+        if let (Kind::Deployment, Some(&wec)) = (kind, self.index.wecs.get(space)) {
+            self.recorder.deployment(Side::Wecs, wec, object);
+        }
+    }
+
+    fn listed(&self, kind: Kind) {
+        if kind == Kind::Deployment && !self.listed.swap(true, Ordering::Relaxed) {
+            self.recorder.progress.send_modify(|p| p.watching += 1);
+        }
+    }
+}
+
+/// The workload's Deployments across every mailbox: the copies, with their returned status.
+async fn follow_mailboxes(
     provider: Arc<dyn SpaceProvider>,
     resource: ApiResource,
     index: Arc<Index>,
-    side: Side,
     recorder: Recorder,
 ) {
     let mut events = provider.watch_all(resource, Fields::Unmanaged);
@@ -230,12 +249,8 @@ async fn follow_deployments(
                 continue;
             }
         };
-        let wec = match side {
-            Side::Mailboxes => index.mailboxes.get(&tagged.space),
-            Side::Wecs => index.wecs.get(&tagged.space),
-        };
-        if let Some(&wec) = wec {
-            recorder.deployment(side, wec, &tagged.object);
+        if let Some(&wec) = index.mailboxes.get(&tagged.space) {
+            recorder.deployment(Side::Mailboxes, wec, &tagged.object);
         }
     }
 }
