@@ -387,14 +387,18 @@ pub(super) fn updated_with(
             new
         }
         Some("status") if ctx.info.has_status => {
-            let mut new = current.clone();
-            match incoming.get_mut("status") {
-                Some(s) => new["status"] = s.take(),
-                None => {
-                    if let Some(o) = new.as_object_mut() {
-                        o.remove("status");
-                    }
-                }
+            // Only `status` changes through the status subresource. A patch's result is
+            // the stored object with the patch applied, and usually differs from it in
+            // nothing else: then it is the new object as it is, not another copy of the
+            // stored one (copying and later dropping it was most of a status write's cost
+            // beyond parsing).
+            let status = incoming.as_object_mut().and_then(|o| o.remove("status"));
+            let mut new = if object::same_but_status(current, &incoming) { incoming } else { current.clone() };
+            if let Some(o) = new.as_object_mut() {
+                match status {
+                    Some(s) => o.insert("status".into(), s),
+                    None => o.remove("status"),
+                };
             }
             new
         }

@@ -121,6 +121,17 @@ fn same_metadata(a: &Value, b: &Value) -> bool {
     })
 }
 
+/// Whether `next` is `current` but for `status` (and `resourceVersion`, `apiVersion` and
+/// `kind`, which a write takes from the stored object): a status write that changed
+/// nothing else.
+pub fn same_but_status(current: &Value, next: &Value) -> bool {
+    let (Some(a), Some(b)) = (current.as_object(), next.as_object()) else { return false };
+    equal_but(a, b, &["status", "apiVersion", "kind"], |key, a, b| match (key, a.as_object(), b.as_object()) {
+        ("metadata", Some(a), Some(b)) => equal_but(a, b, &["resourceVersion"], |_, a, b| a == b),
+        _ => a == b,
+    })
+}
+
 /// Whether two maps hold the same keys, but for `skip`, with values that `eq` (given the
 /// key) finds equal. The comparisons above were copies of both objects without the
 /// skipped fields, compared whole: a copy of every object written, twice.
@@ -138,7 +149,7 @@ fn equal_but(
 /// Copies the server-owned metadata of `from` (the stored object) into `to` (a client's
 /// update): uid, creation time, generation, deletion state, and the name and namespace.
 pub fn keep_server_metadata(from: &Value, to: &mut Value) {
-    let Some(old) = meta(from).cloned() else { return };
+    let Some(old) = meta(from) else { return };
     if let Some(m) = meta_mut(to) {
         for field in [
             "uid",
@@ -161,6 +172,43 @@ pub fn keep_server_metadata(from: &Value, to: &mut Value) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn status_writes_that_change_only_status() {
+        let stored = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                            "metadata": {"name": "d", "resourceVersion": "7", "labels": {"a": "b"},
+                                         "managedFields": [{"manager": "m", "time": "t"}]},
+                            "spec": {"replicas": 1}, "status": {"replicas": 0}});
+        let with = |pointer: &str, v: Value| {
+            let mut o = stored.clone();
+            match o.pointer_mut(pointer) {
+                Some(slot) => *slot = v,
+                None => o["metadata"]["extra"] = v,
+            }
+            o
+        };
+        let mut no_status = stored.clone();
+        no_status.as_object_mut().expect("object").remove("status");
+        let mut no_revision = stored.clone();
+        no_revision["metadata"].as_object_mut().expect("object").remove("resourceVersion");
+        // (next, only status changed?)
+        let cases = [
+            (stored.clone(), true),
+            (with("/status", json!({"replicas": 1})), true),
+            (no_status, true),
+            (no_revision, true),
+            (with("/metadata/resourceVersion", json!("8")), true),
+            (with("/apiVersion", json!("apps/v1beta1")), true),
+            (with("/spec/replicas", json!(2)), false),
+            (with("/metadata/labels/a", json!("c")), false),
+            (with("/metadata/managedFields/0/time", json!("u")), false),
+            (with("/metadata/missing", json!(1)), false),
+            (json!("not an object"), false),
+        ];
+        for (next, want) in cases {
+            assert_eq!(same_but_status(&stored, &next), want, "{next}");
+        }
+    }
 
     #[test]
     fn generation_follows_spec_changes_only() {
