@@ -54,10 +54,12 @@ const CM: &str = "/api/v1/namespaces/default/configmaps";
 const WIDGETS: &str = "/clusters/s1/apis/example.com/v1/namespaces/default/widgets";
 const PLACEMENTS: &str = "/clusters/s1/apis/edge.kubestellar.io/v2alpha1/edgeplacements";
 const JSON: &str = "application/json";
+const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/default/deployments";
 
 /// The lists whose items (and the store revision each reports) must not change.
-const WATCHED_LISTS: [&str; 6] = [
+const WATCHED_LISTS: [&str; 7] = [
     "/clusters/*/api/v1/configmaps",
+    "/clusters/*/apis/apps/v1/deployments",
     "/clusters/*/api/v1/namespaces",
     "/clusters/*/api/v1/secrets",
     "/clusters/*/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
@@ -161,6 +163,11 @@ struct Fixture {
 
 async fn fixture(server: &Server, raw: &Raw) -> anyhow::Result<Fixture> {
     let cm1 = raw.send_json("POST", CM, JSON, &configmap("cm1")).await?;
+    let d1 = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d1"},
+                    "spec": {"selector": {"matchLabels": {"app": "d1"}},
+                             "template": {"metadata": {"labels": {"app": "d1"}},
+                                          "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}});
+    raw.send_json("POST", DEPLOYMENTS, JSON, &d1).await?;
     let mut held = configmap("held");
     held["metadata"]["finalizers"] = json!(["example.com/hold"]);
     raw.send_json("POST", CM, JSON, &held).await?;
@@ -241,6 +248,7 @@ fn cases(f: &Fixture) -> Vec<Case> {
         case("kind not matching the path", "POST", CM, JSON, js(as_secret), 400, "BadRequest", Nothing),
         case("apiVersion not matching the path", "POST", CM, JSON, js(as_apps), 400, "BadRequest", Nothing),
         case("managedFields not a list", "POST", CM, JSON, js(managed_not_a_list), 400, "BadRequest", MessageHas("managedFields")),
+        case("status of the wrong type", "PATCH", format!("{DEPLOYMENTS}/d1/status"), "application/merge-patch+json", r#"{"status": {"replicas": "three"}}"#, 400, "BadRequest", MessageHas("Deployment")),
         case("managedFields time not a time", "POST", CM, JSON, js(managed_bad_time), 400, "BadRequest", MessageHas("managedFields")),
         case("missing kind", "POST", WIDGETS, JSON, js(no_kind), 400, "BadRequest", MessageHas("Kind")),
         case("custom resource of another kind", "POST", WIDGETS, JSON, js(widget_as_gadget), 400, "BadRequest", Nothing),

@@ -59,6 +59,9 @@ fn name_problems(ctx: &Ctx, name: &str) -> Vec<String> {
 /// dropped, and that was two thirds of checking a Deployment the syncers and the
 /// simulated clusters write (`orrery bench scale`).
 fn decode_check(ctx: &Ctx, obj: &mut Value) -> Result<()> {
+    if ctx.path.subresource.as_deref() == Some("status") && ctx.info.has_status && !ctx.info.custom {
+        return decode_check_status(ctx, obj);
+    }
     let Some(metadata) = obj.get_mut("metadata") else { return decode_check_typed(ctx, obj) };
     let Some(metadata) = metadata.as_object_mut() else {
         return Err(ApiError::bad_request("metadata must be an object"));
@@ -80,6 +83,22 @@ fn decode_check(ctx: &Ctx, obj: &mut Value) -> Result<()> {
             kind = ctx.info.kind
         ))
     })
+}
+
+/// A status write changes only `status` (the rest is the stored object, checked when it
+/// was written, and `managedFields` the server's own): only `status` is decoded, moved out
+/// of the object and back.
+fn decode_check_status(ctx: &Ctx, obj: &mut Value) -> Result<()> {
+    let Some(top) = obj.as_object_mut() else { return Err(ApiError::bad_request("the object must be a JSON object")) };
+    let Some(status) = top.remove("status") else { return Ok(()) };
+    let probe = Value::Object(std::iter::once(("status".to_owned(), status)).collect());
+    let checked = decode_check_typed(ctx, &probe);
+    if let Value::Object(mut probe) = probe
+        && let Some(status) = probe.remove("status")
+    {
+        top.insert("status".into(), status);
+    }
+    checked
 }
 
 /// A `managedFields` entry as the apiserver decodes it, but for `fieldsV1`, which is any
