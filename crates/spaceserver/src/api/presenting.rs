@@ -55,11 +55,8 @@ impl<'a> Presenter<'a> {
     /// across every space) and encoded: scanned when it can be, else decoded and encoded
     /// again; `None` when the stored JSON is unreadable.
     pub(super) fn present(&self, stored: &[u8], revision: Revision, space: Option<&str>) -> Option<Box<RawValue>> {
-        if self.scan {
-            let reading = Reading { api_version: &self.api_version, kind: &self.ctx.info.kind, revision, space };
-            if let Some(object) = present_stored(stored, &reading) {
-                return Some(object);
-            }
+        if let Some(object) = self.reading(revision, space).and_then(|r| present_stored(stored, &r)) {
+            return Some(object);
         }
         let mut obj: Value = serde_json::from_slice(stored).ok()?;
         set_revision(&mut obj, revision);
@@ -73,13 +70,16 @@ impl<'a> Presenter<'a> {
     /// [`Self::present`], as bytes: spliced when it can be ([`present_spliced`]), which
     /// makes no `RawValue` (one would have to be scanned to be made).
     pub(super) fn present_bytes(&self, stored: &[u8], revision: Revision, space: Option<&str>) -> Option<Vec<u8>> {
-        if self.scan {
-            let reading = Reading { api_version: &self.api_version, kind: &self.ctx.info.kind, revision, space };
-            if let Some(object) = present_spliced(stored, &reading) {
-                return Some(object);
-            }
+        if let Some(object) = self.reading(revision, space).and_then(|r| present_spliced(stored, &r)) {
+            return Some(object);
         }
         self.present(stored, revision, space).map(into_bytes)
+    }
+
+    /// How this request reads an object at `revision` (naming `space`), when it may be
+    /// presented without decoding it.
+    fn reading<'r>(&'r self, revision: Revision, space: Option<&'r str>) -> Option<Reading<'r>> {
+        self.scan.then_some(Reading { api_version: &self.api_version, kind: &self.ctx.info.kind, revision, space })
     }
 }
 
