@@ -181,12 +181,7 @@ impl SimCluster {
                 None => Api::all_with(client, &api),
             };
             let now = jiff::Timestamp::now().to_string();
-            let workload = status::Workload {
-                name: object.metadata.name.as_deref(),
-                generation: object.metadata.generation.unwrap_or(1),
-                spec: object.data.get("spec").unwrap_or(&serde_json::Value::Null),
-            };
-            let value = status::status(kind, workload, phase, &now);
+            let value = status::status(kind, status::Workload::from(&*object), phase, &now);
             let add = AddOperation { path: PointerBuf::from_tokens(["status"]), value };
             let patch: Patch<()> = Patch::Json(json_patch::Patch(vec![PatchOperation::Add(add)]));
             let params = PatchParams { field_manager: Some(MANAGER.into()), ..Default::default() };

@@ -7,6 +7,7 @@
 //! seen (observed, nothing ready yet), [`Phase::Ready`] after the simulated start-up delay
 //! (every replica ready; a Job complete; a Pod running).
 
+use kube::api::DynamicObject;
 use serde_json::{Value, json};
 
 /// Said by every simulated condition.
@@ -60,13 +61,13 @@ pub struct Workload<'a> {
     pub spec: &'a Value,
 }
 
-impl<'a> Workload<'a> {
-    /// The workload `object` is (a whole object as JSON).
-    pub fn of(object: &'a Value) -> Self {
+impl<'a> From<&'a DynamicObject> for Workload<'a> {
+    /// Read in place: the object is not turned into JSON first.
+    fn from(object: &'a DynamicObject) -> Self {
         Self {
-            name: object.pointer("/metadata/name").and_then(Value::as_str),
-            generation: int(object, "/metadata/generation", 1),
-            spec: object.get("spec").unwrap_or(&Value::Null),
+            name: object.metadata.name.as_deref(),
+            generation: object.metadata.generation.unwrap_or(1),
+            spec: object.data.get("spec").unwrap_or(&Value::Null),
         }
     }
 }
@@ -156,6 +157,13 @@ mod tests {
 
     const NOW: &str = "2026-11-22T10:00:00Z";
 
+    /// `object` (JSON, metadata optional) as the simulated clusters' watch decodes it.
+    fn dynamic(object: &Value) -> DynamicObject {
+        let mut object = object.clone();
+        object.as_object_mut().expect("an object").entry("metadata").or_insert_with(|| json!({}));
+        serde_json::from_value(object).expect("a DynamicObject")
+    }
+
     #[test]
     fn workloads_start_then_are_ready() {
         let d = json!({"metadata": {"name": "web", "generation": 3}, "spec": {"replicas": 2}});
@@ -174,8 +182,8 @@ mod tests {
             (Kind::Job, &d, "/conditions/1/type", Value::Null, json!("Complete")),
         ];
         for (kind, object, field, starting, ready) in cases {
-            let s = status(*kind, Workload::of(object), Phase::Starting, NOW);
-            let r = status(*kind, Workload::of(object), Phase::Ready, NOW);
+            let s = status(*kind, Workload::from(&dynamic(object)), Phase::Starting, NOW);
+            let r = status(*kind, Workload::from(&dynamic(object)), Phase::Ready, NOW);
             assert_eq!(s.pointer(field).unwrap_or(&Value::Null), starting, "{kind:?} starting {field}");
             assert_eq!(r.pointer(field).unwrap_or(&Value::Null), ready, "{kind:?} ready {field}");
         }
@@ -184,20 +192,20 @@ mod tests {
     #[test]
     fn pods_run_and_say_they_are_simulated() {
         let pod = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}});
-        let starting = status(Kind::Pod, Workload::of(&pod), Phase::Starting, NOW);
+        let starting = status(Kind::Pod, Workload::from(&dynamic(&pod)), Phase::Starting, NOW);
         assert_eq!(starting["phase"], "Pending");
-        let running = status(Kind::Pod, Workload::of(&pod), Phase::Ready, NOW);
+        let running = status(Kind::Pod, Workload::from(&dynamic(&pod)), Phase::Ready, NOW);
         assert_eq!(running["phase"], "Running");
         assert_eq!(running["containerStatuses"][0]["ready"], true);
         assert_eq!(running["conditions"][3]["message"], SIMULATED);
         // A Deployment scaled to zero is available at once; a Job of 3 completions succeeds 3.
         let zero = json!({"spec": {"replicas": 0}});
         assert_eq!(
-            status(Kind::Deployment, Workload::of(&zero), Phase::Starting, NOW)["conditions"][0]["status"],
+            status(Kind::Deployment, Workload::from(&dynamic(&zero)), Phase::Starting, NOW)["conditions"][0]["status"],
             "True"
         );
         let job = json!({"spec": {"completions": 3, "parallelism": 2}});
-        assert_eq!(status(Kind::Job, Workload::of(&job), Phase::Starting, NOW)["active"], 2);
-        assert_eq!(status(Kind::Job, Workload::of(&job), Phase::Ready, NOW)["succeeded"], 3);
+        assert_eq!(status(Kind::Job, Workload::from(&dynamic(&job)), Phase::Starting, NOW)["active"], 2);
+        assert_eq!(status(Kind::Job, Workload::from(&dynamic(&job)), Phase::Ready, NOW)["succeeded"], 3);
     }
 }
