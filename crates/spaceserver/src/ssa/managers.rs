@@ -150,9 +150,14 @@ pub struct Reach<'a> {
 /// Reads an object's stored entries as [`decode_managed_fields`] does, but leaves
 /// undecoded each entry that `reach` does not reach. Entries naming one manager twice are
 /// all decoded, to be merged.
+///
+/// `carried` is the written object's own list when it equals the stored one (a patch's
+/// result, a status write): undecoded entries are moved out of it instead of copied from
+/// `obj`, which left their equal copies in the written object to be dropped.
 pub fn decode_touched(
     obj: &Value,
     reach: &Reach<'_>,
+    carried: Option<&mut [Value]>,
 ) -> Result<(Vec<ManagerEntry>, Vec<Undecoded>), ManagedFieldsError> {
     let Some(Value::Array(items)) = obj.pointer("/metadata/managedFields") else {
         return decode_managed_fields(obj).map(|all| (all, Vec::new()));
@@ -177,11 +182,14 @@ pub fn decode_touched(
         return decode_managed_fields(obj).map(|all| (all, Vec::new()));
     }
     let (mut decoded, mut undecoded) = (Vec::new(), Vec::new());
+    let mut carried = carried.filter(|c| c.len() == items.len()).map(|c| c.iter_mut());
     for (header, item, fields) in headers {
+        let twin = carried.as_mut().and_then(Iterator::next);
         if header.same_manager(reach.me) || keys.iter().any(|k| fields.contains_key(k)) {
             decoded.push(ManagerEntry::from_json(item)?);
         } else {
-            undecoded.push(Undecoded { header, json: item.clone() });
+            let json = twin.map(std::mem::take).unwrap_or_else(|| item.clone());
+            undecoded.push(Undecoded { header, json });
         }
     }
     Ok((decoded, undecoded))
@@ -207,7 +215,12 @@ pub enum ManagedFieldsError {
 /// Reads an object's `metadata.managedFields` (absent or null reads as no entries). Entries
 /// naming the same manager twice are merged.
 pub fn decode_managed_fields(obj: &Value) -> Result<Vec<ManagerEntry>, ManagedFieldsError> {
-    match obj.pointer("/metadata/managedFields") {
+    decode_list(obj.pointer("/metadata/managedFields"))
+}
+
+/// [`decode_managed_fields`] of a `managedFields` list taken out of its object.
+pub fn decode_list(list: Option<&Value>) -> Result<Vec<ManagerEntry>, ManagedFieldsError> {
+    match list {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => {
             let mut out: Vec<ManagerEntry> = Vec::with_capacity(items.len());

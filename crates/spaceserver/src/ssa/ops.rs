@@ -6,8 +6,7 @@ use serde_json::{Map, Value};
 use super::conflict::{ApplyError, Conflict};
 use super::fieldset::FieldSet;
 use super::managers::{
-    BEFORE_FIRST_APPLY_MANAGER, ManagerEntry, Operation, Reach, decode_managed_fields, decode_touched,
-    encode_with_undecoded,
+    BEFORE_FIRST_APPLY_MANAGER, ManagerEntry, Operation, Reach, decode_list, decode_touched, encode_with_undecoded,
 };
 use super::merge::{merge, prune};
 use super::schema::ListTypes;
@@ -78,7 +77,7 @@ pub fn apply_subresource(
     // keep a field: it stays as stored. (At each rollout the placement translator's copy
     // applies pass over the syncer's status entry this way.)
     let (mut managers, undecoded) = match live {
-        Some(obj) => decode_touched(obj, &Reach { me: &me, touched: &me.fields, prunes_mine: true })?,
+        Some(obj) => decode_touched(obj, &Reach { me: &me, touched: &me.fields, prunes_mine: true }, None)?,
         None => (Vec::new(), Vec::new()),
     };
     if let Some(obj) = live
@@ -155,11 +154,14 @@ pub fn update(
         subresource: subresource.map(str::to_string),
         fields: FieldSet::new(),
     };
-    // A patch leaves the stored entries in `new`: those are read as stored ones.
+    // Taken out of `new`, which gets the list this write makes. A patch leaves the stored
+    // entries in `new`: those are read as stored ones.
     let stored = old.and_then(|o| o.pointer("/metadata/managedFields"));
-    let sent = match new.pointer("/metadata/managedFields") {
-        Some(list @ Value::Array(items)) if !items.is_empty() && subresource.is_none() && Some(list) != stored => {
-            decode_managed_fields(&new).ok()
+    let mut carried = new.pointer_mut("/metadata/managedFields").map(Value::take);
+    let as_stored = carried.is_some() && carried.as_ref() == stored;
+    let sent = match &carried {
+        Some(list @ Value::Array(items)) if !items.is_empty() && subresource.is_none() && !as_stored => {
+            decode_list(Some(list)).ok()
         }
         _ => None,
     };
@@ -172,7 +174,11 @@ pub fn update(
             .and_then(|o| {
                 let mut touched = changed.clone();
                 touched.absorb(&diff.removed);
-                decode_touched(o, &Reach { me: &me, touched: &touched, prunes_mine: false }).ok()
+                let carried = match &mut carried {
+                    Some(Value::Array(items)) if as_stored => Some(items.as_mut_slice()),
+                    _ => None,
+                };
+                decode_touched(o, &Reach { me: &me, touched: &touched, prunes_mine: false }, carried).ok()
             })
             .unwrap_or_default(),
     };

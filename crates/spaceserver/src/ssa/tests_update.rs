@@ -277,6 +277,13 @@ fn entries_a_write_does_not_reach_are_written_back_as_stored() {
     );
     assert_eq!(managers(&out), ["syncer", "sim"], "kube-apiserver's order (by time) across both kinds of entry");
 
+    // Sent with other entries, a status write still keeps the stored ones.
+    let mut odd = obj.clone();
+    odd["status"] = json!({"replicas": 2});
+    odd["metadata"]["managedFields"][0]["fieldsV1"] = json!({"f:spec": {}});
+    let kept = update(Some(&obj), odd, "sim", Some("status"), &types, "t2");
+    assert_eq!(entry(&kept, "syncer").expect("syncer")["fieldsV1"], verbatim, "the stored entry, not the sent one");
+
     // A second status write decodes only its own writer's entry.
     let mut again = out.clone();
     again["status"]["readyReplicas"] = json!(0);
