@@ -1,6 +1,7 @@
 //! Request bodies: size limits, content types, JSON and YAML.
 
 use super::status::ApiError;
+use crate::ssa::ManagedList;
 use axum::body::Body;
 use axum::http::HeaderMap;
 use serde_json::Value;
@@ -61,8 +62,14 @@ pub fn require_object(v: Value) -> Result<Value, ApiError> {
 /// as it is read, and a stored object without one can be presented without being read
 /// past its first fields (`super::presenting`).
 pub fn object_bytes(v: &Value) -> Result<bytes::Bytes, ApiError> {
-    let bytes =
-        serde_json::to_vec(&Storable(v)).map_err(|e| ApiError::internal(format!("serializing the object: {e}")))?;
+    object_bytes_with(v, None)
+}
+
+/// [`object_bytes`] of an object whose `managedFields` are kept apart (`managed`): written
+/// into its `metadata`, in key order, in place of any list the object holds.
+pub fn object_bytes_with(v: &Value, managed: Option<&ManagedList>) -> Result<bytes::Bytes, ApiError> {
+    let bytes = serde_json::to_vec(&Storable(v, managed))
+        .map_err(|e| ApiError::internal(format!("serializing the object: {e}")))?;
     if bytes.len() > MAX_OBJECT {
         return Err(ApiError::too_large(format!(
             "the object is {} bytes, larger than the limit of {MAX_OBJECT} bytes",
@@ -74,8 +81,9 @@ pub fn object_bytes(v: &Value) -> Result<bytes::Bytes, ApiError> {
     Ok(bytes::Bytes::from(bytes.into_boxed_slice()))
 }
 
-/// An object as stored: itself, less `metadata.resourceVersion`.
-struct Storable<'a>(&'a Value);
+/// An object as stored: itself, less `metadata.resourceVersion`, with its `managedFields`
+/// when they are kept apart.
+struct Storable<'a>(&'a Value, Option<&'a ManagedList>);
 
 impl serde::Serialize for Storable<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -84,7 +92,9 @@ impl serde::Serialize for Storable<'_> {
         let mut map = serializer.serialize_map(Some(top.len()))?;
         for (key, value) in top {
             match value {
-                Value::Object(metadata) if key == "metadata" => map.serialize_entry(key, &Unversioned(metadata))?,
+                Value::Object(metadata) if key == "metadata" => {
+                    map.serialize_entry(key, &Unversioned(metadata, self.1))?
+                }
                 _ => map.serialize_entry(key, value)?,
             }
         }
@@ -92,13 +102,33 @@ impl serde::Serialize for Storable<'_> {
     }
 }
 
-/// Metadata less `resourceVersion`.
-struct Unversioned<'a>(&'a serde_json::Map<String, Value>);
+/// Metadata less `resourceVersion`, with `managed` as its `managedFields` (an empty list:
+/// none).
+struct Unversioned<'a>(&'a serde_json::Map<String, Value>, Option<&'a ManagedList>);
 
 impl serde::Serialize for Unversioned<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let fields = self.0.iter().filter(|(key, _)| *key != "resourceVersion");
-        serializer.collect_map(fields)
+        use serde::ser::SerializeMap;
+        const MANAGED: &str = "managedFields";
+        let Some(managed) = self.1 else {
+            let fields = self.0.iter().filter(|(key, _)| *key != "resourceVersion");
+            return serializer.collect_map(fields);
+        };
+        // Written where it sorts: stored keys stay in order, which presenting relies on.
+        let mut pending = (!managed.is_empty()).then_some(managed);
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in self.0.iter().filter(|(key, _)| *key != "resourceVersion" && *key != MANAGED) {
+            if key.as_str() > MANAGED
+                && let Some(list) = pending.take()
+            {
+                map.serialize_entry(MANAGED, list)?;
+            }
+            map.serialize_entry(key, value)?;
+        }
+        if let Some(list) = pending {
+            map.serialize_entry(MANAGED, list)?;
+        }
+        map.end()
     }
 }
 
@@ -149,5 +179,37 @@ mod tests {
             let stored = object_bytes(&object).expect("stored");
             assert_eq!(std::str::from_utf8(&stored).expect("UTF-8"), want, "{object}");
         }
+    }
+
+    /// A list kept apart goes where it sorts in `metadata`, in place of one in the object.
+    #[test]
+    fn managed_fields_kept_apart_are_stored_in_key_order() {
+        use crate::ssa::EntryJson;
+        use serde_json::json;
+        let text = |s: &str| EntryJson::Text(serde_json::value::RawValue::from_string(s.to_owned()).expect("JSON"));
+        let list = ManagedList::new(vec![text(r#"{"manager":"a"}"#), EntryJson::Tree(json!({"manager": "b"}))]);
+        let cases = [
+            (
+                json!({"metadata": {"name": "n", "labels": {"x": "y"}, "resourceVersion": "7"}, "spec": {}}),
+                r#"{"metadata":{"labels":{"x":"y"},"managedFields":[{"manager":"a"},{"manager":"b"}],"name":"n"},"spec":{}}"#,
+            ),
+            (
+                json!({"metadata": {"annotations": {}}}),
+                r#"{"metadata":{"annotations":{},"managedFields":[{"manager":"a"},{"manager":"b"}]}}"#,
+            ),
+            (
+                json!({"metadata": {"name": "n", "managedFields": [{"manager": "old"}]}}),
+                r#"{"metadata":{"managedFields":[{"manager":"a"},{"manager":"b"}],"name":"n"}}"#,
+            ),
+        ];
+        for (object, want) in cases {
+            let stored = object_bytes_with(&object, Some(&list)).expect("stored");
+            assert_eq!(std::str::from_utf8(&stored).expect("UTF-8"), want, "{object}");
+        }
+        let none = object_bytes_with(
+            &json!({"metadata": {"name": "n", "managedFields": [{}]}}),
+            Some(&ManagedList::default()),
+        );
+        assert_eq!(&none.expect("stored")[..], br#"{"metadata":{"name":"n"}}"#, "an empty list: none");
     }
 }

@@ -1,10 +1,12 @@
 //! Single-object requests: get, create, update (and `/status`), delete, deletecollection.
 
 use super::body::{self, object_bytes, parse_document, require_object};
+use super::current::{Current, Read};
 use super::object::{self, meta_mut, meta_str};
 use super::presenting::Presenter;
 use super::status::ApiError;
 use super::{ApiServer, Ctx, Result, bytes_response, json_response, lifecycle, validate, watch};
+use crate::ssa::{self, ManagedList};
 use crate::store::{Precondition, Presentations, StoreError, Stored, Write};
 use axum::body::Body;
 use axum::http::Request;
@@ -223,7 +225,11 @@ pub(super) async fn create_object(
 /// What a write does to the stored object: the new object, or `None` to delete it (a
 /// deleting object whose last finalizer went away).
 pub(super) enum Outcome {
+    /// The object to store. Over an object read lean ([`Read::Lean`]), the stored
+    /// `managedFields` stay unless it carries a list of its own.
     Put(Value),
+    /// The object to store without `managedFields`, and its list ([`ssa::update_tracked`]).
+    Tracked(Value, ManagedList),
     Delete,
 }
 
@@ -250,7 +256,8 @@ pub(super) fn answer_written(
 
 /// What [`guaranteed_update`] did.
 pub(super) struct Updated {
-    /// The object as it now is; for a finished delete, its last state.
+    /// The object as it now is; for a finished delete, its last state. Written after a
+    /// lean read ([`Read::Lean`]), without `managedFields`.
     pub obj: Value,
     /// Whether the object is gone.
     pub deleted: bool,
@@ -285,52 +292,88 @@ pub(super) async fn guaranteed_update<F>(
 where
     F: FnMut(&Value) -> Result<(Outcome, Option<u64>)>,
 {
+    guaranteed_update_with(server, ctx, name, Read::Whole, |current| compute(&current.obj)).await
+}
+
+/// [`guaranteed_update`], reading the current object as `read_as` says. Read lean and
+/// written, the [`Updated`] object has no `managedFields` (its answer is presented from
+/// what was stored).
+pub(super) async fn guaranteed_update_with<F>(
+    server: &Arc<ApiServer>,
+    ctx: &Ctx,
+    name: &str,
+    read_as: Read,
+    mut compute: F,
+) -> Result<Updated>
+where
+    F: FnMut(&Current) -> Result<(Outcome, Option<u64>)>,
+{
     let namespace = namespace_of(ctx);
     for _ in 0..RETRIES {
-        let current = read(server, ctx, name).await?;
-        let current_obj = parse_stored(&current)?;
-        let (outcome, expected) = compute(&current_obj)?;
+        let stored = read(server, ctx, name).await?;
+        let current = Current::read(&stored, read_as)?;
+        let (outcome, expected) = compute(&current)?;
         if let Some(rv) = expected
-            && rv != current.revision
+            && rv != stored.revision
         {
             return Err(ApiError::modified(&ctx.subject(name)));
         }
-        let (next, bytes) = match outcome {
-            Outcome::Put(mut v) => {
+        let (v, list) = match outcome {
+            Outcome::Put(v) => {
+                // Over a lean read, a write that did not track its fields keeps the stored list.
+                let has_list = v.pointer("/metadata/managedFields").is_some();
+                let list = current.managed.as_ref().filter(|_| !has_list).map(ManagedList::stored);
+                (Some(v), list)
+            }
+            Outcome::Tracked(v, list) => (Some(v), Some(list)),
+            Outcome::Delete => (None, None),
+        };
+        let (next, bytes) = match v {
+            Some(mut v) => {
                 object::omit_empty_metadata(&mut v);
-                if object::is_no_op(&current_obj, &v) {
+                let same_list = match (&list, &current.managed) {
+                    (None, _) => true,
+                    (Some(list), Some(stored)) => list.same_but_times(stored),
+                    (Some(list), None) => list.is_empty(),
+                };
+                if same_list && object::is_no_op(&current.obj, &v) {
                     // Nothing changes: nothing is written, and no watcher hears of it.
-                    return Ok(Updated { obj: current_obj, deleted: false, written: None });
+                    return Ok(Updated { obj: current.into_whole(), deleted: false, written: None });
                 }
                 validate::object(server, ctx, &mut v)?;
-                let bytes = object_bytes(&v)?;
+                let bytes = body::object_bytes_with(&v, list.as_ref())?;
                 // Not held while the write waits for its commit: thousands of writes wait at once.
-                drop(current_obj);
+                drop(current);
                 (v, Some(bytes))
             }
-            Outcome::Delete => (current_obj, None),
+            None => (current.into_whole(), None),
         };
         let deleting = bytes.is_none();
         if ctx.params.dry_run {
-            return Ok(Updated { obj: next, deleted: deleting, written: None });
+            let mut obj = next;
+            if let Some(list) = list {
+                ssa::write_list(&mut obj, list);
+            }
+            return Ok(Updated { obj, deleted: deleting, written: None });
         }
+        drop(list);
         let write = Write {
             key: ctx.key(&namespace, name),
             value: bytes.clone(),
-            precondition: Precondition::Revision(current.revision),
+            precondition: Precondition::Revision(stored.revision),
         };
         let presented = Presentations::default();
         match server.store.write_presented(write, presented.clone()).await {
-            Ok(stored) => {
+            Ok(written) => {
                 let mut obj = next;
-                object::set_revision(&mut obj, stored.revision);
+                object::set_revision(&mut obj, written.revision);
                 if deleting {
                     lifecycle::after_delete(server, ctx, &obj).await;
                 } else {
                     lifecycle::after_write(server, ctx, &obj).await;
                 }
                 // A delete's answer is not its watchers' line (DELETED carries the last state).
-                let written = bytes.map(|bytes| Written { presented, stored: bytes, revision: stored.revision });
+                let written = bytes.map(|bytes| Written { presented, stored: bytes, revision: written.revision });
                 return Ok(Updated { obj, deleted: deleting, written });
             }
             Err(StoreError::Conflict { .. }) if expected.is_none() => continue,
@@ -352,17 +395,18 @@ fn requested_revision(obj: &Value) -> Result<Option<u64>> {
 
 /// Merges a client's new version of an object with what the server keeps, for the main
 /// resource or the status subresource.
-pub(super) fn updated(ctx: &Ctx, current: &Value, incoming: Value, manager: &str) -> Result<(Outcome, Option<u64>)> {
+pub(super) fn updated(ctx: &Ctx, current: &Current, incoming: Value, manager: &str) -> Result<(Outcome, Option<u64>)> {
     updated_with(ctx, current, incoming, Some(manager))
 }
 
 /// [`updated`], with `manager: None` when a server-side apply already set managedFields.
 pub(super) fn updated_with(
     ctx: &Ctx,
-    current: &Value,
+    read: &Current,
     mut incoming: Value,
     manager: Option<&str>,
 ) -> Result<(Outcome, Option<u64>)> {
+    let current = &read.obj;
     super::convert::to_storage(&ctx.info.group, &ctx.info.resource, &mut incoming);
     let expected = requested_revision(&incoming)?;
     let mut new = match ctx.path.subresource.as_deref() {
@@ -425,10 +469,18 @@ pub(super) fn updated_with(
             return Ok((Outcome::Delete, expected));
         }
     }
-    if let Some(manager) = manager {
-        super::managed::record_update(&mut new, Some(current), manager, ctx.path.subresource.as_deref(), &ctx.info)?;
+    let subresource = ctx.path.subresource.as_deref();
+    match (manager, &read.managed) {
+        (Some(manager), Some(entries)) => {
+            let (new, list) = super::managed::record_tracked(new, current, entries, manager, subresource, &ctx.info);
+            Ok((Outcome::Tracked(new, list), expected))
+        }
+        (Some(manager), None) => {
+            super::managed::record_update(&mut new, Some(current), manager, subresource, &ctx.info)?;
+            Ok((Outcome::Put(new), expected))
+        }
+        (None, _) => Ok((Outcome::Put(new), expected)),
     }
-    Ok((Outcome::Put(new), expected))
 }
 
 pub(super) async fn update(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>) -> Result<Response> {
@@ -463,9 +515,11 @@ pub(super) async fn update(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>
             "the namespace of the provided object does not match the namespace sent on the request",
         ));
     }
-    guaranteed_update(server, &ctx, &name, |current| updated(&ctx, current, incoming.clone(), &manager))
-        .await?
-        .answer(&ctx)
+    guaranteed_update_with(server, &ctx, &name, Read::Lean, |current| {
+        updated(&ctx, current, incoming.clone(), &manager)
+    })
+    .await?
+    .answer(&ctx)
 }
 
 pub(super) async fn patch(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>) -> Result<Response> {

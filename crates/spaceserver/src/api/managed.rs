@@ -32,6 +32,20 @@ pub(super) fn record_update(
     Ok(())
 }
 
+/// [`record_update`] of a write over an object read lean: `old` without `managedFields`,
+/// `stored` its entries. Returns the object without a list, and its list.
+pub(super) fn record_tracked(
+    obj: Value,
+    old: &Value,
+    stored: &ssa::StoredEntries,
+    manager: &str,
+    subresource: Option<&str>,
+    info: &ResourceInfo,
+) -> (Value, ssa::ManagedList) {
+    let types = types_for(info);
+    ssa::update_tracked(Some(old), ssa::Stored::Text(stored), obj, manager, subresource, types.as_ref(), &object::now())
+}
+
 /// Server-side apply of `applied` over `live` (`None` creates).
 pub(super) fn apply(
     live: Option<&Value>,

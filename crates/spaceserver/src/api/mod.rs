@@ -5,6 +5,7 @@ mod builtin_types;
 mod convert;
 mod crds;
 mod crud;
+mod current;
 mod discovery;
 pub mod inflight;
 mod lifecycle;

@@ -2,7 +2,8 @@
 //! server-side apply, on the main resource, `/status` and `/scale`.
 
 use super::body::{self, parse_document};
-use super::crud::{self, check_type, field_manager, guaranteed_update, present};
+use super::crud::{self, check_type, field_manager, guaranteed_update_with, present};
+use super::current::Read;
 use super::object::{self, meta_str};
 use super::status::ApiError;
 use super::{ApiServer, Ctx, Result, json_response, validate};
@@ -69,19 +70,24 @@ pub(super) async fn patch(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>)
     };
     if ctx.path.subresource.as_deref() == Some("scale") {
         let main = ctx.at(ctx.path.namespace.clone(), ctx.path.name.clone(), None);
-        let crud::Updated { obj, .. } = guaranteed_update(server, &main, &name, |current| {
+        let crud::Updated { obj, .. } = guaranteed_update_with(server, &main, &name, Read::Whole, |read| {
+            let current = &read.obj;
             let mut scale = validate::scale_of(&ctx, current);
             object::forget_revision(&mut scale);
             let patched = patch_fn(scale)?;
             let replicas = patched.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
             let mut next = validate::with_replicas(&ctx, current, replicas)?;
             object::forget_revision(&mut next);
-            crud::updated(&main, current, next, &manager)
+            crud::updated(&main, read, next, &manager)
         })
         .await?;
         return Ok(json_response(200, &validate::scale_of(&ctx, &present(&ctx, obj))));
     }
-    guaranteed_update(server, &ctx, &name, |current| {
+    // Read lean unless the patch can reach `managedFields`: then they are part of what it
+    // patches.
+    let read_as = if reaches_managed_fields(&media, &patch_doc) { Read::Whole } else { Read::Lean };
+    guaranteed_update_with(server, &ctx, &name, read_as, |read| {
+        let current = &read.obj;
         let mut base = present(&ctx, current.clone());
         object::forget_revision(&mut base);
         let patched = patch_fn(base)?;
@@ -92,10 +98,38 @@ pub(super) async fn patch(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>)
         if meta_str(&patched, "name") != meta_str(current, "name") {
             return Err(ApiError::bad_request("metadata.name cannot be changed by a patch"));
         }
-        crud::updated(&ctx, current, patched, &manager)
+        crud::updated(&ctx, read, patched, &manager)
     })
     .await?
     .answer(&ctx)
+}
+
+/// Whether a patch may read or change `metadata.managedFields`: a JSON patch operating at
+/// or above that path, or a merge patch (strategic or not) naming it or replacing
+/// `metadata` whole. Directives of a strategic merge patch count as reaching it.
+fn reaches_managed_fields(media: &str, patch: &Value) -> bool {
+    const PATH: &str = "/metadata/managedFields";
+    if media == JSON {
+        let Value::Array(ops) = patch else { return true };
+        return ops.iter().any(|op| {
+            ["path", "from"].iter().any(|field| match op.get(*field) {
+                None => false,
+                Some(Value::String(p)) => {
+                    p.is_empty() || p == "/metadata" || p == PATH || p.starts_with("/metadata/managedFields/")
+                }
+                Some(_) => true,
+            })
+        });
+    }
+    let Value::Object(top) = patch else { return true };
+    if top.keys().any(|k| k.starts_with('$')) {
+        return true;
+    }
+    match top.get("metadata") {
+        None => false,
+        Some(Value::Object(meta)) => meta.keys().any(|k| k == "managedFields" || k.starts_with('$')),
+        Some(_) => true,
+    }
 }
 
 /// Server-side apply: create when absent, else merge with field ownership.
@@ -131,7 +165,8 @@ async fn apply(server: &Arc<ApiServer>, ctx: Ctx, name: &str, applied: Value, ma
         obj["metadata"]["name"] = Value::String(name.to_owned());
         return crud::create_object(server, ctx, obj, None).await;
     }
-    guaranteed_update(server, &ctx, name, |current| {
+    guaranteed_update_with(server, &ctx, name, Read::Whole, |read| {
+        let current = &read.obj;
         let expected = match meta_str(&applied, "resourceVersion") {
             Some(rv) if !rv.is_empty() => {
                 Some(rv.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?)
@@ -152,9 +187,41 @@ async fn apply(server: &Arc<ApiServer>, ctx: Ctx, name: &str, applied: Value, ma
         if ctx.path.subresource.is_some() || applied.pointer("/metadata/resourceVersion").is_none() {
             object::forget_revision(&mut merged);
         }
-        let (outcome, _) = crud::updated_with(&ctx, current, merged, None)?;
+        let (outcome, _) = crud::updated_with(&ctx, read, merged, None)?;
         Ok((outcome, expected))
     })
     .await?
     .answer(&ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn which_patches_reach_managed_fields() {
+        let cases = [
+            (MERGE, json!({"status": {"replicas": 1}}), false),
+            (MERGE, json!({"metadata": {"labels": {"a": "b"}}}), false),
+            (MERGE, json!({"metadata": {"managedFields": [{}]}}), true),
+            (MERGE, json!({"metadata": null}), true),
+            (MERGE, json!(null), true),
+            (STRATEGIC, json!({"metadata": {"annotations": {"a": "b"}}}), false),
+            (STRATEGIC, json!({"metadata": {"$setElementOrder/finalizers": ["x"]}}), true),
+            (STRATEGIC, json!({"$patch": "replace", "spec": {}}), true),
+            (JSON, json!([{"op": "replace", "path": "/spec/replicas", "value": 2}]), false),
+            (JSON, json!([{"op": "test", "path": "/metadata/name", "value": "x"}]), false),
+            (JSON, json!([{"op": "replace", "path": "/metadata/managedFields", "value": [{}]}]), true),
+            (JSON, json!([{"op": "remove", "path": "/metadata/managedFields/0"}]), true),
+            (JSON, json!([{"op": "copy", "from": "/metadata/managedFields/0/manager", "path": "/spec/x"}]), true),
+            (JSON, json!([{"op": "test", "path": "/metadata", "value": {}}]), true),
+            (JSON, json!([{"op": "replace", "path": "", "value": {}}]), true),
+            (JSON, json!([{"op": "add", "path": "/metadata/managedFieldsX", "value": 1}]), false),
+            (JSON, json!({"op": "add"}), true),
+        ];
+        for (media, patch, want) in cases {
+            assert_eq!(reaches_managed_fields(media, &patch), want, "{media} {patch}");
+        }
+    }
 }

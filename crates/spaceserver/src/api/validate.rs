@@ -1,7 +1,8 @@
 //! Admission of objects: names, defaulting the apiserver does (Secret `stringData`), CRDs,
 //! orrery's own kinds, and the `/scale` subresource.
 
-use super::crud::{self, guaranteed_update, present};
+use super::crud::{self, guaranteed_update_with, present};
+use super::current::Read;
 use super::object::meta_str;
 use super::status::ApiError;
 use super::{ApiServer, Ctx, Result, json_response, spaces};
@@ -307,10 +308,10 @@ pub(super) async fn put_scale(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Bo
         )
     })?;
     let main = ctx.at(ctx.path.namespace.clone(), ctx.path.name.clone(), None);
-    let crud::Updated { obj, .. } = guaranteed_update(server, &main, &name, |current| {
-        let mut next = with_replicas(&ctx, current, replicas)?;
+    let crud::Updated { obj, .. } = guaranteed_update_with(server, &main, &name, Read::Whole, |read| {
+        let mut next = with_replicas(&ctx, &read.obj, replicas)?;
         super::object::forget_revision(&mut next);
-        crud::updated(&main, current, next, "scale")
+        crud::updated(&main, read, next, "scale")
     })
     .await?;
     Ok(json_response(200, &scale_of(&ctx, &present(&ctx, obj))))

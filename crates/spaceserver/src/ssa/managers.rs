@@ -1,8 +1,14 @@
 //! `metadata.managedFields`: reading and writing the entries, one per manager.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde::de::IgnoredAny;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::fieldset::{FieldSet, FieldsV1Error, PathElement, from_fields_v1, to_fields_v1};
+use super::stored::{EntryJson, ManagedList, StoredEntries};
 
 /// How a manager last wrote its fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -96,6 +102,14 @@ impl ManagerEntry {
                 Some(_) => Err(ManagedFieldsError::NotAString(name.to_string())),
             }
         };
+        Self::header_with(string, fields_empty)
+    }
+
+    /// [`ManagerEntry::header`], each field read by `string` (`None`: absent or null).
+    fn header_with(
+        string: impl Fn(&str) -> Result<Option<String>, ManagedFieldsError>,
+        fields_empty: bool,
+    ) -> Result<Self, ManagedFieldsError> {
         match string("fieldsType")?.as_deref() {
             None | Some("") | Some("FieldsV1") => {}
             Some(other) => return Err(ManagedFieldsError::FieldsType(other.to_string())),
@@ -131,7 +145,46 @@ pub struct Undecoded {
     /// The entry with an empty set.
     header: ManagerEntry,
     /// The stored entry, `fieldsV1` and all.
-    json: Value,
+    json: EntryJson,
+}
+
+/// Where a write finds the stored entries: in the stored object's tree, or kept as text
+/// ([`StoredEntries`]) by a read that left them out of the tree.
+#[derive(Clone, Copy, Debug)]
+pub enum Stored<'a> {
+    /// The object has no list (absent or null).
+    None,
+    Tree(&'a [Value]),
+    Text(&'a StoredEntries),
+    /// `managedFields` is there but not a list.
+    NotAList,
+}
+
+impl<'a> Stored<'a> {
+    /// The entries in `obj`'s own tree.
+    pub fn of(obj: &'a Value) -> Self {
+        match obj.get("metadata").and_then(|m| m.get("managedFields")) {
+            None | Some(Value::Null) => Self::None,
+            Some(Value::Array(items)) => Self::Tree(items),
+            Some(_) => Self::NotAList,
+        }
+    }
+
+    /// Whether `list` (a client's, or what a patch left in the written object) is this list.
+    pub(super) fn is(self, list: &Value) -> bool {
+        match (self, list) {
+            (Self::Tree(items), Value::Array(other)) => items == other.as_slice(),
+            (Self::Text(entries), Value::Array(other)) => {
+                entries.len() == other.len()
+                    && entries
+                        .entries()
+                        .iter()
+                        .zip(other)
+                        .all(|(text, v)| serde_json::from_str::<Value>(text.get()).is_ok_and(|stored| &stored == v))
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Which stored entries a write reaches: those holding a top-level element (`f:status`, …)
@@ -153,46 +206,131 @@ pub struct Reach<'a> {
 ///
 /// `carried` is the written object's own list when it equals the stored one (a patch's
 /// result, a status write): undecoded entries are moved out of it instead of copied from
-/// `obj`, which left their equal copies in the written object to be dropped.
+/// the stored object, which left their equal copies in the written object to be dropped.
 pub fn decode_touched(
-    obj: &Value,
+    stored: Stored<'_>,
     reach: &Reach<'_>,
     carried: Option<&mut [Value]>,
 ) -> Result<(Vec<ManagerEntry>, Vec<Undecoded>), ManagedFieldsError> {
-    let Some(Value::Array(items)) = obj.pointer("/metadata/managedFields") else {
-        return decode_managed_fields(obj).map(|all| (all, Vec::new()));
+    let items: Vec<Item<'_>> = match stored {
+        Stored::None => return Ok((Vec::new(), Vec::new())),
+        Stored::NotAList => return Err(ManagedFieldsError::NotAList),
+        Stored::Tree(items) => items.iter().map(Item::tree).collect::<Result<_, _>>()?,
+        Stored::Text(entries) => entries.entries().iter().map(|t| Item::text(t)).collect::<Result<_, _>>()?,
     };
-    let mut keys: Vec<String> = reach.touched.top().map(PathElement::to_fields_v1_key).collect();
-    let mut headers: Vec<(ManagerEntry, &Value, &Map<String, Value>)> = Vec::with_capacity(items.len());
-    for item in items {
-        let Value::Object(map) = item else { return Err(ManagedFieldsError::NotAnObject) };
-        let fields = match map.get("fieldsV1") {
-            Some(Value::Object(f)) if !f.is_empty() => f,
-            // Empty or malformed: decoded, to be dropped or refused as before.
-            _ => return decode_managed_fields(obj).map(|all| (all, Vec::new())),
-        };
-        let header = ManagerEntry::header(map, false)?;
-        if reach.prunes_mine && header.same_manager(reach.me) {
-            keys.extend(fields.keys().cloned());
-        }
-        headers.push((header, item, fields));
+    // Empty or malformed sets: all decoded, to be dropped or refused as before.
+    if items.iter().any(|i| i.top.is_none()) {
+        return decode_stored(stored).map(|all| (all, Vec::new()));
     }
-    let twice = headers.iter().enumerate().any(|(i, (a, ..))| headers[..i].iter().any(|(b, ..)| a.same_manager(b)));
+    let mut keys: Vec<String> = reach.touched.top().map(PathElement::to_fields_v1_key).collect();
+    if reach.prunes_mine {
+        for item in items.iter().filter(|i| i.header.same_manager(reach.me)) {
+            keys.extend(item.top.iter().flatten().map(|k| k.to_string()));
+        }
+    }
+    let twice = items.iter().enumerate().any(|(i, a)| items[..i].iter().any(|b| a.header.same_manager(&b.header)));
     if twice {
-        return decode_managed_fields(obj).map(|all| (all, Vec::new()));
+        return decode_stored(stored).map(|all| (all, Vec::new()));
     }
     let (mut decoded, mut undecoded) = (Vec::new(), Vec::new());
     let mut carried = carried.filter(|c| c.len() == items.len()).map(|c| c.iter_mut());
-    for (header, item, fields) in headers {
+    for item in items {
         let twin = carried.as_mut().and_then(Iterator::next);
-        if header.same_manager(reach.me) || keys.iter().any(|k| fields.contains_key(k)) {
-            decoded.push(ManagerEntry::from_json(item)?);
+        let top = item.top.as_deref().unwrap_or_default();
+        if item.header.same_manager(reach.me) || keys.iter().any(|k| top.iter().any(|t| t == k)) {
+            decoded.push(ManagerEntry::from_json(&item.source.to_value())?);
         } else {
-            let json = twin.map(std::mem::take).unwrap_or_else(|| item.clone());
-            undecoded.push(Undecoded { header, json });
+            let json = match (twin, item.source) {
+                (Some(twin), _) => EntryJson::Tree(std::mem::take(twin)),
+                (None, EntrySource::Tree(v)) => EntryJson::Tree(v.into_owned()),
+                (None, EntrySource::Text(t)) => EntryJson::Text(t.to_owned()),
+            };
+            undecoded.push(Undecoded { header: item.header, json });
         }
     }
     Ok((decoded, undecoded))
+}
+
+/// A stored entry as [`decode_touched`] reads it: its header, the top-level keys of its
+/// set (`None`: empty or not a map), and where it is.
+struct Item<'a> {
+    header: ManagerEntry,
+    top: Option<Vec<Cow<'a, str>>>,
+    source: EntrySource<'a>,
+}
+
+/// [`EntryJson`], borrowed from the stored object.
+enum EntrySource<'a> {
+    Tree(Cow<'a, Value>),
+    Text(&'a RawValue),
+}
+
+impl EntrySource<'_> {
+    fn to_value(&self) -> Cow<'_, Value> {
+        match self {
+            Self::Tree(v) => Cow::Borrowed(v),
+            Self::Text(t) => Cow::Owned(serde_json::from_str(t.get()).unwrap_or(Value::Null)),
+        }
+    }
+}
+
+impl<'a> Item<'a> {
+    fn tree(item: &'a Value) -> Result<Self, ManagedFieldsError> {
+        let Value::Object(map) = item else { return Err(ManagedFieldsError::NotAnObject) };
+        let top = match map.get("fieldsV1") {
+            Some(Value::Object(f)) if !f.is_empty() => Some(f.keys().map(|k| Cow::Borrowed(k.as_str())).collect()),
+            _ => None,
+        };
+        Ok(Self { header: ManagerEntry::header(map, false)?, top, source: EntrySource::Tree(Cow::Borrowed(item)) })
+    }
+
+    /// Reads the header and the set's top-level keys out of the text, the set itself
+    /// skipped over.
+    fn text(text: &'a RawValue) -> Result<Self, ManagedFieldsError> {
+        let entry: EntryText<'_> = serde_json::from_str(text.get()).map_err(|_| ManagedFieldsError::NotAnObject)?;
+        let string = |name: &str| -> Result<Option<String>, ManagedFieldsError> {
+            let raw = match name {
+                "manager" => entry.manager,
+                "operation" => entry.operation,
+                "apiVersion" => entry.api_version,
+                "time" => entry.time,
+                "subresource" => entry.subresource,
+                "fieldsType" => entry.fields_type,
+                _ => None,
+            };
+            match raw {
+                None => Ok(None),
+                Some(raw) => {
+                    serde_json::from_str(raw.get()).map_err(|_| ManagedFieldsError::NotAString(name.to_string()))
+                }
+            }
+        };
+        let top = entry.fields_v1.and_then(|f| {
+            let keys: BTreeMap<String, IgnoredAny> = serde_json::from_str(f.get()).ok()?;
+            (!keys.is_empty()).then(|| keys.into_keys().map(Cow::Owned).collect())
+        });
+        Ok(Self { header: ManagerEntry::header_with(string, false)?, top, source: EntrySource::Text(text) })
+    }
+}
+
+/// A stored entry's fields, each as its text.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EntryText<'a> {
+    #[serde(borrow)]
+    manager: Option<&'a RawValue>,
+    #[serde(borrow)]
+    operation: Option<&'a RawValue>,
+    #[serde(borrow)]
+    api_version: Option<&'a RawValue>,
+    #[serde(borrow)]
+    time: Option<&'a RawValue>,
+    #[serde(borrow)]
+    subresource: Option<&'a RawValue>,
+    #[serde(borrow)]
+    fields_type: Option<&'a RawValue>,
+    #[serde(borrow, rename = "fieldsV1")]
+    fields_v1: Option<&'a RawValue>,
 }
 
 /// Errors reading `metadata.managedFields`.
@@ -215,29 +353,40 @@ pub enum ManagedFieldsError {
 /// Reads an object's `metadata.managedFields` (absent or null reads as no entries). Entries
 /// naming the same manager twice are merged.
 pub fn decode_managed_fields(obj: &Value) -> Result<Vec<ManagerEntry>, ManagedFieldsError> {
-    decode_list(obj.pointer("/metadata/managedFields"))
+    decode_list(obj.get("metadata").and_then(|m| m.get("managedFields")))
 }
 
 /// [`decode_managed_fields`] of a `managedFields` list taken out of its object.
 pub fn decode_list(list: Option<&Value>) -> Result<Vec<ManagerEntry>, ManagedFieldsError> {
     match list {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => {
-            let mut out: Vec<ManagerEntry> = Vec::with_capacity(items.len());
-            for item in items {
-                let entry = ManagerEntry::from_json(item)?;
-                match out.iter_mut().find(|e| e.same_manager(&entry)) {
-                    Some(existing) => {
-                        existing.fields.absorb(&entry.fields);
-                        existing.time = existing.time.take().max(entry.time);
-                    }
-                    None => out.push(entry),
-                }
-            }
-            Ok(out)
-        }
-        Some(_) => Err(ManagedFieldsError::NotAList),
+        None | Some(Value::Null) => decode_stored(Stored::None),
+        Some(Value::Array(items)) => decode_stored(Stored::Tree(items)),
+        Some(_) => decode_stored(Stored::NotAList),
     }
+}
+
+/// Every stored entry, decoded.
+fn decode_stored(stored: Stored<'_>) -> Result<Vec<ManagerEntry>, ManagedFieldsError> {
+    let items: Vec<Cow<'_, Value>> = match stored {
+        Stored::None => Vec::new(),
+        Stored::NotAList => return Err(ManagedFieldsError::NotAList),
+        Stored::Tree(items) => items.iter().map(Cow::Borrowed).collect(),
+        Stored::Text(entries) => {
+            entries.entries().iter().map(|t| EntrySource::Text(t).to_value().into_owned()).map(Cow::Owned).collect()
+        }
+    };
+    let mut out: Vec<ManagerEntry> = Vec::with_capacity(items.len());
+    for item in &items {
+        let entry = ManagerEntry::from_json(item)?;
+        match out.iter_mut().find(|e| e.same_manager(&entry)) {
+            Some(existing) => {
+                existing.fields.absorb(&entry.fields);
+                existing.time = existing.time.take().max(entry.time);
+            }
+            None => out.push(entry),
+        }
+    }
+    Ok(out)
 }
 
 /// Drops empty entries, folds old `Update` entries past the cap, sorts as kube-apiserver does
@@ -249,31 +398,42 @@ pub fn encode_managed_fields(obj: &mut Value, entries: Vec<ManagerEntry>) {
 
 /// [`encode_managed_fields`] of `entries` together with entries [`decode_touched`] left as
 /// they were stored, which are written back as they were.
-pub fn encode_with_undecoded(obj: &mut Value, mut entries: Vec<ManagerEntry>, mut undecoded: Vec<Undecoded>) {
+pub fn encode_with_undecoded(obj: &mut Value, entries: Vec<ManagerEntry>, undecoded: Vec<Undecoded>) {
+    write_list(obj, encode_list(entries, undecoded));
+}
+
+/// Writes `list` into `obj.metadata.managedFields` (removing the field when it is empty).
+pub fn write_list(obj: &mut Value, list: ManagedList) {
+    let Value::Object(root) = obj else { return };
+    let meta = root.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+    let Value::Object(meta) = meta else { return };
+    match list.into_value() {
+        None => meta.remove("managedFields"),
+        Some(list) => meta.insert("managedFields".into(), list),
+    };
+}
+
+/// The list [`encode_with_undecoded`] writes: empty entries dropped, old `Update` entries
+/// folded past the cap, sorted as kube-apiserver sorts them (operation, then time, manager,
+/// API version, subresource).
+pub fn encode_list(mut entries: Vec<ManagerEntry>, mut undecoded: Vec<Undecoded>) -> ManagedList {
     entries.retain(|e| !e.fields.is_empty());
     let updates = entries.iter().map(|e| &e.operation).chain(undecoded.iter().map(|u| &u.header.operation));
     if updates.filter(|op| **op == Operation::Update).count() > MAX_UPDATE_MANAGERS {
         // Folding merges sets: every entry is decoded for it (they were readable when stored).
-        entries.extend(undecoded.drain(..).filter_map(|u| ManagerEntry::from_json(&u.json).ok()));
+        entries.extend(undecoded.drain(..).filter_map(|u| ManagerEntry::from_json(&u.json.to_value()).ok()));
     }
     cap_update_managers(&mut entries);
-    let mut out: Vec<(ManagerEntry, Value)> = entries
+    let mut out: Vec<(ManagerEntry, EntryJson)> = entries
         .into_iter()
         .map(|e| {
-            let json = e.to_json();
+            let json = EntryJson::Tree(e.to_json());
             (e, json)
         })
         .collect();
     out.extend(undecoded.into_iter().map(|u| (u.header, u.json)));
     out.sort_by(|a, b| a.0.order().cmp(&b.0.order()));
-    let Value::Object(root) = obj else { return };
-    let meta = root.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
-    let Value::Object(meta) = meta else { return };
-    if out.is_empty() {
-        meta.remove("managedFields");
-    } else {
-        meta.insert("managedFields".into(), Value::Array(out.into_iter().map(|(_, json)| json).collect()));
-    }
+    ManagedList::new(out.into_iter().map(|(_, json)| json).collect())
 }
 
 /// Folds the oldest `Update` entries into one `ancient-changes` entry per API version until at

@@ -24,6 +24,7 @@ mod managers;
 mod merge;
 mod ops;
 mod schema;
+mod stored;
 mod walk;
 
 #[cfg(test)]
@@ -38,10 +39,11 @@ pub use conflict::{ApplyError, Conflict};
 pub use fieldset::{FieldPath, FieldSet, FieldsV1Error, PathElement, from_fields_v1, to_fields_v1};
 pub use managers::{
     ANCIENT_CHANGES_MANAGER, BEFORE_FIRST_APPLY_MANAGER, MAX_UPDATE_MANAGERS, ManagedFieldsError, ManagerEntry,
-    Operation, decode_managed_fields, encode_managed_fields,
+    Operation, Stored, decode_managed_fields, encode_managed_fields, write_list,
 };
-pub use ops::{apply, apply_subresource, update};
+pub use ops::{apply, apply_subresource, update, update_tracked};
 pub use schema::{CrdListTypes, ListType, ListTypes, MapType};
+pub use stored::{EntryJson, ManagedList, StoredEntries};
 pub use walk::{Comparison, Scope, field_set_in_scope};
 
 use serde_json::Value;

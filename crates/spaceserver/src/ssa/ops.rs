@@ -6,10 +6,12 @@ use serde_json::{Map, Value};
 use super::conflict::{ApplyError, Conflict};
 use super::fieldset::FieldSet;
 use super::managers::{
-    BEFORE_FIRST_APPLY_MANAGER, ManagerEntry, Operation, Reach, decode_list, decode_touched, encode_with_undecoded,
+    BEFORE_FIRST_APPLY_MANAGER, ManagerEntry, Operation, Reach, Stored, decode_list, decode_touched, encode_list,
+    encode_with_undecoded, write_list,
 };
 use super::merge::{merge, prune};
 use super::schema::ListTypes;
+use super::stored::ManagedList;
 use super::walk::{Comparison, Schema, Scope, config_field_set};
 
 /// Server-side apply of `applied` by `manager` to the main resource. See [`apply_subresource`].
@@ -77,7 +79,7 @@ pub fn apply_subresource(
     // keep a field: it stays as stored. (At each rollout the placement translator's copy
     // applies pass over the syncer's status entry this way.)
     let (mut managers, undecoded) = match live {
-        Some(obj) => decode_touched(obj, &Reach { me: &me, touched: &me.fields, prunes_mine: true }, None)?,
+        Some(obj) => decode_touched(Stored::of(obj), &Reach { me: &me, touched: &me.fields, prunes_mine: true }, None)?,
         None => (Vec::new(), Vec::new()),
     };
     if let Some(obj) = live
@@ -134,7 +136,7 @@ pub fn apply_subresource(
 /// Writes to a subresource always start from the stored entries.
 pub fn update(
     old: Option<&Value>,
-    mut new: Value,
+    new: Value,
     manager: &str,
     subresource: Option<&str>,
     types: &dyn ListTypes,
@@ -143,6 +145,24 @@ pub fn update(
     if !new.is_object() {
         return new;
     }
+    let stored = old.map_or(Stored::None, Stored::of);
+    let (mut new, list) = update_tracked(old, stored, new, manager, subresource, types, now);
+    write_list(&mut new, list);
+    new
+}
+
+/// [`update`], for an object whose stored entries are `stored` (in `old`'s tree, or kept as
+/// text by a read that left them out of it). Returns `new` without `metadata.managedFields`,
+/// and the list to write.
+pub fn update_tracked(
+    old: Option<&Value>,
+    stored: Stored<'_>,
+    mut new: Value,
+    manager: &str,
+    subresource: Option<&str>,
+    types: &dyn ListTypes,
+    now: &str,
+) -> (Value, ManagedList) {
     let scope = Scope::of_write(subresource, types);
     let diff = Comparison::of(old, &new, types, scope);
     let changed = diff.changed();
@@ -154,33 +174,34 @@ pub fn update(
         subresource: subresource.map(str::to_string),
         fields: FieldSet::new(),
     };
-    // Taken out of `new`, which gets the list this write makes. A patch leaves the stored
+    // Taken out of `new`, which is returned without a list. A patch leaves the stored
     // entries in `new`: those are read as stored ones.
-    let stored = old.and_then(|o| o.pointer("/metadata/managedFields"));
-    let mut carried = new.pointer_mut("/metadata/managedFields").map(Value::take);
-    let as_stored = carried.is_some() && carried.as_ref() == stored;
+    let mut carried = new.get_mut("metadata").and_then(|m| m.get_mut("managedFields")).map(Value::take);
+    let as_stored = carried.as_ref().is_some_and(|c| stored.is(c));
     let sent = match &carried {
         Some(list @ Value::Array(items)) if !items.is_empty() && subresource.is_none() && !as_stored => {
             decode_list(Some(list)).ok()
         }
         _ => None,
     };
+    if let Some(meta) = new.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+    }
     // Unreadable stored entries are dropped rather than failing the write, as kube-apiserver
     // does for non-apply writes. Of the stored ones, only those holding a top-level field
     // this write changed or removed are decoded: the others come out as they went in.
     let (mut managers, undecoded) = match sent {
         Some(sent) => (sent, Vec::new()),
-        None => old
-            .and_then(|o| {
-                let mut touched = changed.clone();
-                touched.absorb(&diff.removed);
-                let carried = match &mut carried {
-                    Some(Value::Array(items)) if as_stored => Some(items.as_mut_slice()),
-                    _ => None,
-                };
-                decode_touched(o, &Reach { me: &me, touched: &touched, prunes_mine: false }, carried).ok()
-            })
-            .unwrap_or_default(),
+        None => {
+            let mut touched = changed.clone();
+            touched.absorb(&diff.removed);
+            let carried = match &mut carried {
+                Some(Value::Array(items)) if as_stored => Some(items.as_mut_slice()),
+                _ => None,
+            };
+            decode_touched(stored, &Reach { me: &me, touched: &touched, prunes_mine: false }, carried)
+                .unwrap_or_default()
+        }
     };
     let mut found = false;
     for entry in &mut managers {
@@ -201,8 +222,7 @@ pub fn update(
     if !found && !changed.is_empty() {
         managers.push(ManagerEntry { fields: changed, ..me });
     }
-    encode_with_undecoded(&mut new, managers, undecoded);
-    new
+    (new, encode_list(managers, undecoded))
 }
 
 /// The fields in `changed` that each of `others` owns, one conflict per field, managers in

@@ -326,3 +326,89 @@ fn undecoded_entries_are_folded_past_the_cap() {
     }
     assert!(all.contains(&[PathElement::field("status"), PathElement::field("replicas")]));
 }
+
+/// `old` as a lean read holds it: the tree without its list, and the list as text.
+fn lean(old: &Value) -> (Value, StoredEntries) {
+    let mut tree = old.clone();
+    let list = tree["metadata"].as_object_mut().and_then(|m| m.remove("managedFields"));
+    let texts = list.as_ref().and_then(Value::as_array).into_iter().flatten();
+    let entries = texts.map(|e| serde_json::value::RawValue::from_string(e.to_string()).expect("JSON")).collect();
+    (tree, StoredEntries::new(entries))
+}
+
+/// A write over a lean read ([`update_tracked`] with the entries as text) stores exactly
+/// what the same write over the whole object ([`update`]) stores.
+#[test]
+fn writes_over_entries_kept_as_text_store_what_writes_over_trees_store() {
+    let types = BuiltinListTypes::for_kind("apps/v1", "Deployment");
+    let created = update(
+        None,
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "labels": {"a": "b"}},
+               "spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "c", "image": "v1"}]}}}}),
+        "syncer",
+        None,
+        &types,
+        "t1",
+    );
+    let status = {
+        let mut s = created.clone();
+        s["status"] = json!({"replicas": 1});
+        update(Some(&created), s, "sim", Some("status"), &types, "t2")
+    };
+    let with = |base: &Value, pointer: &str, v: Value| {
+        let mut out = base.clone();
+        if let Some(slot) = out.pointer_mut(pointer) {
+            *slot = v;
+        }
+        out
+    };
+    let without_list = |v: &Value| lean(v).0;
+    // (case, stored object, written object, manager, subresource)
+    let cases = [
+        ("a status write", &status, with(&without_list(&status), "/status/replicas", json!(2)), "sim", Some("status")),
+        ("a status write that changes nothing", &status, without_list(&status), "sim", Some("status")),
+        (
+            "a spec write",
+            &status,
+            with(&without_list(&status), "/spec/template/spec/containers/0/image", json!("v2")),
+            "kubectl",
+            None,
+        ),
+        ("a label write", &status, with(&without_list(&status), "/metadata/labels/a", json!("c")), "kubectl", None),
+        ("sent with the stored list", &status, with(&status, "/spec/replicas", json!(3)), "kubectl", None),
+        (
+            "sent with a list of its own",
+            &status,
+            with(
+                &status,
+                "/metadata/managedFields",
+                json!([{"manager": "x", "operation": "Update", "fieldsV1": {"f:spec": {}}}]),
+            ),
+            "kubectl",
+            None,
+        ),
+        ("sent with a reset", &status, with(&status, "/metadata/managedFields", json!([{}])), "kubectl", None),
+    ];
+    for (what, stored, written, manager, subresource) in cases {
+        let whole = update(Some(stored), written.clone(), manager, subresource, &types, "t3");
+        let (tree, entries) = lean(stored);
+        let (mut tracked, list) =
+            update_tracked(Some(&tree), Stored::Text(&entries), written, manager, subresource, &types, "t3");
+        assert!(tracked.pointer("/metadata/managedFields").is_none(), "{what}: the list is apart");
+        write_list(&mut tracked, list);
+        assert_eq!(tracked, whole, "{what}");
+    }
+
+    // An entry the write does not reach is written back as its very text.
+    let (tree, _) = lean(&status);
+    let syncer = r#"{"apiVersion":"apps/v1","fieldsType":"FieldsV1","fieldsV1":{ "f:spec" : {"f:replicas":{}} },"manager":"syncer","operation":"Update","time":"t1"}"#;
+    let sim = entry(&status, "sim").expect("sim").to_string();
+    let entries = StoredEntries::new(
+        [syncer, sim.as_str()].map(|t| serde_json::value::RawValue::from_string(t.to_owned()).expect("JSON")).to_vec(),
+    );
+    let written = with(&tree, "/status/replicas", json!(5));
+    let (_, list) = update_tracked(Some(&tree), Stored::Text(&entries), written, "sim", Some("status"), &types, "t4");
+    let text = serde_json::to_string(&list).expect("encodes");
+    assert!(text.contains(syncer), "{text}");
+    assert!(text.contains(r#""time":"t4""#), "the status writer's entry is written anew: {text}");
+}

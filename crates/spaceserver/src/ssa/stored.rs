@@ -1,0 +1,184 @@
+//! `managedFields` kept as the text it was stored as.
+//!
+//! A write reaches few of an object's entries: a status write, only its own writer's. The
+//! others are written back as they were stored, and reading them into trees of values only
+//! to write them out again was about half of each write's JSON work (`managedFields` is
+//! about half of a simulated cluster's Deployment). So a write may read the stored object
+//! without its list ([`StoredEntries`], each entry as text), decode only the entries it
+//! reaches, and write the rest back as the same text ([`ManagedList`]).
+
+use std::borrow::Cow;
+
+use serde::ser::{Serialize, SerializeSeq, Serializer};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+/// A stored object's `metadata.managedFields`: each entry as its JSON text.
+#[derive(Clone, Debug, Default)]
+pub struct StoredEntries(Vec<Box<RawValue>>);
+
+impl StoredEntries {
+    pub fn new(entries: Vec<Box<RawValue>>) -> Self {
+        Self(entries)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub(super) fn entries(&self) -> &[Box<RawValue>] {
+        &self.0
+    }
+
+    /// The list as a tree of values, as it reads in the whole object.
+    pub fn to_value(&self) -> Value {
+        Value::Array(self.0.iter().map(|e| parse(e)).collect())
+    }
+}
+
+/// An entry's text as a tree. The text was read as valid JSON when the object was read, so
+/// this cannot fail but for nesting beyond the parser's limit, which an entry the server
+/// wrote never has.
+fn parse(text: &RawValue) -> Value {
+    serde_json::from_str(text.get()).unwrap_or(Value::Null)
+}
+
+/// One entry of the list a write makes: decoded and written anew, or as stored.
+#[derive(Clone, Debug)]
+pub enum EntryJson {
+    Tree(Value),
+    Text(Box<RawValue>),
+}
+
+impl EntryJson {
+    /// The entry as a tree of values.
+    pub fn to_value(&self) -> Cow<'_, Value> {
+        match self {
+            Self::Tree(v) => Cow::Borrowed(v),
+            Self::Text(t) => Cow::Owned(parse(t)),
+        }
+    }
+
+    fn into_value(self) -> Value {
+        match self {
+            Self::Tree(v) => v,
+            Self::Text(t) => parse(&t),
+        }
+    }
+}
+
+impl Serialize for EntryJson {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Tree(v) => v.serialize(serializer),
+            Self::Text(t) => t.serialize(serializer),
+        }
+    }
+}
+
+/// The `managedFields` list a write makes, in the order it is written.
+#[derive(Clone, Debug, Default)]
+pub struct ManagedList(Vec<EntryJson>);
+
+impl ManagedList {
+    pub fn new(entries: Vec<EntryJson>) -> Self {
+        Self(entries)
+    }
+
+    /// The stored list, unchanged.
+    pub fn stored(stored: &StoredEntries) -> Self {
+        Self(stored.0.iter().cloned().map(EntryJson::Text).collect())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The list as a tree of values (`None`: empty, no list).
+    pub fn into_value(self) -> Option<Value> {
+        (!self.0.is_empty()).then(|| Value::Array(self.0.into_iter().map(EntryJson::into_value).collect()))
+    }
+
+    /// Whether this list is `stored` but for the entries' times: a write that makes it
+    /// stores nothing new (see `api::object::is_no_op`).
+    pub fn same_but_times(&self, stored: &StoredEntries) -> bool {
+        self.0.len() == stored.0.len()
+            && self.0.iter().zip(&stored.0).all(|(mine, theirs)| match mine {
+                EntryJson::Text(t) => t.get() == theirs.get(),
+                EntryJson::Tree(v) => same_but_time(v, &parse(theirs)),
+            })
+    }
+}
+
+fn same_but_time(a: &Value, b: &Value) -> bool {
+    match (a.as_object(), b.as_object()) {
+        (Some(a), Some(b)) => {
+            let rest = |m: &serde_json::Map<String, Value>| m.iter().filter(|(k, _)| *k != "time").count();
+            rest(a) == rest(b) && a.iter().filter(|(k, _)| *k != "time").all(|(k, v)| b.get(k) == Some(v))
+        }
+        _ => a == b,
+    }
+}
+
+impl Serialize for ManagedList {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for entry in &self.0 {
+            seq.serialize_element(entry)?;
+        }
+        seq.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn text(v: Value) -> Box<RawValue> {
+        RawValue::from_string(v.to_string()).expect("JSON")
+    }
+
+    #[test]
+    fn a_list_serializes_trees_and_texts_alike() {
+        let list = ManagedList::new(vec![
+            EntryJson::Text(text(json!({"manager": "a", "fieldsV1": {"f:spec": {}}}))),
+            EntryJson::Tree(json!({"manager": "b", "fieldsV1": {"f:status": {}}})),
+        ]);
+        let written: Value = serde_json::from_slice(&serde_json::to_vec(&list).expect("encodes")).expect("JSON");
+        assert_eq!(
+            written,
+            json!([{"manager": "a", "fieldsV1": {"f:spec": {}}}, {"manager": "b", "fieldsV1": {"f:status": {}}}])
+        );
+        assert_eq!(list.into_value(), Some(written));
+        assert_eq!(ManagedList::default().into_value(), None);
+    }
+
+    #[test]
+    fn same_but_times_table() {
+        let stored = StoredEntries::new(vec![
+            text(json!({"manager": "a", "time": "t1", "fieldsV1": {"f:spec": {}}})),
+            text(json!({"manager": "b", "time": "t1", "fieldsV1": {"f:status": {}}})),
+        ]);
+        let tree = |manager: &str, time: &str, field: &str| {
+            EntryJson::Tree(json!({"manager": manager, "time": time, "fieldsV1": {field: {}}}))
+        };
+        let as_stored = || EntryJson::Text(stored.entries()[0].clone());
+        let cases = [
+            ("as stored", vec![as_stored(), EntryJson::Text(stored.entries()[1].clone())], true),
+            ("a decoded entry, its time changed", vec![as_stored(), tree("b", "t2", "f:status")], true),
+            ("a decoded entry, its set changed", vec![as_stored(), tree("b", "t2", "f:spec")], false),
+            ("an entry fewer", vec![as_stored()], false),
+            ("another entry's text", vec![as_stored(), as_stored()], false),
+        ];
+        for (what, entries, want) in cases {
+            assert_eq!(ManagedList::new(entries).same_but_times(&stored), want, "{what}");
+        }
+        assert!(ManagedList::stored(&stored).same_but_times(&stored));
+        assert_eq!(stored.to_value()[1]["manager"], "b");
+    }
+}
