@@ -396,15 +396,24 @@ fn requested_revision(obj: &Value) -> Result<Option<u64>> {
 /// Merges a client's new version of an object with what the server keeps, for the main
 /// resource or the status subresource.
 pub(super) fn updated(ctx: &Ctx, current: &Current, incoming: Value, manager: &str) -> Result<(Outcome, Option<u64>)> {
-    updated_with(ctx, current, incoming, Some(manager))
+    updated_with(ctx, current, incoming, Fields::Record(manager))
 }
 
-/// [`updated`], with `manager: None` when a server-side apply already set managedFields.
+/// How [`updated_with`] tracks a write's fields.
+pub(super) enum Fields<'a> {
+    /// Recorded as an `Update` by this manager.
+    Record(&'a str),
+    /// A server-side apply tracked them already: in the object, or (over a lean read) in
+    /// this list.
+    Applied(Option<ManagedList>),
+}
+
+/// [`updated`], or a server-side apply's result when `fields` says it tracked its fields.
 pub(super) fn updated_with(
     ctx: &Ctx,
     read: &Current,
     mut incoming: Value,
-    manager: Option<&str>,
+    fields: Fields<'_>,
 ) -> Result<(Outcome, Option<u64>)> {
     let current = &read.obj;
     super::convert::to_storage(&ctx.info.group, &ctx.info.resource, &mut incoming);
@@ -470,16 +479,17 @@ pub(super) fn updated_with(
         }
     }
     let subresource = ctx.path.subresource.as_deref();
-    match (manager, &read.managed) {
-        (Some(manager), Some(entries)) => {
+    match (fields, &read.managed) {
+        (Fields::Record(manager), Some(entries)) => {
             let (new, list) = super::managed::record_tracked(new, current, entries, manager, subresource, &ctx.info);
             Ok((Outcome::Tracked(new, list), expected))
         }
-        (Some(manager), None) => {
+        (Fields::Record(manager), None) => {
             super::managed::record_update(&mut new, Some(current), manager, subresource, &ctx.info)?;
             Ok((Outcome::Put(new), expected))
         }
-        (None, _) => Ok((Outcome::Put(new), expected)),
+        (Fields::Applied(Some(list)), _) => Ok((Outcome::Tracked(new, list), expected)),
+        (Fields::Applied(None), _) => Ok((Outcome::Put(new), expected)),
     }
 }
 

@@ -3,9 +3,9 @@
 //!
 //! Most writes reach one or two of an object's `managedFields` entries (a status write,
 //! only its own writer's), and `managedFields` is about half of a typical stored object.
-//! A write that records its fields with [`crate::ssa::update_tracked`] therefore reads the
-//! object lean: it decodes only the entries it reaches, and writes the rest back as stored
-//! (see `ssa::stored`).
+//! A write that records its fields with [`crate::ssa::update_tracked`] or
+//! [`crate::ssa::apply_tracked`] therefore reads the object lean: it decodes only the
+//! entries it reaches, and writes the rest back as stored (see `ssa::stored`).
 
 use super::Result;
 use crate::ssa::{self, StoredEntries};

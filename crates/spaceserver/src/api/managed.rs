@@ -46,6 +46,23 @@ pub(super) fn record_tracked(
     ssa::update_tracked(Some(old), ssa::Stored::Text(stored), obj, manager, subresource, types.as_ref(), &object::now())
 }
 
+/// [`apply`] over an object read lean: `live` without `managedFields`, `stored` its
+/// entries. Returns the object without a list, and its list.
+pub(super) fn apply_tracked(
+    live: &Value,
+    stored: &ssa::StoredEntries,
+    applied: &Value,
+    manager: &str,
+    subresource: Option<&str>,
+    force: bool,
+    info: &ResourceInfo,
+) -> Result<(Value, ssa::ManagedList)> {
+    let types = types_for(info);
+    let stored = ssa::Stored::Text(stored);
+    ssa::apply_tracked(Some(live), stored, applied, manager, subresource, force, types.as_ref(), &object::now())
+        .map_err(apply_error)
+}
+
 /// Server-side apply of `applied` over `live` (`None` creates).
 pub(super) fn apply(
     live: Option<&Value>,

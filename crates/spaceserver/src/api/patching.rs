@@ -165,7 +165,7 @@ async fn apply(server: &Arc<ApiServer>, ctx: Ctx, name: &str, applied: Value, ma
         obj["metadata"]["name"] = Value::String(name.to_owned());
         return crud::create_object(server, ctx, obj, None).await;
     }
-    guaranteed_update_with(server, &ctx, name, Read::Whole, |read| {
+    guaranteed_update_with(server, &ctx, name, Read::Lean, |read| {
         let current = &read.obj;
         let expected = match meta_str(&applied, "resourceVersion") {
             Some(rv) if !rv.is_empty() => {
@@ -176,18 +176,19 @@ async fn apply(server: &Arc<ApiServer>, ctx: Ctx, name: &str, applied: Value, ma
         // Merged over the stored object as it is, not over a copy without its
         // resourceVersion (at 10,000 rows a copy is ten megabytes); the stored revision
         // is then taken out again unless the configuration's own replaced it.
-        let mut merged = super::managed::apply(
-            Some(current),
-            &applied,
-            &manager,
-            ctx.path.subresource.as_deref(),
-            force,
-            &ctx.info,
-        )?;
-        if ctx.path.subresource.is_some() || applied.pointer("/metadata/resourceVersion").is_none() {
+        let subresource = ctx.path.subresource.as_deref();
+        let (mut merged, list) = match &read.managed {
+            Some(stored) => {
+                let (merged, list) =
+                    super::managed::apply_tracked(current, stored, &applied, &manager, subresource, force, &ctx.info)?;
+                (merged, Some(list))
+            }
+            None => (super::managed::apply(Some(current), &applied, &manager, subresource, force, &ctx.info)?, None),
+        };
+        if subresource.is_some() || applied.pointer("/metadata/resourceVersion").is_none() {
             object::forget_revision(&mut merged);
         }
-        let (outcome, _) = crud::updated_with(&ctx, read, merged, None)?;
+        let (outcome, _) = crud::updated_with(&ctx, read, merged, crud::Fields::Applied(list))?;
         Ok((outcome, expected))
     })
     .await?

@@ -41,7 +41,7 @@ pub use managers::{
     ANCIENT_CHANGES_MANAGER, BEFORE_FIRST_APPLY_MANAGER, MAX_UPDATE_MANAGERS, ManagedFieldsError, ManagerEntry,
     Operation, Stored, decode_managed_fields, encode_managed_fields, write_list,
 };
-pub use ops::{apply, apply_subresource, update, update_tracked};
+pub use ops::{apply, apply_subresource, apply_tracked, update, update_tracked};
 pub use schema::{CrdListTypes, ListType, ListTypes, MapType};
 pub use stored::{EntryJson, ManagedList, StoredEntries};
 pub use walk::{Comparison, Scope, field_set_in_scope};

@@ -7,7 +7,7 @@ use super::conflict::{ApplyError, Conflict};
 use super::fieldset::FieldSet;
 use super::managers::{
     BEFORE_FIRST_APPLY_MANAGER, ManagerEntry, Operation, Reach, Stored, decode_list, decode_touched, encode_list,
-    encode_with_undecoded, write_list,
+    write_list,
 };
 use super::merge::{merge, prune};
 use super::schema::ListTypes;
@@ -51,6 +51,26 @@ pub fn apply_subresource(
     types: &dyn ListTypes,
     now: &str,
 ) -> Result<Value, ApplyError> {
+    let stored = live.map_or(Stored::None, Stored::of);
+    let (mut merged, list) = apply_tracked(live, stored, applied, manager, subresource, force, types, now)?;
+    write_list(&mut merged, list);
+    Ok(merged)
+}
+
+/// [`apply_subresource`] over a live object whose stored entries are `stored` (in `live`'s
+/// tree, or kept as text by a read that left them out of it). Returns the new object
+/// without `metadata.managedFields`, and the list to write.
+#[allow(clippy::too_many_arguments)]
+pub fn apply_tracked(
+    live: Option<&Value>,
+    stored: Stored<'_>,
+    applied: &Value,
+    manager: &str,
+    subresource: Option<&str>,
+    force: bool,
+    types: &dyn ListTypes,
+    now: &str,
+) -> Result<(Value, ManagedList), ApplyError> {
     let scope = Scope::of_write(subresource, types);
     let schema = Schema { types };
     if !applied.is_object() {
@@ -78,10 +98,8 @@ pub fn apply_subresource(
     // applied set, so an entry holding neither's top-level elements can neither conflict nor
     // keep a field: it stays as stored. (At each rollout the placement translator's copy
     // applies pass over the syncer's status entry this way.)
-    let (mut managers, undecoded) = match live {
-        Some(obj) => decode_touched(Stored::of(obj), &Reach { me: &me, touched: &me.fields, prunes_mine: true }, None)?,
-        None => (Vec::new(), Vec::new()),
-    };
+    let (mut managers, undecoded) =
+        decode_touched(stored, &Reach { me: &me, touched: &me.fields, prunes_mine: true }, None)?;
     if let Some(obj) = live
         && managers.is_empty()
         && undecoded.is_empty()
@@ -119,8 +137,10 @@ pub fn apply_subresource(
         other.fields.subtract(&diff.removed);
     }
     others.push(me);
-    encode_with_undecoded(&mut merged, others, undecoded);
-    Ok(merged)
+    if let Some(meta) = merged.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+    }
+    Ok((merged, encode_list(others, undecoded)))
 }
 
 /// Records an ordinary write (create, update, patch; `old` is `None` on create) by `manager`:

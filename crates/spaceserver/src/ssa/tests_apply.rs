@@ -657,3 +657,65 @@ fn an_apply_writes_back_entries_it_cannot_reach_as_stored() {
         "Apply failed with 1 conflict: conflict with \"syncer\" with subresource \"status\" using apps/v1: .status.conditions[type=\"Available\"].status"
     );
 }
+
+/// An apply over a live object whose entries are kept as text ([`apply_tracked`]) stores
+/// what the same apply over the whole object stores, and fails the same way.
+#[test]
+fn applies_over_entries_kept_as_text_match_applies_over_trees() {
+    let types = BuiltinListTypes::for_kind("apps/v1", "Deployment");
+    let config = |image: &str| {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+               "spec": {"template": {"spec": {"containers": [{"name": "c", "image": image}]}}}})
+    };
+    let live = apply_subresource(None, &config("v1"), "translator", None, false, &types, "t1").expect("created");
+    let mut status = live.clone();
+    status["status"] = json!({"replicas": 1});
+    let live = update(Some(&live), status, "syncer", Some("status"), &types, "t2");
+    let lean = |obj: &Value| {
+        let mut tree = obj.clone();
+        let list = tree["metadata"].as_object_mut().and_then(|m| m.remove("managedFields"));
+        let texts = list.as_ref().and_then(Value::as_array).into_iter().flatten();
+        let entries = texts.map(|e| serde_json::value::RawValue::from_string(e.to_string()).expect("JSON"));
+        (tree, StoredEntries::new(entries.collect()))
+    };
+    // (case, configuration, manager, subresource, force)
+    let cases = [
+        ("a rollout", config("v2"), "translator", None, false),
+        ("the same configuration again", config("v1"), "translator", None, false),
+        ("another manager, conflicting", config("v3"), "kubectl", None, false),
+        ("another manager, forced", config("v3"), "kubectl", None, true),
+        (
+            "a status apply, forced",
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "status": {"replicas": 2}}),
+            "sim",
+            Some("status"),
+            true,
+        ),
+    ];
+    let mut failed = Vec::new();
+    for (what, config, manager, subresource, force) in cases {
+        let whole = apply_subresource(Some(&live), &config, manager, subresource, force, &types, "t3");
+        let (tree, entries) = lean(&live);
+        let tracked =
+            apply_tracked(Some(&tree), Stored::Text(&entries), &config, manager, subresource, force, &types, "t3");
+        match (whole, tracked) {
+            (Ok(whole), Ok((mut tracked, list))) => {
+                assert!(tracked.pointer("/metadata/managedFields").is_none(), "{what}: the list is apart");
+                if subresource.is_none() {
+                    // Not reached by the spec's applier: written back as its text.
+                    let syncer = entries.entries().iter().find(|e| e.get().contains("\"syncer\"")).expect("syncer");
+                    let text = serde_json::to_string(&list).expect("encodes");
+                    assert!(text.contains(syncer.get()), "{what}: {text}");
+                }
+                write_list(&mut tracked, list);
+                assert_eq!(tracked, whole, "{what}");
+            }
+            (Err(whole), Err(tracked)) => {
+                assert_eq!(tracked.message(), whole.message(), "{what}");
+                failed.push(what);
+            }
+            (whole, tracked) => panic!("{what}: {whole:?} against {:?}", tracked.map(|t| t.0)),
+        }
+    }
+    assert_eq!(failed, ["another manager, conflicting"]);
+}
