@@ -186,7 +186,7 @@ mod tests {
     fn managed_fields_kept_apart_are_stored_in_key_order() {
         use crate::ssa::EntryJson;
         use serde_json::json;
-        let text = |s: &str| EntryJson::Text(serde_json::value::RawValue::from_string(s.to_owned()).expect("JSON"));
+        let text = |s: &str| EntryJson::Text(crate::ssa::EntryText::from(s.to_owned()));
         let list = ManagedList::new(vec![text(r#"{"manager":"a"}"#), EntryJson::Tree(json!({"manager": "b"}))]);
         let cases = [
             (

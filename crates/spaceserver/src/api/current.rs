@@ -8,8 +8,9 @@
 //! entries it reaches, and writes the rest back as stored (see `ssa::stored`).
 
 use super::Result;
-use crate::ssa::{self, StoredEntries};
+use crate::ssa::{self, EntryText, StoredEntries};
 use crate::store::Stored;
+use bytes::Bytes;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -41,7 +42,7 @@ impl Current {
             && let Ok((mut obj, managed)) = lean(&stored.json)
         {
             super::object::set_revision(&mut obj, stored.revision);
-            return Ok(Self { obj, managed: managed.map(StoredEntries::new) });
+            return Ok(Self { obj, managed });
         }
         // Whole, or not an object lean reading can split (no writer stores one).
         Ok(Self { obj: super::crud::parse_stored(stored)?, managed: None })
@@ -58,31 +59,42 @@ impl Current {
 }
 
 /// Reads a stored object's JSON into a tree, keeping `metadata.managedFields` out of it as
-/// one text per entry. Fails on anything but an object whose `metadata` (if any) is a map
-/// and whose `managedFields` (if any) is a list.
-fn lean(json: &[u8]) -> serde_json::Result<(Value, Option<Vec<Box<RawValue>>>)> {
-    let mut managed = None;
+/// one text per entry, each a slice of `json` (not a copy). Fails on anything but an
+/// object whose `metadata` (if any) is a map and whose `managedFields` (if any) is a list.
+fn lean(json: &Bytes) -> serde_json::Result<(Value, Option<StoredEntries>)> {
+    let mut managed: Option<Vec<&RawValue>> = None;
     let mut de = serde_json::Deserializer::from_slice(json);
     let obj = Level { managed: &mut managed, metadata: false }.deserialize(&mut de)?;
     de.end()?;
-    Ok((obj, managed))
+    let entries = managed.map(|texts| StoredEntries::new(texts.into_iter().map(|t| slice_of(json, t)).collect()));
+    Ok((obj, entries))
+}
+
+/// `text`, which was read out of `json`, as a slice of it (a copy if it somehow is not).
+fn slice_of(json: &Bytes, text: &RawValue) -> EntryText {
+    let text = text.get().as_bytes();
+    let start = (text.as_ptr() as usize).wrapping_sub(json.as_ptr() as usize);
+    match start.checked_add(text.len()) {
+        Some(end) if end <= json.len() => EntryText::new(json.slice(start..end)),
+        _ => EntryText::new(Bytes::copy_from_slice(text)),
+    }
 }
 
 /// One level of the object as [`lean`] reads it: at the top, `metadata` is read as the
 /// next level; in `metadata`, `managedFields` is kept as text; everything else is a value.
-struct Level<'m> {
-    managed: &'m mut Option<Vec<Box<RawValue>>>,
+struct Level<'m, 'de> {
+    managed: &'m mut Option<Vec<&'de RawValue>>,
     metadata: bool,
 }
 
-impl<'de> DeserializeSeed<'de> for Level<'_> {
+impl<'de> DeserializeSeed<'de> for Level<'_, 'de> {
     type Value = Value;
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> std::result::Result<Value, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for Level<'_> {
+impl<'de> Visitor<'de> for Level<'_, 'de> {
     type Value = Value;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str(if self.metadata { "metadata as a map" } else { "an object" })
@@ -122,7 +134,18 @@ mod tests {
                              {"manager": "a", "fieldsV1": {"f:data": {"f:x": {}}}},
                              {"manager": "b", "fieldsV1": {"f:data": {"f:y": {}}}}]},
                          "data": {"x": "1", "y": "2"}});
-        let current = Current::read(&stored(&obj), Read::Lean).expect("reads");
+        let read = stored(&obj);
+        let current = Current::read(&read, Read::Lean).expect("reads");
+        let texts = current.managed.as_ref().map(StoredEntries::entries).unwrap_or_default();
+        let within = read.json.as_ptr_range();
+        assert!(texts.iter().all(|t| within.contains(&t.as_str().as_ptr())), "slices of what was stored, not copies");
+        assert_eq!(
+            texts.iter().map(EntryText::as_str).collect::<Vec<_>>(),
+            [
+                r#"{"fieldsV1":{"f:data":{"f:x":{}}},"manager":"a"}"#,
+                r#"{"fieldsV1":{"f:data":{"f:y":{}}},"manager":"b"}"#
+            ]
+        );
         assert_eq!(current.obj["metadata"], json!({"name": "c", "resourceVersion": "7"}));
         assert_eq!(current.obj["data"], obj["data"]);
         assert_eq!(current.managed.as_ref().map(StoredEntries::len), Some(2));

@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::fieldset::{FieldSet, FieldsV1Error, PathElement, from_fields_v1, to_fields_v1};
-use super::stored::{EntryJson, ManagedList, StoredEntries};
+use super::stored::{EntryJson, EntryText, ManagedList, StoredEntries};
 
 /// How a manager last wrote its fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -180,7 +180,7 @@ impl<'a> Stored<'a> {
                         .entries()
                         .iter()
                         .zip(other)
-                        .all(|(text, v)| serde_json::from_str::<Value>(text.get()).is_ok_and(|stored| &stored == v))
+                        .all(|(text, v)| serde_json::from_str::<Value>(text.as_str()).is_ok_and(|stored| &stored == v))
             }
             _ => false,
         }
@@ -216,7 +216,7 @@ pub fn decode_touched(
         Stored::None => return Ok((Vec::new(), Vec::new())),
         Stored::NotAList => return Err(ManagedFieldsError::NotAList),
         Stored::Tree(items) => items.iter().map(Item::tree).collect::<Result<_, _>>()?,
-        Stored::Text(entries) => entries.entries().iter().map(|t| Item::text(t)).collect::<Result<_, _>>()?,
+        Stored::Text(entries) => entries.entries().iter().map(Item::text).collect::<Result<_, _>>()?,
     };
     // Empty or malformed sets: all decoded, to be dropped or refused as before.
     if items.iter().any(|i| i.top.is_none()) {
@@ -243,7 +243,7 @@ pub fn decode_touched(
             let json = match (twin, item.source) {
                 (Some(twin), _) => EntryJson::Tree(std::mem::take(twin)),
                 (None, EntrySource::Tree(v)) => EntryJson::Tree(v.into_owned()),
-                (None, EntrySource::Text(t)) => EntryJson::Text(t.to_owned()),
+                (None, EntrySource::Text(t)) => EntryJson::Text(t.clone()),
             };
             undecoded.push(Undecoded { header: item.header, json });
         }
@@ -262,14 +262,14 @@ struct Item<'a> {
 /// [`EntryJson`], borrowed from the stored object.
 enum EntrySource<'a> {
     Tree(Cow<'a, Value>),
-    Text(&'a RawValue),
+    Text(&'a EntryText),
 }
 
 impl EntrySource<'_> {
     fn to_value(&self) -> Cow<'_, Value> {
         match self {
             Self::Tree(v) => Cow::Borrowed(v),
-            Self::Text(t) => Cow::Owned(serde_json::from_str(t.get()).unwrap_or(Value::Null)),
+            Self::Text(t) => Cow::Owned(serde_json::from_str(t.as_str()).unwrap_or(Value::Null)),
         }
     }
 }
@@ -286,8 +286,8 @@ impl<'a> Item<'a> {
 
     /// Reads the header and the set's top-level keys out of the text, the set itself
     /// skipped over.
-    fn text(text: &'a RawValue) -> Result<Self, ManagedFieldsError> {
-        let entry: EntryText<'_> = serde_json::from_str(text.get()).map_err(|_| ManagedFieldsError::NotAnObject)?;
+    fn text(text: &'a EntryText) -> Result<Self, ManagedFieldsError> {
+        let entry: Fields<'_> = serde_json::from_str(text.as_str()).map_err(|_| ManagedFieldsError::NotAnObject)?;
         let string = |name: &str| -> Result<Option<String>, ManagedFieldsError> {
             let raw = match name {
                 "manager" => entry.manager,
@@ -316,7 +316,7 @@ impl<'a> Item<'a> {
 /// A stored entry's fields, each as its text.
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct EntryText<'a> {
+struct Fields<'a> {
     #[serde(borrow)]
     manager: Option<&'a RawValue>,
     #[serde(borrow)]

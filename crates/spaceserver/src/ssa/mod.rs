@@ -43,7 +43,7 @@ pub use managers::{
 };
 pub use ops::{apply, apply_subresource, apply_tracked, update, update_tracked};
 pub use schema::{CrdListTypes, ListType, ListTypes, MapType};
-pub use stored::{EntryJson, ManagedList, StoredEntries};
+pub use stored::{EntryJson, EntryText, ManagedList, StoredEntries};
 pub use walk::{Comparison, Scope, field_set_in_scope};
 
 use serde_json::Value;

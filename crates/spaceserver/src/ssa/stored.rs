@@ -9,16 +9,48 @@
 
 use std::borrow::Cow;
 
-use serde::ser::{Serialize, SerializeSeq, Serializer};
+use bytes::Bytes;
+use serde::ser::{Error as _, Serialize, SerializeSeq, Serializer};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+/// One stored entry's JSON text: a slice of the stored object's bytes, not a copy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryText(Bytes);
+
+impl EntryText {
+    /// `text` is one JSON value, as the stored object holds it.
+    pub fn new(text: Bytes) -> Self {
+        Self(text)
+    }
+
+    /// The text; a text that is not UTF-8 (none is: it was read out of a string) reads as
+    /// empty, which no JSON reader accepts.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl From<String> for EntryText {
+    fn from(text: String) -> Self {
+        Self(Bytes::from(text))
+    }
+}
+
+impl Serialize for EntryText {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Borrowed, not copied: checked as one JSON value and written as it is.
+        let raw: &RawValue = serde_json::from_str(self.as_str()).map_err(S::Error::custom)?;
+        raw.serialize(serializer)
+    }
+}
+
 /// A stored object's `metadata.managedFields`: each entry as its JSON text.
 #[derive(Clone, Debug, Default)]
-pub struct StoredEntries(Vec<Box<RawValue>>);
+pub struct StoredEntries(Vec<EntryText>);
 
 impl StoredEntries {
-    pub fn new(entries: Vec<Box<RawValue>>) -> Self {
+    pub fn new(entries: Vec<EntryText>) -> Self {
         Self(entries)
     }
 
@@ -30,28 +62,28 @@ impl StoredEntries {
         self.0.is_empty()
     }
 
-    pub(super) fn entries(&self) -> &[Box<RawValue>] {
+    pub fn entries(&self) -> &[EntryText] {
         &self.0
     }
 
     /// The list as a tree of values, as it reads in the whole object.
     pub fn to_value(&self) -> Value {
-        Value::Array(self.0.iter().map(|e| parse(e)).collect())
+        Value::Array(self.0.iter().map(parse).collect())
     }
 }
 
 /// An entry's text as a tree. The text was read as valid JSON when the object was read, so
 /// this cannot fail but for nesting beyond the parser's limit, which an entry the server
 /// wrote never has.
-fn parse(text: &RawValue) -> Value {
-    serde_json::from_str(text.get()).unwrap_or(Value::Null)
+fn parse(text: &EntryText) -> Value {
+    serde_json::from_str(text.as_str()).unwrap_or(Value::Null)
 }
 
 /// One entry of the list a write makes: decoded and written anew, or as stored.
 #[derive(Clone, Debug)]
 pub enum EntryJson {
     Tree(Value),
-    Text(Box<RawValue>),
+    Text(EntryText),
 }
 
 impl EntryJson {
@@ -108,7 +140,7 @@ impl ManagedList {
     pub fn same_but_times(&self, stored: &StoredEntries) -> bool {
         self.0.len() == stored.0.len()
             && self.0.iter().zip(&stored.0).all(|(mine, theirs)| match mine {
-                EntryJson::Text(t) => t.get() == theirs.get(),
+                EntryJson::Text(t) => t == theirs,
                 EntryJson::Tree(v) => same_but_time(v, &parse(theirs)),
             })
     }
@@ -139,8 +171,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn text(v: Value) -> Box<RawValue> {
-        RawValue::from_string(v.to_string()).expect("JSON")
+    fn text(v: Value) -> EntryText {
+        EntryText::from(v.to_string())
     }
 
     #[test]

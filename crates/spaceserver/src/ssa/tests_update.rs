@@ -332,7 +332,7 @@ fn lean(old: &Value) -> (Value, StoredEntries) {
     let mut tree = old.clone();
     let list = tree["metadata"].as_object_mut().and_then(|m| m.remove("managedFields"));
     let texts = list.as_ref().and_then(Value::as_array).into_iter().flatten();
-    let entries = texts.map(|e| serde_json::value::RawValue::from_string(e.to_string()).expect("JSON")).collect();
+    let entries = texts.map(|e| EntryText::from(e.to_string())).collect();
     (tree, StoredEntries::new(entries))
 }
 
@@ -403,9 +403,7 @@ fn writes_over_entries_kept_as_text_store_what_writes_over_trees_store() {
     let (tree, _) = lean(&status);
     let syncer = r#"{"apiVersion":"apps/v1","fieldsType":"FieldsV1","fieldsV1":{ "f:spec" : {"f:replicas":{}} },"manager":"syncer","operation":"Update","time":"t1"}"#;
     let sim = entry(&status, "sim").expect("sim").to_string();
-    let entries = StoredEntries::new(
-        [syncer, sim.as_str()].map(|t| serde_json::value::RawValue::from_string(t.to_owned()).expect("JSON")).to_vec(),
-    );
+    let entries = StoredEntries::new([syncer, sim.as_str()].map(|t| EntryText::from(t.to_owned())).to_vec());
     let written = with(&tree, "/status/replicas", json!(5));
     let (_, list) = update_tracked(Some(&tree), Stored::Text(&entries), written, "sim", Some("status"), &types, "t4");
     let text = serde_json::to_string(&list).expect("encodes");
