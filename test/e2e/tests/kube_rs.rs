@@ -216,6 +216,41 @@ async fn server_side_apply_creates_updates_conflicts_and_forces() {
     let managers: Vec<String> =
         forced.metadata.managed_fields.unwrap_or_default().into_iter().filter_map(|m| m.manager).collect();
     assert!(managers.contains(&"bob".to_owned()) && managers.contains(&"alice".to_owned()), "{managers:?}");
+
+    // Writes through `/status` and a replace sent back with the entries it read each keep
+    // the others' entries and record their own (the server reads these writes with the
+    // stored entries kept as text).
+    let status =
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "app"}, "status": {"replicas": 3}});
+    api.patch_status("app", &pp("carol").force(), &Patch::Apply(status)).await.expect("status apply");
+    let merge = PatchParams { field_manager: Some("dave".into()), ..Default::default() };
+    api.patch_status("app", &merge, &Patch::Merge(json!({"status": {"readyReplicas": 1}})))
+        .await
+        .expect("status patch");
+    let mut read = api.get("app").await.expect("get");
+    if let Some(spec) = read.spec.as_mut() {
+        spec.min_ready_seconds = Some(5);
+    }
+    let replace = PostParams { field_manager: Some("erin".into()), ..Default::default() };
+    let replaced = api.replace("app", &replace, &read).await.expect("replace with the entries read");
+    let entries: BTreeSet<(String, String, String)> = replaced
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| (m.manager.unwrap_or_default(), m.operation.unwrap_or_default(), m.subresource.unwrap_or_default()))
+        .collect();
+    let want = [
+        ("alice", "Apply", ""),
+        ("bob", "Apply", ""),
+        ("carol", "Apply", "status"),
+        ("dave", "Update", "status"),
+        ("erin", "Update", ""),
+    ];
+    let want: BTreeSet<(String, String, String)> =
+        want.iter().map(|(m, o, s)| (m.to_string(), o.to_string(), s.to_string())).collect();
+    assert_eq!(entries, want);
+    assert_eq!(replaced.status.as_ref().and_then(|s| s.ready_replicas), Some(1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
