@@ -321,7 +321,7 @@ where
         let (v, list) = match outcome {
             Outcome::Put(v) => {
                 // Over a lean read, a write that did not track its fields keeps the stored list.
-                let has_list = v.pointer("/metadata/managedFields").is_some();
+                let has_list = v.get("metadata").and_then(|m| m.get("managedFields")).is_some();
                 let list = current.managed.as_ref().filter(|_| !has_list).map(ManagedList::stored);
                 (Some(v), list)
             }

@@ -95,21 +95,21 @@ impl ManagerEntry {
     /// Everything of an entry but its set (left empty). `fields_empty` says whether the set
     /// is: an entry without an operation is valid only then.
     fn header(map: &Map<String, Value>, fields_empty: bool) -> Result<Self, ManagedFieldsError> {
+        Self::header_with(|name| map.get(name), fields_empty)
+    }
+
+    /// [`ManagerEntry::header`], each field looked up by `field`.
+    fn header_with<'v>(
+        field: impl Fn(&str) -> Option<&'v Value>,
+        fields_empty: bool,
+    ) -> Result<Self, ManagedFieldsError> {
         let string = |name: &str| -> Result<Option<String>, ManagedFieldsError> {
-            match map.get(name) {
+            match field(name) {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::String(s)) => Ok(Some(s.clone())),
                 Some(_) => Err(ManagedFieldsError::NotAString(name.to_string())),
             }
         };
-        Self::header_with(string, fields_empty)
-    }
-
-    /// [`ManagerEntry::header`], each field read by `string` (`None`: absent or null).
-    fn header_with(
-        string: impl Fn(&str) -> Result<Option<String>, ManagedFieldsError>,
-        fields_empty: bool,
-    ) -> Result<Self, ManagedFieldsError> {
         match string("fieldsType")?.as_deref() {
             None | Some("") | Some("FieldsV1") => {}
             Some(other) => return Err(ManagedFieldsError::FieldsType(other.to_string())),
@@ -176,11 +176,7 @@ impl<'a> Stored<'a> {
             (Self::Tree(items), Value::Array(other)) => items == other.as_slice(),
             (Self::Text(entries), Value::Array(other)) => {
                 entries.len() == other.len()
-                    && entries
-                        .entries()
-                        .iter()
-                        .zip(other)
-                        .all(|(text, v)| serde_json::from_str::<Value>(text.as_str()).is_ok_and(|stored| &stored == v))
+                    && entries.entries().iter().zip(other).all(|(text, v)| text.to_value() == *v)
             }
             _ => false,
         }
@@ -269,7 +265,7 @@ impl EntrySource<'_> {
     fn to_value(&self) -> Cow<'_, Value> {
         match self {
             Self::Tree(v) => Cow::Borrowed(v),
-            Self::Text(t) => Cow::Owned(serde_json::from_str(t.as_str()).unwrap_or(Value::Null)),
+            Self::Text(t) => Cow::Owned(t.to_value()),
         }
     }
 }
@@ -288,47 +284,33 @@ impl<'a> Item<'a> {
     /// skipped over.
     fn text(text: &'a EntryText) -> Result<Self, ManagedFieldsError> {
         let entry: Fields<'_> = serde_json::from_str(text.as_str()).map_err(|_| ManagedFieldsError::NotAnObject)?;
-        let string = |name: &str| -> Result<Option<String>, ManagedFieldsError> {
-            let raw = match name {
-                "manager" => entry.manager,
-                "operation" => entry.operation,
-                "apiVersion" => entry.api_version,
-                "time" => entry.time,
-                "subresource" => entry.subresource,
-                "fieldsType" => entry.fields_type,
-                _ => None,
-            };
-            match raw {
-                None => Ok(None),
-                Some(raw) => {
-                    serde_json::from_str(raw.get()).map_err(|_| ManagedFieldsError::NotAString(name.to_string()))
-                }
-            }
+        let field = |name: &str| match name {
+            "manager" => entry.manager.as_ref(),
+            "operation" => entry.operation.as_ref(),
+            "apiVersion" => entry.api_version.as_ref(),
+            "time" => entry.time.as_ref(),
+            "subresource" => entry.subresource.as_ref(),
+            "fieldsType" => entry.fields_type.as_ref(),
+            _ => None,
         };
         let top = entry.fields_v1.and_then(|f| {
             let keys: BTreeMap<String, IgnoredAny> = serde_json::from_str(f.get()).ok()?;
             (!keys.is_empty()).then(|| keys.into_keys().map(Cow::Owned).collect())
         });
-        Ok(Self { header: ManagerEntry::header_with(string, false)?, top, source: EntrySource::Text(text) })
+        Ok(Self { header: ManagerEntry::header_with(field, false)?, top, source: EntrySource::Text(text) })
     }
 }
 
-/// A stored entry's fields, each as its text.
+/// A stored entry's header fields, and its set as text (skipped over, not read).
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Fields<'a> {
-    #[serde(borrow)]
-    manager: Option<&'a RawValue>,
-    #[serde(borrow)]
-    operation: Option<&'a RawValue>,
-    #[serde(borrow)]
-    api_version: Option<&'a RawValue>,
-    #[serde(borrow)]
-    time: Option<&'a RawValue>,
-    #[serde(borrow)]
-    subresource: Option<&'a RawValue>,
-    #[serde(borrow)]
-    fields_type: Option<&'a RawValue>,
+    manager: Option<Value>,
+    operation: Option<Value>,
+    api_version: Option<Value>,
+    time: Option<Value>,
+    subresource: Option<Value>,
+    fields_type: Option<Value>,
     #[serde(borrow, rename = "fieldsV1")]
     fields_v1: Option<&'a RawValue>,
 }
@@ -371,9 +353,7 @@ fn decode_stored(stored: Stored<'_>) -> Result<Vec<ManagerEntry>, ManagedFieldsE
         Stored::None => Vec::new(),
         Stored::NotAList => return Err(ManagedFieldsError::NotAList),
         Stored::Tree(items) => items.iter().map(Cow::Borrowed).collect(),
-        Stored::Text(entries) => {
-            entries.entries().iter().map(|t| EntrySource::Text(t).to_value().into_owned()).map(Cow::Owned).collect()
-        }
+        Stored::Text(entries) => entries.entries().iter().map(|t| Cow::Owned(t.to_value())).collect(),
     };
     let mut out: Vec<ManagerEntry> = Vec::with_capacity(items.len());
     for item in &items {
@@ -393,13 +373,7 @@ fn decode_stored(stored: Stored<'_>) -> Result<Vec<ManagerEntry>, ManagedFieldsE
 /// (operation, then time, manager, API version, subresource) and writes the result into
 /// `obj.metadata.managedFields` (removing the field when nothing is tracked).
 pub fn encode_managed_fields(obj: &mut Value, entries: Vec<ManagerEntry>) {
-    encode_with_undecoded(obj, entries, Vec::new())
-}
-
-/// [`encode_managed_fields`] of `entries` together with entries [`decode_touched`] left as
-/// they were stored, which are written back as they were.
-pub fn encode_with_undecoded(obj: &mut Value, entries: Vec<ManagerEntry>, undecoded: Vec<Undecoded>) {
-    write_list(obj, encode_list(entries, undecoded));
+    write_list(obj, encode_list(entries, Vec::new()))
 }
 
 /// Writes `list` into `obj.metadata.managedFields` (removing the field when it is empty).
@@ -413,7 +387,8 @@ pub fn write_list(obj: &mut Value, list: ManagedList) {
     };
 }
 
-/// The list [`encode_with_undecoded`] writes: empty entries dropped, old `Update` entries
+/// The list [`encode_managed_fields`] writes, with the entries [`decode_touched`] left as
+/// they were stored written back as they were: empty entries dropped, old `Update` entries
 /// folded past the cap, sorted as kube-apiserver sorts them (operation, then time, manager,
 /// API version, subresource).
 pub fn encode_list(mut entries: Vec<ManagerEntry>, mut undecoded: Vec<Undecoded>) -> ManagedList {

@@ -196,7 +196,7 @@ pub fn update_tracked(
     };
     // Taken out of `new`, which is returned without a list. A patch leaves the stored
     // entries in `new`: those are read as stored ones.
-    let mut carried = new.get_mut("metadata").and_then(|m| m.get_mut("managedFields")).map(Value::take);
+    let mut carried = new.get_mut("metadata").and_then(Value::as_object_mut).and_then(|m| m.remove("managedFields"));
     let as_stored = carried.as_ref().is_some_and(|c| stored.is(c));
     let sent = match &carried {
         Some(list @ Value::Array(items)) if !items.is_empty() && subresource.is_none() && !as_stored => {
@@ -204,9 +204,6 @@ pub fn update_tracked(
         }
         _ => None,
     };
-    if let Some(meta) = new.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("managedFields");
-    }
     // Unreadable stored entries are dropped rather than failing the write, as kube-apiserver
     // does for non-apply writes. Of the stored ones, only those holding a top-level field
     // this write changed or removed are decoded: the others come out as they went in.

@@ -29,6 +29,13 @@ impl EntryText {
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
+
+    /// The entry as a tree. The text was read as valid JSON when the object was read, so
+    /// this cannot fail but for nesting beyond the parser's limit, which an entry the
+    /// server wrote never has (`null` then).
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(self.as_str()).unwrap_or(Value::Null)
+    }
 }
 
 impl From<String> for EntryText {
@@ -68,15 +75,8 @@ impl StoredEntries {
 
     /// The list as a tree of values, as it reads in the whole object.
     pub fn to_value(&self) -> Value {
-        Value::Array(self.0.iter().map(parse).collect())
+        Value::Array(self.0.iter().map(EntryText::to_value).collect())
     }
-}
-
-/// An entry's text as a tree. The text was read as valid JSON when the object was read, so
-/// this cannot fail but for nesting beyond the parser's limit, which an entry the server
-/// wrote never has.
-fn parse(text: &EntryText) -> Value {
-    serde_json::from_str(text.as_str()).unwrap_or(Value::Null)
 }
 
 /// One entry of the list a write makes: decoded and written anew, or as stored.
@@ -91,14 +91,14 @@ impl EntryJson {
     pub fn to_value(&self) -> Cow<'_, Value> {
         match self {
             Self::Tree(v) => Cow::Borrowed(v),
-            Self::Text(t) => Cow::Owned(parse(t)),
+            Self::Text(t) => Cow::Owned(t.to_value()),
         }
     }
 
     fn into_value(self) -> Value {
         match self {
             Self::Tree(v) => v,
-            Self::Text(t) => parse(&t),
+            Self::Text(t) => t.to_value(),
         }
     }
 }
@@ -141,7 +141,7 @@ impl ManagedList {
         self.0.len() == stored.0.len()
             && self.0.iter().zip(&stored.0).all(|(mine, theirs)| match mine {
                 EntryJson::Text(t) => t == theirs,
-                EntryJson::Tree(v) => same_but_time(v, &parse(theirs)),
+                EntryJson::Tree(v) => same_but_time(v, &theirs.to_value()),
             })
     }
 }
