@@ -128,7 +128,7 @@ fn tls_config(certs: &pki::Certificates) -> Result<rustls::ServerConfig, ServerE
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let dir = &config.data_dir;
     std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
-    let mut store_config = EmbeddedStoreConfig::new(dir.join("store.redb"));
+    let mut store_config = EmbeddedStoreConfig::new(dir.join("store.log"));
     store_config.event_history = config.event_history;
     let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(store_config)?);
     let token = admin_token(dir)?;

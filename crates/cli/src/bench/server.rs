@@ -66,7 +66,7 @@ async fn create_rate(api: &Api<ConfigMap>, clients: usize, per_client: usize, pr
 
 async fn raw_commit_rate(writers: usize, per_writer: usize) -> anyhow::Result<f64> {
     let dir = tempfile::tempdir()?;
-    let store = Arc::new(EmbeddedStore::open(EmbeddedStoreConfig::new(dir.path().join("raw.redb")))?);
+    let store = Arc::new(EmbeddedStore::open(EmbeddedStoreConfig::new(dir.path().join("raw.log")))?);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..writers {

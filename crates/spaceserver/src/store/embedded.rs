@@ -1,18 +1,18 @@
 //! The default store: the current state in memory as a persistent ordered map, made
-//! durable in a redb file by a single writer thread that group-commits.
+//! durable in an append-only log ([`super::disk`]) by a single writer thread that
+//! group-commits.
 //!
 //! Concurrent writes queue up while the writer is busy with an fsync; the next transaction
 //! takes all of them at once. That is what lets many clients write far faster than one
 //! fsync per write would allow, while every acknowledged write is on disk. Under steady
 //! load the writer also lingers a moment before a small transaction ([`linger`]).
 
-use super::disk::{Change, Disk};
+use super::disk::{Change, Disk, Objects};
 use super::log::EventLog;
 use super::{
     Event, Key, ListPage, ListRequest, Precondition, Prefix, Presentations, ReadAt, Revision, Store, StoreError,
     Stored, WatchStream, Write,
 };
-use imbl::OrdMap;
 use std::collections::{HashMap, VecDeque};
 use std::ops::Bound;
 use std::path::PathBuf;
@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 
 #[derive(Clone, Debug)]
 pub struct EmbeddedStoreConfig {
-    /// The redb file.
+    /// The log file.
     pub path: PathBuf,
     /// How many recent events watches can resume from.
     pub event_history: usize,
@@ -32,10 +32,9 @@ pub struct EmbeddedStoreConfig {
     pub snapshot_ttl: Duration,
     /// How many such snapshots are kept at most.
     pub max_snapshots: usize,
-    /// The redb page cache, in bytes. Reads are served from memory, so the cache only
-    /// holds the pages commits rewrite; redb's default (1 GiB) would fill with pages of
-    /// every object ever written and double the server's memory.
-    pub disk_cache_bytes: usize,
+    /// The log is rewritten from the live state once it is twice that size and at least
+    /// this large.
+    pub compact_min_bytes: u64,
     /// How long the writer waits for more writes before committing a small batch while
     /// writes keep coming ([`linger`]); zero never waits.
     pub commit_linger: Duration,
@@ -49,13 +48,11 @@ impl EmbeddedStoreConfig {
             max_batch: 4096,
             snapshot_ttl: Duration::from_secs(300),
             max_snapshots: 64,
-            disk_cache_bytes: 32 << 20,
+            compact_min_bytes: 64 << 20,
             commit_linger: Duration::from_millis(1),
         }
     }
 }
-
-type Objects = OrdMap<Key, Stored>;
 
 #[derive(Clone)]
 struct State {
@@ -89,8 +86,7 @@ pub struct EmbeddedStore {
 impl EmbeddedStore {
     /// Opens (or creates) the store file and loads the current state.
     pub fn open(config: EmbeddedStoreConfig) -> Result<Self, StoreError> {
-        let disk = Disk::open(&config.path, config.disk_cache_bytes)?;
-        let loaded = disk.load()?;
+        let (disk, loaded) = Disk::open(&config.path, config.compact_min_bytes)?;
         let objects: Objects =
             loaded.objects.into_iter().map(|(key, revision, json)| (key, Stored { revision, json })).collect();
         let shared = Arc::new(Shared {
@@ -199,8 +195,8 @@ const SMALL_BATCH: usize = 32;
 /// batch's first write arrived (`None`: no commit yet).
 ///
 /// Each transaction costs about the same whatever it holds: measured at 1,000 WECs, two
-/// thirds of the center's commits held one write, at a fixed cost in redb page writes and
-/// an fsync each. Waiting a moment lets them share one. Only under load, though: a write
+/// thirds of the center's commits held one write, at a fixed cost in page writes (the store
+/// was a redb file then) and an fsync each. Waiting a moment lets them share one. Only under load, though: a write
 /// that arrives at an idle writer (nothing committed within the linger) goes at once, so a
 /// lone client never waits for writes that are not coming.
 pub(super) fn linger(batch: usize, since_commit: Option<Duration>, commit_linger: Duration) -> bool {
@@ -216,7 +212,7 @@ fn drain(rx: &mut mpsc::Receiver<Request>, batch: &mut Vec<Request>, max_batch: 
     }
 }
 
-fn writer(shared: Arc<Shared>, disk: Disk, mut rx: mpsc::Receiver<Request>) {
+fn writer(shared: Arc<Shared>, mut disk: Disk, mut rx: mpsc::Receiver<Request>) {
     let max_batch = shared.config.max_batch;
     let commit_linger = shared.config.commit_linger;
     let mut last_commit: Option<Instant> = None;
@@ -255,6 +251,7 @@ fn writer(shared: Arc<Shared>, disk: Disk, mut rx: mpsc::Receiver<Request>) {
         if accepted.is_empty() {
             continue;
         }
+        disk.finish_compaction();
         let changes: Vec<Change<'_>> = accepted
             .iter()
             .map(|(_, stored, event)| {
@@ -293,6 +290,10 @@ fn writer(shared: Arc<Shared>, disk: Disk, mut rx: mpsc::Receiver<Request>) {
                 }
             }
             state.revision = revision;
+            if disk.wants_compaction() {
+                // The live state at `revision`, shared with the map, not copied.
+                disk.start_compaction(state.objects.clone(), revision);
+            }
         }
         // The events are in the log before any writer hears back: a client that watches from
         // the revision its write returned must not then receive that write's own event.

@@ -7,7 +7,7 @@
 //!
 //! [`Store`] is the interface the API layer uses. [`EmbeddedStore`] is the default
 //! backend: the current state in memory (persistent maps, so a snapshot for a paged list
-//! costs nothing), made durable in one redb file with group commit.
+//! costs nothing), made durable in one append-only log with group commit.
 
 mod disk;
 mod embedded;

@@ -5,7 +5,7 @@ use futures::{FutureExt, StreamExt};
 use serde_json::json;
 
 fn open(dir: &tempfile::TempDir) -> EmbeddedStore {
-    EmbeddedStore::open(EmbeddedStoreConfig::new(dir.path().join("store.redb"))).expect("store opens")
+    EmbeddedStore::open(EmbeddedStoreConfig::new(dir.path().join("store.log"))).expect("store opens")
 }
 
 fn cm(name: &str, data: &str) -> serde_json::Value {
@@ -212,7 +212,7 @@ async fn state_and_revision_survive_a_restart() {
     // The writer thread releases the file when its channel closes; reopen until it has.
     let deadline = Instant::now() + Duration::from_secs(10);
     let store = loop {
-        match EmbeddedStore::open(EmbeddedStoreConfig::new(dir.path().join("store.redb"))) {
+        match EmbeddedStore::open(EmbeddedStoreConfig::new(dir.path().join("store.log"))) {
             Ok(s) => break s,
             Err(e) if Instant::now() < deadline => {
                 tracing::debug!(%e, "store still held by the old writer");
@@ -229,6 +229,49 @@ async fn state_and_revision_survive_a_restart() {
     assert_eq!(next.revision, 4);
     // History before the restart is gone: resuming there is expired.
     assert!(matches!(store.watch(&prefix(None), 2), Err(StoreError::Expired { requested: 2, oldest: 3 })));
+}
+
+/// The writer rewrites the log once it has outgrown the live state, while writes go on,
+/// and what it wrote is what a restart reads.
+#[tokio::test]
+async fn the_log_is_compacted_under_writes_and_survives_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.log");
+    let mut config = EmbeddedStoreConfig::new(&path);
+    config.compact_min_bytes = 64 << 10;
+    let store = EmbeddedStore::open(config.clone()).expect("store opens");
+    let data = "x".repeat(2_000);
+    let size = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let (mut largest, mut writes) = (0, 0u64);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    // Ten keys written over and over: 20 KB live. Stop once the log has shrunk.
+    while largest == 0 || size() > largest / 2 {
+        assert!(Instant::now() < deadline, "no compaction after {writes} writes (largest log {largest} bytes)");
+        let name = format!("k{}", writes % 10);
+        store.write(put("s1", &name, &format!("{data}{writes}"), Precondition::None)).await.expect("write");
+        writes += 1;
+        largest = largest.max(size());
+    }
+    let last = store.revision();
+    drop(store);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let store = loop {
+        match EmbeddedStore::open(config.clone()) {
+            Ok(s) => break s,
+            Err(e) if Instant::now() < deadline => {
+                tracing::debug!(%e, "store still held by the old writer");
+                tokio::task::yield_now().await;
+            }
+            Err(e) => panic!("reopen: {e}"),
+        }
+    };
+    assert_eq!(store.revision(), last);
+    assert_eq!(store.len(), 10);
+    for i in 0..10u64 {
+        let newest = (0..writes).rev().find(|w| w % 10 == i).expect("written");
+        let got = store.get(&key("s1", &format!("k{i}"))).await.expect("get").expect("present");
+        assert_eq!(json_of(&got)["data"]["k"], json!(format!("{data}{newest}")), "k{i}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
