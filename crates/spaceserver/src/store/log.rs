@@ -7,6 +7,7 @@
 //! commit wakes only the watchers it concerns. Reading the log to catch up and subscribing
 //! happen under the log's lock, so nothing is missed or repeated in between.
 
+use super::by_space::BySpace;
 use super::inbox::{Inbox, Subscribers};
 use super::{Event, Prefix, Revision, StoreError, WatchStream};
 use futures::StreamExt;
@@ -29,6 +30,8 @@ struct Inner {
     /// The most bytes of replaced object versions the kept events may hold ([`weight`]).
     max_bytes: usize,
     bytes: usize,
+    /// Where each space's events are in `events`.
+    by_space: BySpace,
     subscribers: Subscribers,
 }
 
@@ -71,6 +74,7 @@ impl EventLog {
             capacity: capacity.max(1),
             max_bytes,
             bytes: 0,
+            by_space: BySpace::default(),
             subscribers: Subscribers::default(),
         };
         Self { inner: RwLock::new(inner), inbox_capacity }
@@ -99,6 +103,7 @@ impl EventLog {
         for e in events {
             inner.subscribers.deliver(&e);
             inner.bytes += weight(&e);
+            inner.by_space.push(&e.key, e.revision);
             inner.events.push_back(e);
         }
         // The newest event stays, whatever it weighs: a watch must be able to resume after
@@ -162,6 +167,7 @@ impl Inner {
     fn pop_oldest(&mut self) {
         if let Some(e) = self.events.pop_front() {
             self.bytes -= weight(&e);
+            self.by_space.pop(&e.key, e.revision);
             self.oldest += 1;
         }
     }
@@ -174,6 +180,9 @@ impl Inner {
     ) -> Result<(Vec<Arc<Event>>, Revision), StoreError> {
         if after < self.oldest {
             return Err(StoreError::Expired { requested: after, oldest: self.oldest });
+        }
+        if let Some(space) = &prefix.space {
+            return Ok(self.read_space_after(prefix, space, after, max));
         }
         let start = usize::try_from(after - self.oldest).unwrap_or(usize::MAX);
         let mut out = Vec::new();
@@ -188,6 +197,30 @@ impl Inner {
             }
         }
         Ok((out, reached))
+    }
+
+    /// [`Inner::read_after`] for a prefix within one `space`: its events only, through
+    /// the index.
+    fn read_space_after(
+        &self,
+        prefix: &Prefix,
+        space: &str,
+        after: Revision,
+        max: usize,
+    ) -> (Vec<Arc<Event>>, Revision) {
+        let mut out = Vec::new();
+        for revision in self.by_space.after(&prefix.resource, space, after) {
+            let Some(e) = usize::try_from(revision - self.oldest - 1).ok().and_then(|i| self.events.get(i)) else {
+                continue;
+            };
+            if prefix.contains(&e.key) {
+                out.push(e.clone());
+                if out.len() == max {
+                    return (out, revision);
+                }
+            }
+        }
+        (out, self.oldest + self.events.len() as Revision)
     }
 }
 
@@ -393,5 +426,57 @@ mod tests {
         let tiny = EventLog::with_limits(0, 100, 0, (8, 8));
         tiny.append(vec![update(1)]);
         assert_eq!(tiny.oldest(), 0, "the newest event stays even when it alone is over the bound");
+    }
+
+    /// A read of one space through the index finds what a read of every event filtered by
+    /// the prefix finds, as history is trimmed and whatever the batch size.
+    #[test]
+    fn reading_one_space_through_the_index_matches_a_full_scan() {
+        let log = EventLog::new(0, 50);
+        let (resources, spaces, namespaces) = (["a", "b"], ["s1", "s2", "s10"], ["", "n1", "n2"]);
+        let mut revision = 0;
+        for round in 0..40 {
+            let mut batch = Vec::new();
+            for (i, space) in spaces.iter().enumerate().take(1 + round % 3) {
+                revision += 1;
+                let ns = namespaces[(round + i) % 3];
+                let key = Key::new(resources[(round + i) % 2], space, ns, &format!("o{}", revision % 7));
+                let mut e = Arc::unwrap_or_clone(event(revision, "a"));
+                e.key = key;
+                batch.push(Arc::new(e));
+            }
+            log.append(batch);
+        }
+        let inner = log.inner.read().expect("lock");
+        assert!(inner.oldest > 0, "history was trimmed");
+        assert_eq!(inner.by_space.len(), inner.events.len(), "one index entry per kept event");
+        let newest = inner.oldest + inner.events.len() as Revision;
+        for resource in resources {
+            for space in spaces {
+                for namespace in [None, Some("n1"), Some("")] {
+                    let p = Prefix {
+                        resource: resource.into(),
+                        space: Some(space.into()),
+                        namespace: namespace.map(Into::into),
+                    };
+                    for after in [inner.oldest, inner.oldest + 17, newest - 5, newest] {
+                        let want: Vec<Revision> = inner
+                            .events
+                            .iter()
+                            .filter(|e| e.revision > after && p.contains(&e.key))
+                            .map(|e| e.revision)
+                            .collect();
+                        let (all, reached) = inner.read_after(&p, after, usize::MAX).expect("in history");
+                        assert_eq!(all.iter().map(|e| e.revision).collect::<Vec<_>>(), want, "{p:?} after {after}");
+                        assert_eq!(reached, newest, "{p:?} after {after}: read to the end");
+                        let (two, reached) = inner.read_after(&p, after, 2).expect("in history");
+                        assert_eq!(two.iter().map(|e| e.revision).collect::<Vec<_>>(), want[..want.len().min(2)]);
+                        if want.len() > 2 {
+                            assert_eq!(reached, want[1], "a full batch reaches its last event");
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -9,6 +9,7 @@
 //! backend: the current state in memory (persistent maps, so a snapshot for a paged list
 //! costs nothing), made durable in one append-only log with group commit.
 
+mod by_space;
 mod disk;
 mod embedded;
 mod inbox;
