@@ -48,11 +48,13 @@ impl ServerConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("{what}: {source}")]
+    // The cause is the error's source, which reports print after the message: naming it
+    // in the message as well printed it twice.
+    #[error("{what}")]
     Io { what: String, source: std::io::Error },
     #[error(transparent)]
     Pki(#[from] pki::PkiError),
-    #[error("opening the store: {0}")]
+    #[error("opening the store")]
     Store(#[from] crate::store::StoreError),
     #[error("TLS setup: {0}")]
     Tls(String),
