@@ -25,11 +25,14 @@ use std::sync::Arc;
 
 /// A [`DynamicObject`] that decodes in one pass; with `MANAGED` false, without
 /// `metadata.managedFields`, with `SETS` false, without the field set of each of their
-/// entries (`fieldsV1`), and with `DATA` false, without any field but `apiVersion`, `kind`
-/// and `metadata`: what is left out is skipped unread. Use it as the `K` of an `Api` and
+/// entries (`fieldsV1`), with `DATA` false, without any field but `apiVersion`, `kind`
+/// and `metadata`, and with `STATUS` true, without any field but those and `status`: what
+/// is left out is skipped unread. Use it as the `K` of an `Api` and
 /// take the object out with [`Decoded::into_inner`] or [`into_dynamic`].
 #[derive(Clone, Debug, PartialEq)]
-pub struct Decoded<const MANAGED: bool, const DATA: bool = true, const SETS: bool = true>(pub DynamicObject);
+pub struct Decoded<const MANAGED: bool, const DATA: bool = true, const SETS: bool = true, const STATUS: bool = false>(
+    pub DynamicObject,
+);
 
 /// An object decoded whole, in one pass.
 pub type Dynamic = Decoded<true>;
@@ -44,11 +47,17 @@ pub type Unmanaged = Decoded<false>;
 /// returned). The largest entry of a copy, the placement translator's, is its field set.
 pub type Managers = Decoded<true, true, false>;
 
+/// An object's type, metadata with its `managedFields` entries but not their field sets,
+/// and `status`: for readers of returned status and of when it was written, as the status
+/// summarizer, which follows every copy in every mailbox and keeps only that. A copy's
+/// spec, as large as the rest, is skipped unread.
+pub type Returned = Decoded<true, true, false, true>;
+
 /// An object's type and metadata (without `managedFields`), for readers of labels and
 /// annotations only, as the translator of Locations (their parameters).
 pub type Metadata = Decoded<false, false>;
 
-impl<const MANAGED: bool, const DATA: bool, const SETS: bool> Decoded<MANAGED, DATA, SETS> {
+impl<const MANAGED: bool, const DATA: bool, const SETS: bool, const STATUS: bool> Decoded<MANAGED, DATA, SETS, STATUS> {
     pub fn into_inner(self) -> DynamicObject {
         self.0
     }
@@ -70,6 +79,8 @@ pub enum Fields {
     Managers,
     /// `apiVersion`, `kind` and `metadata` without `managedFields`: no spec, no status.
     Metadata,
+    /// `apiVersion`, `kind`, `metadata` as [`Fields::Managers`] has it, and `status`.
+    Returned,
 }
 
 /// A watcher of `resource` in every namespace `client` reaches, with backoff, its objects
@@ -79,24 +90,25 @@ pub fn watch(
     resource: &ApiResource,
     fields: Fields,
 ) -> BoxStream<'static, Result<Event<DynamicObject>, watcher::Error>> {
-    fn of<const MANAGED: bool, const DATA: bool, const SETS: bool>(
+    fn of<const MANAGED: bool, const DATA: bool, const SETS: bool, const STATUS: bool>(
         client: kube::Client,
         resource: &ApiResource,
     ) -> BoxStream<'static, Result<Event<DynamicObject>, watcher::Error>> {
-        let api = kube::Api::<Decoded<MANAGED, DATA, SETS>>::all_with(client, resource);
+        let api = kube::Api::<Decoded<MANAGED, DATA, SETS, STATUS>>::all_with(client, resource);
         watcher(api, watcher::Config::default()).default_backoff().map(|r| r.map(into_dynamic)).boxed()
     }
     match fields {
-        Fields::All => of::<true, true, true>(client, resource),
-        Fields::Unmanaged => of::<false, true, true>(client, resource),
-        Fields::Managers => of::<true, true, false>(client, resource),
-        Fields::Metadata => of::<false, false, true>(client, resource),
+        Fields::All => of::<true, true, true, false>(client, resource),
+        Fields::Unmanaged => of::<false, true, true, false>(client, resource),
+        Fields::Managers => of::<true, true, false, false>(client, resource),
+        Fields::Metadata => of::<false, false, true, false>(client, resource),
+        Fields::Returned => of::<true, true, false, true>(client, resource),
     }
 }
 
 /// A watcher's event of [`Decoded`] objects, as one of [`DynamicObject`]s.
-pub fn into_dynamic<const MANAGED: bool, const DATA: bool, const SETS: bool>(
-    event: Event<Decoded<MANAGED, DATA, SETS>>,
+pub fn into_dynamic<const MANAGED: bool, const DATA: bool, const SETS: bool, const STATUS: bool>(
+    event: Event<Decoded<MANAGED, DATA, SETS, STATUS>>,
 ) -> Event<DynamicObject> {
     match event {
         Event::Init => Event::Init,
@@ -136,7 +148,9 @@ macro_rules! read_as_api_resource {
     };
 }
 
-impl<const MANAGED: bool, const DATA: bool, const SETS: bool> kube::Resource for Decoded<MANAGED, DATA, SETS> {
+impl<const MANAGED: bool, const DATA: bool, const SETS: bool, const STATUS: bool> kube::Resource
+    for Decoded<MANAGED, DATA, SETS, STATUS>
+{
     read_as_api_resource!();
 
     fn meta(&self) -> &ObjectMeta {
@@ -148,28 +162,34 @@ impl<const MANAGED: bool, const DATA: bool, const SETS: bool> kube::Resource for
     }
 }
 
-impl<const MANAGED: bool, const DATA: bool, const SETS: bool> Serialize for Decoded<MANAGED, DATA, SETS> {
+impl<const MANAGED: bool, const DATA: bool, const SETS: bool, const STATUS: bool> Serialize
+    for Decoded<MANAGED, DATA, SETS, STATUS>
+{
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.0.serialize(serializer)
     }
 }
 
-impl<'de, const MANAGED: bool, const DATA: bool, const SETS: bool> Deserialize<'de> for Decoded<MANAGED, DATA, SETS> {
+impl<'de, const MANAGED: bool, const DATA: bool, const SETS: bool, const STATUS: bool> Deserialize<'de>
+    for Decoded<MANAGED, DATA, SETS, STATUS>
+{
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(ObjectVisitor::<MANAGED, DATA, SETS>)
+        deserializer.deserialize_map(ObjectVisitor::<MANAGED, DATA, SETS, STATUS>)
     }
 }
 
-struct ObjectVisitor<const MANAGED: bool, const DATA: bool, const SETS: bool>;
+struct ObjectVisitor<const MANAGED: bool, const DATA: bool, const SETS: bool, const STATUS: bool>;
 
-impl<'de, const MANAGED: bool, const DATA: bool, const SETS: bool> Visitor<'de> for ObjectVisitor<MANAGED, DATA, SETS> {
-    type Value = Decoded<MANAGED, DATA, SETS>;
+impl<'de, const MANAGED: bool, const DATA: bool, const SETS: bool, const STATUS: bool> Visitor<'de>
+    for ObjectVisitor<MANAGED, DATA, SETS, STATUS>
+{
+    type Value = Decoded<MANAGED, DATA, SETS, STATUS>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a Kubernetes object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Decoded<MANAGED, DATA, SETS>, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Decoded<MANAGED, DATA, SETS, STATUS>, A::Error> {
         let (mut api_version, mut kind, mut metadata) = (None, None, None);
         let mut data = Map::new();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
@@ -178,7 +198,11 @@ impl<'de, const MANAGED: bool, const DATA: bool, const SETS: bool> Visitor<'de> 
                 "kind" => kind = Some(map.next_value::<String>()?),
                 "metadata" if MANAGED && SETS => metadata = Some(map.next_value::<ObjectMeta>()?),
                 "metadata" => metadata = Some(map.next_value_seed(Gathered(MetadataMap { headers: MANAGED }))?),
-                _ if !DATA => {
+                "status" if STATUS => {
+                    let value = map.next_value::<Value>()?;
+                    data.insert(key.into_owned(), value);
+                }
+                _ if !DATA || STATUS => {
                     map.next_value::<IgnoredAny>()?;
                 }
                 _ => {
@@ -483,6 +507,36 @@ mod tests {
         }
     }
 
+    /// Returned status: the type, metadata as with the managers but not their sets, and
+    /// `status`; nothing else, wherever `status` comes.
+    #[test]
+    fn returned_is_the_managers_and_the_status_only() {
+        let cases = [
+            json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                   "metadata": {"name": "a", "labels": {"x": "y"},
+                                "managedFields": [{"manager": "syncer", "operation": "Update", "subresource": "status",
+                                                   "fieldsType": "FieldsV1", "fieldsV1": {"f:status": {}}}]},
+                   "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "c"}]}}},
+                   "status": {"readyReplicas": 2}}),
+            json!({"status": {"phase": "Active"}, "spec": {"finalizers": ["kubernetes"]}, "metadata": {"name": "first"}}),
+            json!({"metadata": {"name": "none"}, "spec": {"x": 1}, "data": {"k": "v"}}),
+            json!({"metadata": {"name": "null"}, "status": null}),
+        ];
+        for case in cases {
+            let text = case.to_string();
+            let mut want: DynamicObject = serde_json::from_str(&text).expect("kube decodes it");
+            for entry in want.metadata.managed_fields.iter_mut().flatten() {
+                entry.fields_v1 = None;
+            }
+            want.data = match case.get("status") {
+                Some(status) => json!({"status": status}),
+                None => json!({}),
+            };
+            let ours: Returned = serde_json::from_str(&text).expect("this decodes it");
+            assert_eq!(ours.0, want, "{text}");
+        }
+    }
+
     /// Metadata only: the type and metadata as without managedFields, no other field.
     #[test]
     fn metadata_is_the_object_without_data_or_managed_fields() {
@@ -511,6 +565,7 @@ mod tests {
             assert!(serde_json::from_str::<Unmanaged>(text).is_err(), "{text}");
             assert!(serde_json::from_str::<Metadata>(text).is_err(), "{text}");
             assert!(serde_json::from_str::<Managers>(text).is_err(), "{text}");
+            assert!(serde_json::from_str::<Returned>(text).is_err(), "{text}");
             assert!(serde_json::from_str::<JsonObject>(text).is_err(), "{text}");
         }
         for text in [r#"{"metadata": {"uid": 3}}"#, r#"{"metadata": {"resourceVersion": 7}}"#, r#"{"metadata": null}"#]

@@ -39,7 +39,7 @@ async fn follow_copies(me: Me, resource: Arc<Resource>) {
     let (group, plural) = (resource.api.group.clone(), resource.api.plural.clone());
     tracing::info!(%group, %plural, "following returned status");
     // The entries' times are read (when the status was returned), never their sets.
-    let mut events = me.mailboxes.watch_all(resource.api.clone(), Fields::Managers);
+    let mut events = me.mailboxes.watch_all(resource.api.clone(), Fields::Returned);
     while let Some(event) = events.next().await {
         let event = match event {
             Ok(e) => e,

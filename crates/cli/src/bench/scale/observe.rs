@@ -17,7 +17,7 @@ use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::{WatchStreamExt, watcher};
 use orrery_simcluster::Witness;
 use orrery_simcluster::status::Kind;
-use orrery_spaces::decode::Dynamic;
+use orrery_spaces::decode::Unmanaged;
 use orrery_spaces::{Fields, MultiEvent, SpaceProvider};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -257,7 +257,7 @@ async fn follow_mailboxes(
 
 /// The object a watch event applies, counting the watch as listed at its first `InitDone`.
 fn applied(
-    event: Result<watcher::Event<Dynamic>, watcher::Error>,
+    event: Result<watcher::Event<Unmanaged>, watcher::Error>,
     recorder: &Recorder,
     listed: &mut bool,
 ) -> Option<DynamicObject> {
@@ -273,7 +273,7 @@ fn applied(
 
 /// The scheduler's output: a WEC reaches the slice stage when a slice first lists it.
 async fn follow_slices(wds: kube::Client, index: Arc<Index>, recorder: Recorder) {
-    let api: Api<Dynamic> = Api::all_with(wds, &ApiResource::erase::<orrery_api::SinglePlacementSlice>(&()));
+    let api: Api<Unmanaged> = Api::all_with(wds, &ApiResource::erase::<orrery_api::SinglePlacementSlice>(&()));
     let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
     let mut listed = false;
     while let Some(event) = events.next().await {
@@ -292,7 +292,9 @@ async fn follow_slices(wds: kube::Client, index: Arc<Index>, recorder: Recorder)
 /// The summarizer's output: (WEC, object) is summarized when the object's CombinedStatus
 /// lists the WEC as ready.
 async fn follow_summaries(wds: kube::Client, index: Arc<Index>, recorder: Recorder) {
-    let api: Api<Dynamic> =
+    // Without `managedFields`: the summarizer's entry lists every row's key, as large as
+    // the rows themselves at 10,000 WECs.
+    let api: Api<Unmanaged> =
         Api::namespaced_with(wds, NAMESPACE, &ApiResource::erase::<orrery_api::CombinedStatus>(&()));
     let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
     let mut listed = false;
