@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use orrery_spaceserver::server::{InflightLimits, ServerConfig, start};
+use orrery_spaceserver::store::EmbeddedStoreConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -25,6 +26,10 @@ pub struct Args {
     /// How many recent events watches can resume from (older resource versions get 410).
     #[arg(long, value_name = "N", default_value_t = 200_000, hide = true)]
     pub event_history: usize,
+    /// The store's log is rewritten from the live state once it is twice that and at least
+    /// this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = EmbeddedStoreConfig::DEFAULT_COMPACT_MIN_BYTES, hide = true)]
+    pub compact_min_bytes: u64,
     /// How many gets and lists are served at once, as kube-apiserver's flag; more wait
     /// their turn. Watches are not counted.
     #[arg(long, value_name = "N", default_value_t = InflightLimits::default().readonly,
@@ -45,6 +50,7 @@ impl Args {
             advertise_host: self.advertise_host.clone(),
             insecure_http: self.insecure_http,
             event_history: self.event_history,
+            compact_min_bytes: self.compact_min_bytes,
             inflight: self.inflight(),
         }
     }

@@ -113,6 +113,7 @@ async fn start_wecs(
         advertise_host: None,
         insecure_http: false,
         event_history: 100_000,
+        compact_min_bytes: args.server.compact_min_bytes,
         inflight: args.server.inflight(),
     })
     .await

@@ -27,6 +27,9 @@ pub struct ServerConfig {
     pub insecure_http: bool,
     /// How many recent events watches can resume from.
     pub event_history: usize,
+    /// The store's log is rewritten once it is twice the live state and at least this
+    /// large ([`EmbeddedStoreConfig::compact_min_bytes`]).
+    pub compact_min_bytes: u64,
     /// How many requests are served at once; more wait their turn.
     pub inflight: InflightLimits,
 }
@@ -41,6 +44,7 @@ impl ServerConfig {
             advertise_host: None,
             insecure_http: true,
             event_history: 10_000,
+            compact_min_bytes: EmbeddedStoreConfig::DEFAULT_COMPACT_MIN_BYTES,
             inflight: InflightLimits::default(),
         }
     }
@@ -132,6 +136,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
     let mut store_config = EmbeddedStoreConfig::new(dir.join("store.log"));
     store_config.event_history = config.event_history;
+    store_config.compact_min_bytes = config.compact_min_bytes;
     let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(store_config)?);
     let token = admin_token(dir)?;
     let api = Arc::new(ApiServer::new(store, Authenticator::new(token.clone()), config.inflight));

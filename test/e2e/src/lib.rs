@@ -42,6 +42,8 @@ pub struct ServerOptions {
     /// Listen here (`127.0.0.1:PORT`, to come back on the same address after a restart);
     /// an OS-chosen port otherwise.
     pub listen: Option<String>,
+    /// The store's `--compact-min-bytes`: small, to rewrite its log often.
+    pub compact_min_bytes: Option<u64>,
 }
 
 impl Server {
@@ -70,6 +72,9 @@ impl Server {
         }
         if let Some(n) = opts.event_history {
             cmd.args(["--event-history", &n.to_string()]);
+        }
+        if let Some(n) = opts.compact_min_bytes {
+            cmd.args(["--compact-min-bytes", &n.to_string()]);
         }
         let mut child =
             cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().context("spawning orrery server")?;

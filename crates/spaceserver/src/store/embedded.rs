@@ -41,6 +41,10 @@ pub struct EmbeddedStoreConfig {
 }
 
 impl EmbeddedStoreConfig {
+    /// The smallest log that is rewritten: below it, a rewrite would cost more than the
+    /// space it saves.
+    pub const DEFAULT_COMPACT_MIN_BYTES: u64 = 64 << 20;
+
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
             path: path.into(),
@@ -48,7 +52,7 @@ impl EmbeddedStoreConfig {
             max_batch: 4096,
             snapshot_ttl: Duration::from_secs(300),
             max_snapshots: 64,
-            compact_min_bytes: 64 << 20,
+            compact_min_bytes: Self::DEFAULT_COMPACT_MIN_BYTES,
             commit_linger: Duration::from_millis(1),
         }
     }
