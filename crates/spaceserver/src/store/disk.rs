@@ -24,8 +24,8 @@
 //! **Compaction** ([`compaction`]): once the log is more than twice the live state (and at
 //! least [`EmbeddedStoreConfig::compact_min_bytes`](super::EmbeddedStoreConfig)), the writer
 //! hands a snapshot of the live map (an O(1) clone of a persistent map) to a thread that
-//! writes it to `<log>.compacting` and fsyncs it. Commits go on into the old log meanwhile
-//! and are kept aside; once the snapshot is durable they are appended to it, and it is
+//! writes it to `<log>.compacting` and fsyncs it. Commits go on into the old log meanwhile;
+//! once the snapshot is durable they are copied from the old log to its end, and it is
 //! fsynced and renamed over the log. A crash at any point leaves the old log or the new one
 //! whole; a leftover `.compacting` file is removed at start-up.
 //!
@@ -140,9 +140,6 @@ impl Disk {
             .and_then(|()| self.file.sync_data())
             .map_err(|e| backend("appending to", &self.path, e))?;
         self.len += self.frame.len() as u64;
-        if let Some(running) = &mut self.compaction {
-            running.keep(&self.frame);
-        }
         Ok(())
     }
 
@@ -154,7 +151,7 @@ impl Disk {
     /// Starts rewriting the log from `objects`, the live state at `revision`: every commit
     /// up to it and none after.
     pub(super) fn start_compaction(&mut self, objects: Objects, revision: Revision) {
-        match compaction::Running::start(&self.path, objects, revision) {
+        match compaction::Running::start(&self.path, objects, revision, self.len) {
             Ok(running) => self.compaction = Some(running),
             Err(e) => {
                 tracing::warn!(error = %e, "could not start compacting the store log; trying again when it has doubled");
@@ -167,9 +164,9 @@ impl Disk {
     /// new log in place of the old one. Does nothing while the snapshot is being written.
     pub(super) fn finish_compaction(&mut self) {
         let Some(finished) = self.compaction.as_mut().and_then(compaction::Running::finished) else { return };
-        let tail = self.compaction.take().map(compaction::Running::into_tail).unwrap_or_default();
+        let from = self.compaction.take().map_or(self.len, |running| running.from());
         let before = self.len;
-        match finished.and_then(|snapshot| self.switch(snapshot, &tail)) {
+        match finished.and_then(|snapshot| self.switch(snapshot, from)) {
             Ok(snapshot) => {
                 tracing::info!(before, after = self.len, snapshot, "store log compacted");
             }
@@ -181,15 +178,16 @@ impl Disk {
         }
     }
 
-    /// Appends `tail` to the snapshot, then renames it over the log. Returns the snapshot's
-    /// size.
-    fn switch(&mut self, (file, len): (File, u64), tail: &[u8]) -> io::Result<u64> {
-        file.write_all_at(tail, len)?;
+    /// Appends the commits made since the snapshot (the old log's from `from`) to it, then
+    /// renames it over the log. Returns the snapshot's size.
+    fn switch(&mut self, (file, len): (File, u64), from: u64) -> io::Result<u64> {
+        let tail = self.len - from;
+        compaction::copy_range(&self.file, from, tail, &file, len)?;
         file.sync_data()?;
         std::fs::rename(compaction::path_of(&self.path), &self.path)?;
         // The new log is in place: from here on commits must go to it, whatever happens.
         self.file = file;
-        self.len = len + tail.len() as u64;
+        self.len = len + tail;
         self.compact_at = compaction::threshold(len, self.compact_min_bytes);
         if let Err(e) = sync_dir(&self.path) {
             tracing::error!(error = %e, "the store log was compacted but its directory could not be synced");

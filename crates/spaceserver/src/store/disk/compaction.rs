@@ -81,14 +81,18 @@ pub fn write_snapshot<'a>(
 
 /// A rewrite under way.
 pub struct Running {
-    /// The commits made since the snapshot, as written to the old log.
-    tail: Vec<u8>,
+    /// Where the old log ended when the snapshot was taken: the commits after it are
+    /// copied to the snapshot once it is durable. Read back from the old log rather than
+    /// kept in memory: at 10,000 WECs a snapshot takes seconds, and the center commits
+    /// megabytes a second meanwhile.
+    from: u64,
     done: mpsc::Receiver<io::Result<(File, u64)>>,
 }
 
 impl Running {
-    /// Starts writing `objects`, the state at `revision`, beside the log at `log`.
-    pub fn start(log: &Path, objects: Objects, revision: Revision) -> io::Result<Self> {
+    /// Starts writing `objects`, the state at `revision`, beside the log at `log`, which
+    /// ends at `from`.
+    pub fn start(log: &Path, objects: Objects, revision: Revision, from: u64) -> io::Result<Self> {
         let (tx, done) = mpsc::channel();
         let path = path_of(log);
         std::thread::Builder::new().name("store-compactor".into()).spawn(move || {
@@ -101,12 +105,7 @@ impl Running {
             );
             let _ = tx.send(written);
         })?;
-        Ok(Self { tail: Vec::new(), done })
-    }
-
-    /// Keeps a commit made since the snapshot.
-    pub fn keep(&mut self, frame: &[u8]) {
-        self.tail.extend_from_slice(frame);
+        Ok(Self { from, done })
     }
 
     /// The snapshot, once it is durable (or the error that stopped it); `None` before.
@@ -118,7 +117,22 @@ impl Running {
         }
     }
 
-    pub fn into_tail(self) -> Vec<u8> {
-        self.tail
+    /// Where the commits made since the snapshot start in the old log.
+    pub fn from(&self) -> u64 {
+        self.from
     }
+}
+
+/// Copies `len` bytes at `from` in `source` to `at` in `target`, a piece at a time.
+pub fn copy_range(source: &File, from: u64, len: u64, target: &File, at: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0; (1 << 20).min(len as usize)];
+    let mut done = 0;
+    while done < len {
+        let n = buf.len().min((len - done) as usize);
+        source.read_exact_at(&mut buf[..n], from + done)?;
+        target.write_all_at(&buf[..n], at + done)?;
+        done += n as u64;
+    }
+    Ok(())
 }
