@@ -198,11 +198,7 @@ impl<'de, const MANAGED: bool, const DATA: bool, const SETS: bool, const STATUS:
                 "kind" => kind = Some(map.next_value::<String>()?),
                 "metadata" if MANAGED && SETS => metadata = Some(map.next_value::<ObjectMeta>()?),
                 "metadata" => metadata = Some(map.next_value_seed(Gathered(MetadataMap { headers: MANAGED }))?),
-                "status" if STATUS => {
-                    let value = map.next_value::<Value>()?;
-                    data.insert(key.into_owned(), value);
-                }
-                _ if !DATA || STATUS => {
+                other if !DATA || (STATUS && other != "status") => {
                     map.next_value::<IgnoredAny>()?;
                 }
                 _ => {

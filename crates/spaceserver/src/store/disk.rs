@@ -163,8 +163,10 @@ impl Disk {
     /// Once a rewrite's snapshot is durable, appends the commits made since, and puts the
     /// new log in place of the old one. Does nothing while the snapshot is being written.
     pub(super) fn finish_compaction(&mut self) {
-        let Some(finished) = self.compaction.as_mut().and_then(compaction::Running::finished) else { return };
-        let from = self.compaction.take().map_or(self.len, |running| running.from());
+        let Some(running) = self.compaction.as_mut() else { return };
+        let Some(finished) = running.finished() else { return };
+        let from = running.from();
+        self.compaction = None;
         let before = self.len;
         match finished.and_then(|snapshot| self.switch(snapshot, from)) {
             Ok(snapshot) => {

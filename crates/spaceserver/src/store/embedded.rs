@@ -200,9 +200,9 @@ const SMALL_BATCH: usize = 32;
 ///
 /// Each transaction costs about the same whatever it holds: measured at 1,000 WECs, two
 /// thirds of the center's commits held one write, at a fixed cost in page writes (the store
-/// was a redb file then) and an fsync each. Waiting a moment lets them share one. Only under load, though: a write
-/// that arrives at an idle writer (nothing committed within the linger) goes at once, so a
-/// lone client never waits for writes that are not coming.
+/// was a redb file then) and an fsync each. Waiting a moment lets them share one. Only under
+/// load, though: a write that arrives at an idle writer (nothing committed within the
+/// linger) goes at once, so a lone client never waits for writes that are not coming.
 pub(super) fn linger(batch: usize, since_commit: Option<Duration>, commit_linger: Duration) -> bool {
     !commit_linger.is_zero() && batch < SMALL_BATCH && since_commit.is_some_and(|d| d < commit_linger)
 }

@@ -92,8 +92,7 @@ impl EventLog {
     /// the inboxes of the live watchers they concern: the committer delivers them under the
     /// same lock.
     pub(super) fn newest(&self) -> Revision {
-        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        inner.oldest + inner.events.len() as Revision
+        self.inner.read().unwrap_or_else(|e| e.into_inner()).newest()
     }
 
     /// Appends committed events (in revision order) and hands them to the live watchers
@@ -164,6 +163,11 @@ impl EventLog {
 }
 
 impl Inner {
+    /// The revision of the last event appended.
+    fn newest(&self) -> Revision {
+        self.oldest + self.events.len() as Revision
+    }
+
     fn pop_oldest(&mut self) {
         if let Some(e) = self.events.pop_front() {
             self.bytes -= weight(&e);
@@ -220,7 +224,7 @@ impl Inner {
                 }
             }
         }
-        (out, self.oldest + self.events.len() as Revision)
+        (out, self.newest())
     }
 }
 
@@ -450,7 +454,7 @@ mod tests {
         let inner = log.inner.read().expect("lock");
         assert!(inner.oldest > 0, "history was trimmed");
         assert_eq!(inner.by_space.len(), inner.events.len(), "one index entry per kept event");
-        let newest = inner.oldest + inner.events.len() as Revision;
+        let newest = inner.newest();
         for resource in resources {
             for space in spaces {
                 for namespace in [None, Some("n1"), Some("")] {

@@ -57,20 +57,17 @@ pub fn write_snapshot<'a>(
     let mut len = MAGIC.len() as u64;
     let mut buf = Vec::new();
     let mut frame = FrameBuilder::new(&mut buf, revision);
-    let mut records = 0;
     for (key, rev, json) in objects {
         frame.put(key.encode(), rev, json);
-        records += 1;
         if frame.payload_len() >= SNAPSHOT_FRAME {
             frame.finish();
             file.write_all(&buf)?;
             len += buf.len() as u64;
             frame = FrameBuilder::new(&mut buf, revision);
-            records = 0;
         }
     }
     // The last frame, even an empty one: it records the revision.
-    if records > 0 || len == MAGIC.len() as u64 {
+    if !frame.is_empty() || len == MAGIC.len() as u64 {
         frame.finish();
         file.write_all(&buf)?;
         len += buf.len() as u64;

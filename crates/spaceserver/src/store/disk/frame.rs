@@ -57,6 +57,11 @@ impl<'a> FrameBuilder<'a> {
         self.buf.extend_from_slice(key.as_bytes());
     }
 
+    /// Whether no record was written yet.
+    pub fn is_empty(&self) -> bool {
+        self.records == 0
+    }
+
     /// The payload's size so far.
     pub fn payload_len(&self) -> usize {
         self.buf.len() - self.start - HEAD
