@@ -14,6 +14,7 @@
 //!
 //! After a restart nothing is recorded, so every object is applied once more.
 
+use crate::downstream::Downstream;
 use crate::wanted::ObjectKey;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -25,13 +26,16 @@ use std::sync::Mutex;
 /// items). The top-level `apiVersion` and `kind` are identity, not content, and objects
 /// read from a list lack them.
 pub fn reflects(desired: &Value, current: &Value) -> bool {
-    match (desired, current) {
-        (Value::Object(d), Value::Object(c)) => d
-            .iter()
-            .filter(|(k, _)| *k != "apiVersion" && *k != "kind")
-            .all(|(k, v)| c.get(k).is_some_and(|cv| contains(v, cv))),
+    match desired {
+        Value::Object(d) => reflects_fields(d.iter().map(|(k, v)| (k.as_str(), v)), current),
         _ => desired == current,
     }
+}
+
+/// [`reflects`] for an object given as its top-level fields.
+fn reflects_fields<'a>(mut desired: impl Iterator<Item = (&'a str, &'a Value)>, current: &Value) -> bool {
+    let Value::Object(c) = current else { return false };
+    desired.all(|(k, v)| k == "apiVersion" || k == "kind" || c.get(k).is_some_and(|cv| contains(v, cv)))
 }
 
 fn contains(desired: &Value, current: &Value) -> bool {
@@ -42,9 +46,9 @@ fn contains(desired: &Value, current: &Value) -> bool {
     }
 }
 
-/// A fingerprint of an object to apply: equal objects have equal fingerprints. The object's
-/// JSON text is hashed as it is written, never held.
-fn fingerprint(object: &Value) -> u64 {
+/// A fingerprint of an object to apply: equal objects have equal fingerprints. Each field's
+/// name and value are hashed as the JSON text they are written as, never held.
+fn fingerprint(object: &Downstream<'_>) -> u64 {
     struct Hashing(DefaultHasher);
     impl std::io::Write for Hashing {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
@@ -56,8 +60,12 @@ fn fingerprint(object: &Value) -> u64 {
         }
     }
     let mut h = Hashing(DefaultHasher::new());
-    // Writing a JSON value into a sink that never fails cannot fail.
-    let _ = serde_json::to_writer(&mut h, object);
+    for (name, value) in object.fields() {
+        // Writing JSON into a sink that never fails cannot fail. A name and a value are each
+        // one JSON text, so that no two objects write the same stream.
+        let _ = serde_json::to_writer(&mut h, name);
+        let _ = serde_json::to_writer(&mut h, value);
+    }
     h.0.finish()
 }
 
@@ -72,14 +80,14 @@ impl Applied {
 
     /// Whether applying `object` to `key`, whose WEC object is `current`, would change
     /// nothing (see the module doc).
-    pub fn is_current(&self, key: &ObjectKey, object: &Value, current: Option<&Value>) -> bool {
+    pub fn is_current(&self, key: &ObjectKey, object: &Downstream<'_>, current: Option<&Value>) -> bool {
         let Some(current) = current else { return false };
         let print = fingerprint(object);
-        self.lock().get(key) == Some(&print) && reflects(object, current)
+        self.lock().get(key) == Some(&print) && reflects_fields(object.fields(), current)
     }
 
     /// `object` was written to `key` (created or applied).
-    pub fn record(&self, key: &ObjectKey, object: &Value) {
+    pub fn record(&self, key: &ObjectKey, object: &Downstream<'_>) {
         self.lock().insert(key.clone(), fingerprint(object));
     }
 
@@ -141,18 +149,30 @@ mod tests {
             namespace: Some("shop".into()),
             name: "web".into(),
         };
-        let object = deployment(2, "nginx");
-        assert!(!applied.is_current(&key, &object, Some(&object)), "nothing recorded (a restarted syncer)");
+        let wec_object = |copy: &Value| Downstream::of(copy, "Deployment").expect("an object").build();
+        let copy = deployment(2, "nginx");
+        let object = Downstream::of(&copy, "Deployment").expect("an object");
+        let served = wec_object(&copy);
+        assert!(!applied.is_current(&key, &object, Some(&served)), "nothing recorded (a restarted syncer)");
         applied.record(&key, &object);
-        assert!(applied.is_current(&key, &object, Some(&object)));
+        assert!(applied.is_current(&key, &object, Some(&served)));
         assert!(!applied.is_current(&key, &object, None), "the WEC object is gone");
-        assert!(!applied.is_current(&key, &object, Some(&deployment(3, "nginx"))), "edited by hand");
+        assert!(!applied.is_current(&key, &object, Some(&wec_object(&deployment(3, "nginx")))), "edited by hand");
+        // The copy's status is not applied: its changes change nothing here.
+        let mut with_status = copy.clone();
+        with_status["status"] = json!({"readyReplicas": 2});
+        let same = Downstream::of(&with_status, "Deployment").expect("an object");
+        assert!(applied.is_current(&key, &same, Some(&served)), "a status change in the mailbox");
         // A field dropped from the copy: the WEC object still reflects the smaller object,
         // but server-side apply must run to remove the field.
-        let mut smaller = object.clone();
+        let mut smaller = copy.clone();
         smaller["spec"].as_object_mut().map(|s| s.remove("replicas"));
-        assert!(!applied.is_current(&key, &smaller, Some(&object)));
+        let smaller = Downstream::of(&smaller, "Deployment").expect("an object");
+        assert!(!applied.is_current(&key, &smaller, Some(&served)));
+        // Another kind is another object.
+        let other = Downstream::of(&copy, "StatefulSet").expect("an object");
+        assert!(!applied.is_current(&key, &other, Some(&served)));
         applied.forget(&key);
-        assert!(!applied.is_current(&key, &object, Some(&object)));
+        assert!(!applied.is_current(&key, &object, Some(&served)));
     }
 }

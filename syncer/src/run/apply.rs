@@ -2,7 +2,7 @@
 
 use super::watches::api_resource;
 use super::{MANAGER, SyncError, Syncer, lock};
-use crate::downstream::downstream;
+use crate::downstream::Downstream;
 use crate::plan::{Action, create_only_patch, decide, to_delete};
 use crate::status::status_to_return;
 use crate::upsync::{UpsyncAction, decide_upsync, is_upsync_copy, upsync_copy, upsyncs};
@@ -150,7 +150,8 @@ impl Syncer {
     /// Creates the WEC object (a create, not an apply: if an object of that name appeared
     /// meanwhile, it is not the syncer's to take over).
     async fn create(&self, wec: &Api<Unmanaged>, key: &ObjectKey, copy: &Value, kind: &str) -> Result<(), SyncError> {
-        let wanted = downstream(copy, kind);
+        // A mailbox delivers maps only.
+        let Some(wanted) = Downstream::of(copy, kind) else { return Ok(()) };
         let params = PostParams { field_manager: Some(MANAGER.to_owned()), ..Default::default() };
         // A placed Namespace is created under the same lock as the implicit ones, and
         // counts as known once made: the reconciles of the objects in it do not try again.
@@ -159,7 +160,7 @@ impl Syncer {
             Some(_) => Some(self.creating_namespace.lock().await),
             None => None,
         };
-        match send_unread(&self.wec, requests(wec).create(&params, serde_json::to_vec(&wanted)?)).await {
+        match send_unread(&self.wec, requests(wec).create(&params, serde_json::to_vec(&wanted.build())?)).await {
             Ok(()) => {
                 if let Some(ns) = namespace {
                     lock(&self.namespaces).insert(ns.clone());
@@ -196,12 +197,14 @@ impl Syncer {
         kind: &str,
         current: Option<&Value>,
     ) -> Result<(), SyncError> {
-        let object = downstream(copy, kind);
+        // A mailbox delivers maps only.
+        let Some(object) = Downstream::of(copy, kind) else { return Ok(()) };
         if self.applied.is_current(key, &object, current) {
             return Ok(());
         }
         let params = PatchParams::apply(MANAGER).force();
-        let result = send_unread(&self.wec, requests(wec).patch(&key.name, &params, &Patch::Apply(&object))).await;
+        let result =
+            send_unread(&self.wec, requests(wec).patch(&key.name, &params, &Patch::Apply(object.build()))).await;
         self.count(result.is_ok());
         match result {
             Ok(()) => {
