@@ -28,6 +28,14 @@ fn put<'a>(k: &'a Key, revision: Revision, json: &'a str) -> Change<'a> {
     Change::Put { key: k, revision, json: json.as_bytes() }
 }
 
+/// A directory whose log holds one commit: `a` at revision 1, as `"a1"`.
+fn log_with_a1() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut disk, _) = open(&log(&dir));
+    disk.commit(&[put(&key("a"), 1, "a1")], 1).expect("commit");
+    dir
+}
+
 #[test]
 fn commits_are_read_back_in_order() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -47,12 +55,8 @@ fn commits_are_read_back_in_order() {
 
 #[test]
 fn an_incomplete_last_commit_is_cut_off() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = log_with_a1();
     let a = key("a");
-    {
-        let (mut disk, _) = open(&log(&dir));
-        disk.commit(&[put(&a, 1, "a1")], 1).expect("commit");
-    }
     let whole = std::fs::metadata(log(&dir)).expect("stat").len();
     // What a crash in the middle of the next commit leaves: its head and part of it, or a
     // whole frame whose bytes did not all reach the disk.
@@ -203,12 +207,7 @@ fn compaction_rewrites_the_live_state_and_keeps_commits_made_meanwhile() {
 
 #[test]
 fn a_leftover_rewrite_is_removed_and_the_log_kept() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let a = key("a");
-    {
-        let (mut disk, _) = open(&log(&dir));
-        disk.commit(&[put(&a, 1, "a1")], 1).expect("commit");
-    }
+    let dir = log_with_a1();
     std::fs::write(compaction::path_of(&log(&dir)), b"half a snapshot").expect("write");
     let (_disk, loaded) = open(&log(&dir));
     assert_eq!(state(&loaded)["a"], (1, "a1".to_owned()));
