@@ -14,9 +14,11 @@
 //!
 //! After a restart nothing is recorded, so every object is applied once more.
 
-use crate::downstream::Downstream;
+use crate::downstream::{Downstream, Field};
 use crate::wanted::ObjectKey;
+use orrery_spaces::decode::JsonObject;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hasher};
 use std::sync::Mutex;
@@ -26,16 +28,37 @@ use std::sync::Mutex;
 /// items). The top-level `apiVersion` and `kind` are identity, not content, and objects
 /// read from a list lack them.
 pub fn reflects(desired: &Value, current: &Value) -> bool {
-    match desired {
-        Value::Object(d) => reflects_fields(d.iter().map(|(k, v)| (k.as_str(), v)), current),
+    match (desired, current) {
+        (Value::Object(d), Value::Object(c)) => {
+            d.iter().all(|(k, v)| k == "apiVersion" || k == "kind" || c.get(k).is_some_and(|cv| contains(v, cv)))
+        }
+        (Value::Object(_), _) => false,
         _ => desired == current,
     }
 }
 
-/// [`reflects`] for an object given as its top-level fields.
-fn reflects_fields<'a>(mut desired: impl Iterator<Item = (&'a str, &'a Value)>, current: &Value) -> bool {
-    let Value::Object(c) = current else { return false };
-    desired.all(|(k, v)| k == "apiVersion" || k == "kind" || c.get(k).is_some_and(|cv| contains(v, cv)))
+/// [`reflects`] for an object given as its top-level fields, against the WEC object as
+/// cached. A field kept as text is compared as text first: what the syncer wrote comes
+/// back as it went (the same server encoding on both sides), and only a field the WEC
+/// changed, or an API server that adds defaults, needs decoding to compare.
+fn reflects_fields<'a>(mut desired: impl Iterator<Item = (&'a str, Field<'a>)>, current: &JsonObject) -> bool {
+    let Value::Object(head) = current.head() else { return false };
+    desired.all(|(k, field)| {
+        k == "apiVersion"
+            || k == "kind"
+            || match field {
+                Field::Value(v) => head.get(k).is_some_and(|cv| contains(v, cv)),
+                Field::Text(text) => {
+                    current.field(k).is_some_and(|ct| ct.get() == text.get() || contains_text(text, ct))
+                }
+            }
+    })
+}
+
+/// [`contains`] for two fields as text; text that is not JSON contains nothing.
+fn contains_text(desired: &RawValue, current: &RawValue) -> bool {
+    let parse = |t: &RawValue| serde_json::from_str::<Value>(t.get()).ok();
+    parse(desired).zip(parse(current)).is_some_and(|(d, c)| contains(&d, &c))
 }
 
 fn contains(desired: &Value, current: &Value) -> bool {
@@ -60,11 +83,11 @@ fn fingerprint(object: &Downstream<'_>) -> u64 {
         }
     }
     let mut h = Hashing(DefaultHasher::new());
-    for (name, value) in object.fields() {
+    for (name, field) in object.fields() {
         // Writing JSON into a sink that never fails cannot fail. A name and a value are each
         // one JSON text, so that no two objects write the same stream.
         let _ = serde_json::to_writer(&mut h, name);
-        let _ = serde_json::to_writer(&mut h, value);
+        let _ = serde_json::to_writer(&mut h, &field);
     }
     h.0.finish()
 }
@@ -80,7 +103,7 @@ impl Applied {
 
     /// Whether applying `object` to `key`, whose WEC object is `current`, would change
     /// nothing (see the module doc).
-    pub fn is_current(&self, key: &ObjectKey, object: &Downstream<'_>, current: Option<&Value>) -> bool {
+    pub fn is_current(&self, key: &ObjectKey, object: &Downstream<'_>, current: Option<&JsonObject>) -> bool {
         let Some(current) = current else { return false };
         let print = fingerprint(object);
         self.lock().get(key) == Some(&print) && reflects_fields(object.fields(), current)
@@ -106,6 +129,12 @@ mod tests {
         json!({"apiVersion": "apps/v1", "kind": "Deployment",
                "metadata": {"name": "web", "namespace": "shop", "annotations": {"mark": "Deployment/shop/web"}},
                "spec": {"replicas": replicas, "template": {"spec": {"containers": [{"name": "c", "image": image}]}}}})
+    }
+
+    /// Every top-level field of `object`: the head's as values, the body's as text.
+    fn fields_of(object: &JsonObject) -> Vec<(&str, Field<'_>)> {
+        let head = object.head().as_object().into_iter().flatten().map(|(k, v)| (k.as_str(), Field::Value(v)));
+        head.chain(object.body().map(|(k, text)| (k, Field::Text(text)))).collect()
     }
 
     #[test]
@@ -135,8 +164,13 @@ mod tests {
             ("an applied annotation removed", lost_annotation, false),
             ("not an object", json!("web"), false),
         ];
+        let cached = JsonObject::from_value(desired.clone()).expect("an object");
         for (what, current, want) in table {
             assert_eq!(reflects(&desired, &current), want, "{what}");
+            // The same rule on the cached form, its body compared as text or decoded.
+            let current = JsonObject::from_value(current).ok();
+            let fields = fields_of(&cached);
+            assert_eq!(current.is_some_and(|c| reflects_fields(fields.into_iter(), &c)), want, "{what}: as cached");
         }
     }
 
@@ -149,28 +183,31 @@ mod tests {
             namespace: Some("shop".into()),
             name: "web".into(),
         };
-        let wec_object = |copy: &Value| Downstream::of(copy, "Deployment").expect("an object").build();
-        let copy = deployment(2, "nginx");
-        let object = Downstream::of(&copy, "Deployment").expect("an object");
-        let served = wec_object(&copy);
+        let cached = |object: &Value| JsonObject::from_value(object.clone()).expect("an object");
+        let wec_object = |copy: &Value| cached(&Downstream::of(&cached(copy), "Deployment").build());
+        let copy = cached(&deployment(2, "nginx"));
+        let object = Downstream::of(&copy, "Deployment");
+        let served = wec_object(&deployment(2, "nginx"));
         assert!(!applied.is_current(&key, &object, Some(&served)), "nothing recorded (a restarted syncer)");
         applied.record(&key, &object);
         assert!(applied.is_current(&key, &object, Some(&served)));
         assert!(!applied.is_current(&key, &object, None), "the WEC object is gone");
         assert!(!applied.is_current(&key, &object, Some(&wec_object(&deployment(3, "nginx")))), "edited by hand");
         // The copy's status is not applied: its changes change nothing here.
-        let mut with_status = copy.clone();
+        let mut with_status = deployment(2, "nginx");
         with_status["status"] = json!({"readyReplicas": 2});
-        let same = Downstream::of(&with_status, "Deployment").expect("an object");
+        let with_status = cached(&with_status);
+        let same = Downstream::of(&with_status, "Deployment");
         assert!(applied.is_current(&key, &same, Some(&served)), "a status change in the mailbox");
         // A field dropped from the copy: the WEC object still reflects the smaller object,
         // but server-side apply must run to remove the field.
-        let mut smaller = copy.clone();
+        let mut smaller = deployment(2, "nginx");
         smaller["spec"].as_object_mut().map(|s| s.remove("replicas"));
-        let smaller = Downstream::of(&smaller, "Deployment").expect("an object");
+        let smaller = cached(&smaller);
+        let smaller = Downstream::of(&smaller, "Deployment");
         assert!(!applied.is_current(&key, &smaller, Some(&served)));
         // Another kind is another object.
-        let other = Downstream::of(&copy, "StatefulSet").expect("an object");
+        let other = Downstream::of(&copy, "StatefulSet");
         assert!(!applied.is_current(&key, &other, Some(&served)));
         applied.forget(&key);
         assert!(!applied.is_current(&key, &object, Some(&served)));

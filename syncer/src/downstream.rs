@@ -30,6 +30,9 @@
 
 use crate::object::{annotation, meta_str, namespace, set_annotation, strip_server_metadata};
 use orrery_api::keys::{DOWNSYNCED, SPACE};
+use orrery_spaces::decode::JsonObject;
+use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 /// The value of the [`DOWNSYNCED`] annotation on the object `kind`/`namespace`/`name`:
@@ -56,59 +59,82 @@ pub(crate) fn is_self_owned(wec_obj: &Value, kind: &str) -> bool {
 /// kept as the copy has it — the wiring sets it (from [`crate::wanted::ResourceRef`]) when
 /// the copy came from a list.
 ///
-/// A value that is not a JSON object is returned unchanged (no API server holds one).
+/// A value that is not a Kubernetes object (not a JSON map, or with identity fields of the
+/// wrong type) is returned unchanged: no API server holds one.
 pub fn downstream(mailbox_copy: &Value, kind: &str) -> Value {
-    match Downstream::of(mailbox_copy, kind) {
-        Some(object) => object.build(),
-        None => mailbox_copy.clone(),
+    match JsonObject::from_value(mailbox_copy.clone()) {
+        Ok(copy) => Downstream::of(&copy, kind).build(),
+        Err(_) => mailbox_copy.clone(),
     }
 }
 
-/// The object [`downstream`] makes, read in place: the copy's own fields but `status`,
-/// then `kind` and `metadata`, the only parts made anew (metadata is small).
+/// The object [`downstream`] makes, read in place: the copy's body as the text it came in,
+/// its `apiVersion`, then `kind` and `metadata`, the only parts made anew (metadata is
+/// small). It is written as it is read ([`Serialize`]): the body's text goes out as it came.
 ///
 /// Most reconciles only ask whether the WEC object is still what was applied: every status
 /// change in the WEC, and the echoes of the syncer's own writes on both sides. Building
 /// the whole object to answer that cloned every copy three times per placed object, a
-/// twentieth of the syncers' CPU; [`Downstream::build`] now runs only for a write.
+/// twentieth of the syncers' CPU.
 pub struct Downstream<'a> {
-    fields: &'a Map<String, Value>,
+    copy: &'a JsonObject,
+    api_version: Option<&'a Value>,
     kind: Value,
     metadata: Value,
 }
 
+/// A top-level field of the WEC object: the copy's own text, or a value made here.
+#[derive(Clone, Copy, Debug)]
+pub enum Field<'a> {
+    Text(&'a RawValue),
+    Value(&'a Value),
+}
+
+impl Serialize for Field<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Text(text) => text.serialize(serializer),
+            Self::Value(value) => value.serialize(serializer),
+        }
+    }
+}
+
 impl<'a> Downstream<'a> {
-    /// The WEC object for `mailbox_copy`, of kind `kind`; `None` when the copy is not a
-    /// JSON object.
-    pub fn of(mailbox_copy: &'a Value, kind: &str) -> Option<Self> {
-        let fields = mailbox_copy.as_object()?;
+    /// The WEC object for `mailbox_copy`, of kind `kind`.
+    pub fn of(mailbox_copy: &'a JsonObject, kind: &str) -> Self {
+        let head = mailbox_copy.head();
         // The copy's metadata, edited through the object helpers (which repair a missing
         // or malformed map) inside an object of its own.
         let mut holder = Value::Object(Map::new());
-        if let Some(meta) = fields.get("metadata") {
+        if let Some(meta) = head.get("metadata") {
             holder["metadata"] = meta.clone();
         }
         strip_server_metadata(&mut holder);
         crate::object::remove_annotations(&mut holder, |k| k == SPACE);
-        let mark = owner_mark(
-            kind,
-            namespace(mailbox_copy).unwrap_or_default(),
-            meta_str(mailbox_copy, "name").unwrap_or_default(),
-        );
+        let mark = owner_mark(kind, namespace(head).unwrap_or_default(), meta_str(head, "name").unwrap_or_default());
         set_annotation(&mut holder, DOWNSYNCED, &mark);
         let metadata = holder.as_object_mut().and_then(|h| h.remove("metadata")).unwrap_or_default();
-        Some(Self { fields, kind: Value::String(kind.to_owned()), metadata })
+        Self { copy: mailbox_copy, api_version: head.get("apiVersion"), kind: Value::String(kind.to_owned()), metadata }
     }
 
     /// The object's fields, always in the same order for the same object.
-    pub fn fields(&self) -> impl Iterator<Item = (&str, &Value)> {
-        let own = self.fields.iter().filter(|(k, _)| !matches!(k.as_str(), "status" | "kind" | "metadata"));
-        own.map(|(k, v)| (k.as_str(), v)).chain([("kind", &self.kind), ("metadata", &self.metadata)])
+    pub fn fields(&self) -> impl Iterator<Item = (&str, Field<'_>)> {
+        let body = self.copy.body().map(|(k, text)| (k, Field::Text(text)));
+        let api_version = self.api_version.map(|v| ("apiVersion", Field::Value(v)));
+        body.chain(api_version).chain([("kind", Field::Value(&self.kind)), ("metadata", Field::Value(&self.metadata))])
     }
 
-    /// The object itself, to write.
+    /// The object as one JSON value, its body decoded.
     pub fn build(&self) -> Value {
-        Value::Object(self.fields().map(|(k, v)| (k.to_owned(), v.clone())).collect())
+        // Every field is JSON (text the copy was decoded from, or a value): encoding them
+        // into a value cannot fail.
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+impl Serialize for Downstream<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.fields())
     }
 }
 
@@ -234,9 +260,13 @@ mod tests {
             let got = downstream(&copy, kind);
             assert_eq!(got, want, "{case}");
             if let Some(fields) = got.as_object() {
-                let view = Downstream::of(&copy, kind).expect("an object");
+                let copy = JsonObject::from_value(copy).expect("an object");
+                let view = Downstream::of(&copy, kind);
                 assert_eq!(view.fields().count(), fields.len(), "{case}: each field once");
-                assert!(view.fields().all(|(k, v)| fields.get(k) == Some(v)), "{case}: read in place as built");
+                let field = |f: Field| serde_json::to_value(f).expect("JSON");
+                assert!(view.fields().all(|(k, f)| fields.get(k) == Some(&field(f))), "{case}: read in place as built");
+                let written: Value = serde_json::to_vec(&view).and_then(|b| serde_json::from_slice(&b)).expect("JSON");
+                assert_eq!(written, got, "{case}: written as built");
                 let ns = namespace(&got).unwrap_or_default();
                 let name = meta_str(&got, "name").unwrap_or_default();
                 assert!(is_owned(&got, kind, ns, name), "{case}: what downstream makes is owned");

@@ -60,8 +60,11 @@ impl Syncer {
         // Nothing is decided on half a picture: the first list of each side requeues
         // every object it holds.
         let Some((r, ar, copy, current, true, kind)) = found else { return Ok(()) };
-        let (copy, current) = (copy.as_deref().map(JsonObject::json), current.as_deref().map(JsonObject::json));
-        let named = copy.or(current).and_then(|o| o.get("kind")).and_then(Value::as_str);
+        // Decisions read the heads (metadata and status); writes and comparisons, the
+        // whole cached objects.
+        let (copy, current) = (copy.as_deref(), current.as_deref());
+        let (copy_head, current_head) = (copy.map(JsonObject::head), current.map(JsonObject::head));
+        let named = copy_head.or(current_head).and_then(|o| o.get("kind")).and_then(Value::as_str);
         let kind = self.kind_of(&r, &kind, named).await?;
         let ns = key.namespace.as_deref();
         let wec = api(&self.wec, &ar, ns);
@@ -69,9 +72,12 @@ impl Syncer {
         // Upsync: WEC objects the upsync sets select, and the copies made of them. An
         // upsynced copy is never downsynced, and a downsynced object never upsynced.
         let matchers = self.upsync.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let upsync_copy_here = copy.is_some_and(|c| is_upsync_copy(c, &kind));
+        let upsync_copy_here = copy_head.is_some_and(|c| is_upsync_copy(c, &kind));
         if upsync_copy_here || upsyncs(&matchers, key) {
-            self.upsync(&ar, key, &kind, current, copy, &matchers).await?;
+            // Upsync reads and writes whole objects; it is rare, and decodes their bodies.
+            let (wec_whole, copy_whole) =
+                (current.map(JsonObject::to_value).transpose()?, copy.map(JsonObject::to_value).transpose()?);
+            self.upsync(&ar, key, &kind, wec_whole.as_ref(), copy_whole.as_ref(), &matchers).await?;
             if upsync_copy_here || !wanted.wants(key) {
                 return Ok(());
             }
@@ -80,7 +86,7 @@ impl Syncer {
         let Some(copy) = copy.filter(|_| wanted.wants(key)) else {
             // Not (or no longer) placed here: delete it if the syncer made it — but only on
             // the word of a mailbox cache that has been listed, never of an empty one.
-            if let Some(current) = current {
+            if let Some(current) = current_head {
                 let doomed = to_delete(&key.group, &key.resource, &kind, std::iter::once(current), &wanted, |_| false);
                 if doomed.iter().any(|k| k == key) {
                     self.applied.forget(key);
@@ -98,7 +104,7 @@ impl Syncer {
             self.ensure_namespace(ns).await?;
         }
         let merge = |v: Value| Patch::Merge(v);
-        match decide(copy, &kind, current) {
+        match decide(copy.head(), &kind, current_head) {
             Action::Create => self.create(&wec, key, copy, &kind).await?,
             Action::Apply { clear_create_only: false } => self.apply(&wec, key, copy, &kind, current).await?,
             Action::Apply { clear_create_only: true } => {
@@ -112,15 +118,15 @@ impl Syncer {
             Action::Conflict(reason) => {
                 self.applied.forget(key);
                 tracing::warn!(?key, %reason, "left alone");
-                self.mark_conflict(&ar, key, copy, Some(&reason.to_string())).await?;
+                self.mark_conflict(&ar, key, copy.head(), Some(&reason.to_string())).await?;
                 return Ok(());
             }
         }
-        self.mark_conflict(&ar, key, copy, None).await?;
+        self.mark_conflict(&ar, key, copy.head(), None).await?;
 
         // Status return, only from an object the syncer owns, only when it changed.
-        if let Some(current) = current
-            && let Some(status) = status_to_return(&key.group, &key.resource, &kind, current, copy)
+        if let Some(current) = current_head
+            && let Some(status) = status_to_return(&key.group, &key.resource, &kind, current, copy.head())
         {
             let mailbox = api(&self.mailbox, &ar, ns);
             self.telemetry.synced.inc();
@@ -149,9 +155,14 @@ impl Syncer {
 
     /// Creates the WEC object (a create, not an apply: if an object of that name appeared
     /// meanwhile, it is not the syncer's to take over).
-    async fn create(&self, wec: &Api<Unmanaged>, key: &ObjectKey, copy: &Value, kind: &str) -> Result<(), SyncError> {
-        // A mailbox delivers maps only.
-        let Some(wanted) = Downstream::of(copy, kind) else { return Ok(()) };
+    async fn create(
+        &self,
+        wec: &Api<Unmanaged>,
+        key: &ObjectKey,
+        copy: &JsonObject,
+        kind: &str,
+    ) -> Result<(), SyncError> {
+        let wanted = Downstream::of(copy, kind);
         let params = PostParams { field_manager: Some(MANAGER.to_owned()), ..Default::default() };
         // A placed Namespace is created under the same lock as the implicit ones, and
         // counts as known once made: the reconciles of the objects in it do not try again.
@@ -160,7 +171,7 @@ impl Syncer {
             Some(_) => Some(self.creating_namespace.lock().await),
             None => None,
         };
-        match send_unread(&self.wec, requests(wec).create(&params, serde_json::to_vec(&wanted.build())?)).await {
+        match send_unread(&self.wec, requests(wec).create(&params, serde_json::to_vec(&wanted)?)).await {
             Ok(()) => {
                 if let Some(ns) = namespace {
                     lock(&self.namespaces).insert(ns.clone());
@@ -193,18 +204,16 @@ impl Syncer {
         &self,
         wec: &Api<Unmanaged>,
         key: &ObjectKey,
-        copy: &Value,
+        copy: &JsonObject,
         kind: &str,
-        current: Option<&Value>,
+        current: Option<&JsonObject>,
     ) -> Result<(), SyncError> {
-        // A mailbox delivers maps only.
-        let Some(object) = Downstream::of(copy, kind) else { return Ok(()) };
+        let object = Downstream::of(copy, kind);
         if self.applied.is_current(key, &object, current) {
             return Ok(());
         }
         let params = PatchParams::apply(MANAGER).force();
-        let result =
-            send_unread(&self.wec, requests(wec).patch(&key.name, &params, &Patch::Apply(object.build()))).await;
+        let result = send_unread(&self.wec, requests(wec).patch(&key.name, &params, &Patch::Apply(&object))).await;
         self.count(result.is_ok());
         match result {
             Ok(()) => {
