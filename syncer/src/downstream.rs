@@ -68,9 +68,10 @@ pub fn downstream(mailbox_copy: &Value, kind: &str) -> Value {
     }
 }
 
-/// The object [`downstream`] makes, read in place: the copy's body as the text it came in,
-/// its `apiVersion`, then `kind` and `metadata`, the only parts made anew (metadata is
-/// small). It is written as it is read ([`Serialize`]): the body's text goes out as it came.
+/// The object [`downstream`] makes, read in place: the copy's body but `status` as the
+/// text it came in, its `apiVersion`, then `kind` and `metadata`, the only parts made
+/// anew (metadata is small). It is written as it is read ([`Serialize`]): the body's text
+/// goes out as it came.
 ///
 /// Most reconciles only ask whether the WEC object is still what was applied: every status
 /// change in the WEC, and the echoes of the syncer's own writes on both sides. Building
@@ -119,7 +120,7 @@ impl<'a> Downstream<'a> {
 
     /// The object's fields, always in the same order for the same object.
     pub fn fields(&self) -> impl Iterator<Item = (&str, Field<'_>)> {
-        let body = self.copy.body().map(|(k, text)| (k, Field::Text(text)));
+        let body = self.copy.body().filter(|(k, _)| *k != "status").map(|(k, text)| (k, Field::Text(text)));
         let api_version = self.api_version.map(|v| ("apiVersion", Field::Value(v)));
         body.chain(api_version).chain([("kind", Field::Value(&self.kind)), ("metadata", Field::Value(&self.metadata))])
     }

@@ -30,11 +30,6 @@ pub(crate) fn is_terminating(object: &Value) -> bool {
     metadata(object).and_then(|m| m.get("deletionTimestamp")).is_some_and(|t| !t.is_null())
 }
 
-/// `.status`, unless absent or `null` (which mean the same to an API server).
-pub(crate) fn status(object: &Value) -> Option<&Value> {
-    object.get("status").filter(|s| !s.is_null())
-}
-
 /// `object`'s `metadata` map, made to exist (a missing or non-map `metadata` is replaced
 /// by an empty map). `None` only when `object` itself is not a map.
 pub(crate) fn metadata_mut(object: &mut Value) -> Option<&mut Map<String, Value>> {

@@ -17,8 +17,9 @@
 //! `updateStatusByResource`).
 
 use crate::downstream::is_self_owned;
-use crate::object::status;
+use orrery_spaces::decode::JsonObject;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// Whether objects of `resource` in `group` return no status (Namespaces, CRDs).
 pub fn returns_no_status(group: &str, resource: &str) -> bool {
@@ -26,21 +27,37 @@ pub fn returns_no_status(group: &str, resource: &str) -> bool {
 }
 
 /// The `.status` to write to the mailbox copy, `mailbox_copy`, of `wec_obj` (an object of
-/// `resource` in `group`, of kind `kind`): `Some` only when the WEC object is the syncer's,
-/// has a status, and that status differs from the mailbox copy's. `None` for Namespaces and
-/// CRDs.
-pub fn status_to_return(
+/// `resource` in `group`, of kind `kind`), as the WEC object holds it: `Some` only when the
+/// WEC object is the syncer's, has a status, and that status differs from the mailbox
+/// copy's. `None` for Namespaces and CRDs.
+///
+/// Both statuses are compared as text first (the one the syncer returned comes back from
+/// the center encoded as the WEC encoded it), and decoded only when the texts differ.
+pub fn status_to_return<'a>(
     group: &str,
     resource: &str,
     kind: &str,
-    wec_obj: &Value,
-    mailbox_copy: &Value,
-) -> Option<Value> {
-    if returns_no_status(group, resource) || !is_self_owned(wec_obj, kind) {
+    wec_obj: &'a JsonObject,
+    mailbox_copy: &JsonObject,
+) -> Option<&'a RawValue> {
+    if returns_no_status(group, resource) || !is_self_owned(wec_obj.head(), kind) {
         return None;
     }
     let wec_status = status(wec_obj)?;
-    (status(mailbox_copy) != Some(wec_status)).then(|| wec_status.clone())
+    let same = status(mailbox_copy).is_some_and(|copy| copy.get() == wec_status.get() || same_json(copy, wec_status));
+    (!same).then_some(wec_status)
+}
+
+/// `.status` as text, unless absent or `null` (which mean the same to an API server).
+fn status(object: &JsonObject) -> Option<&RawValue> {
+    object.field("status").filter(|s| s.get().trim() != "null")
+}
+
+/// Whether two texts are the same JSON value (keys in any order); text that is not JSON
+/// is the same as nothing.
+fn same_json(a: &RawValue, b: &RawValue) -> bool {
+    let parse = |t: &RawValue| serde_json::from_str::<Value>(t.get()).ok();
+    parse(a).zip(parse(b)).is_some_and(|(a, b)| a == b)
 }
 
 #[cfg(test)]
@@ -48,6 +65,10 @@ mod tests {
     use super::*;
     use orrery_api::keys::DOWNSYNCED;
     use serde_json::json;
+
+    fn cached(object: Value) -> JsonObject {
+        JsonObject::from_value(object).expect("an object")
+    }
 
     fn deployment(mark: Option<&str>, status: Option<Value>) -> Value {
         let mut object =
@@ -112,7 +133,9 @@ mod tests {
             ),
         ];
         for (case, wec, copy, want) in table {
-            assert_eq!(status_to_return("apps", "deployments", "Deployment", &wec, &copy), want, "{case}");
+            let (wec, copy) = (cached(wec), cached(copy));
+            let got = status_to_return("apps", "deployments", "Deployment", &wec, &copy);
+            assert_eq!(got.map(|s| serde_json::from_str::<Value>(s.get()).expect("JSON")), want, "{case}");
         }
     }
 
@@ -132,9 +155,9 @@ mod tests {
         for (group, resource, kind, mark, none) in table {
             let wec =
                 json!({"metadata": {"name": "shop", "annotations": {DOWNSYNCED: mark}}, "status": {"phase": "Active"}});
-            let copy = json!({"metadata": {"name": "shop"}});
+            let copy = cached(json!({"metadata": {"name": "shop"}}));
             assert_eq!(returns_no_status(group, resource), none, "{resource}");
-            assert_eq!(status_to_return(group, resource, kind, &wec, &copy).is_none(), none, "{resource}");
+            assert_eq!(status_to_return(group, resource, kind, &cached(wec), &copy).is_none(), none, "{resource}");
         }
     }
 }

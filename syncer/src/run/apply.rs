@@ -16,6 +16,12 @@ use serde_json::{Value, json};
 /// same name, not created by the syncer, is in the WEC (the conflict policy: never take over).
 pub const CONFLICT: &str = "edge.kubestellar.io/syncer-conflict";
 
+/// A merge patch of `status` alone, written with the status as the WEC's text.
+#[derive(Debug, serde::Serialize)]
+struct StatusPatch<'a> {
+    status: &'a serde_json::value::RawValue,
+}
+
 fn is_status(e: &kube::Error, code: u16) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == code)
 }
@@ -60,8 +66,8 @@ impl Syncer {
         // Nothing is decided on half a picture: the first list of each side requeues
         // every object it holds.
         let Some((r, ar, copy, current, true, kind)) = found else { return Ok(()) };
-        // Decisions read the heads (metadata and status); writes and comparisons, the
-        // whole cached objects.
+        // Decisions read the heads (type and metadata); writes and comparisons, the
+        // bodies' text.
         let (copy, current) = (copy.as_deref(), current.as_deref());
         let (copy_head, current_head) = (copy.map(JsonObject::head), current.map(JsonObject::head));
         let named = copy_head.or(current_head).and_then(|o| o.get("kind")).and_then(Value::as_str);
@@ -125,12 +131,12 @@ impl Syncer {
         self.mark_conflict(&ar, key, copy.head(), None).await?;
 
         // Status return, only from an object the syncer owns, only when it changed.
-        if let Some(current) = current_head
-            && let Some(status) = status_to_return(&key.group, &key.resource, &kind, current, copy.head())
+        if let Some(current) = current
+            && let Some(status) = status_to_return(&key.group, &key.resource, &kind, current, copy)
         {
             let mailbox = api(&self.mailbox, &ar, ns);
             self.telemetry.synced.inc();
-            let patch = Patch::Merge(json!({"status": status}));
+            let patch = Patch::Merge(StatusPatch { status });
             let request = requests(&mailbox).patch_subresource("status", &key.name, &PatchParams::default(), &patch);
             match send_unread(&self.mailbox, request).await {
                 Ok(()) => {}

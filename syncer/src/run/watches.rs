@@ -118,8 +118,8 @@ async fn served(client: &kube::Client, group: &str, resource: &str) -> Result<Op
 fn watch_resource(me: &Arc<Syncer>, r: &ResourceRef) -> Watched {
     let ar = api_resource(r);
     let side = |client: kube::Client, synced: Arc<AtomicBool>, name: &'static str| {
-        // Kept as the reconciles read it: type, metadata and status decoded, the rest as
-        // text. managedFields are never read here (held twice per object they were half
+        // Kept as the reconciles read it: type and metadata decoded, the rest (spec,
+        // status) as text. managedFields are never read here (held twice per object they were half
         // of the syncer's memory): they are skipped as each event is decoded.
         let api: Api<JsonObject> = Api::all_with(client, &ar);
         let writer = Writer::new(ar.clone());
