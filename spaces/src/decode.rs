@@ -343,10 +343,10 @@ impl<'de> Visitor<'de> for EntryHeader {
 /// - The **body**, every other top-level field (a Deployment's `spec` and `status`, a
 ///   ConfigMap's `data`), each as its text: the syncer only writes it (the spec to the WEC,
 ///   the status to the mailbox), fingerprints it and compares it with the other side's,
-///   and text does all three. Decoded, a Deployment's
-///   spec is a tree of small maps, each a `BTreeMap` node with room for 11 entries: a
-///   cached Deployment took about 20 KB (heaptrack, 300 WECs) against 3–4 KB of text, and
-///   each syncer caches every placed object twice (mailbox and WEC).
+///   and text does all three. Decoded, a Deployment's spec is a tree of small maps, each
+///   a `BTreeMap` node with room for 11 entries: a cached Deployment took about 20 KB
+///   (heaptrack, 300 WECs) against 3–4 KB of text, and each syncer caches every placed
+///   object twice (mailbox and WEC).
 ///
 /// Its [`kube::Resource`] metadata holds only what watchers and caches use: `name`,
 /// `namespace`, `resourceVersion` and `uid`, read out of the head. Both parts are shared:

@@ -15,10 +15,10 @@
 //! After a restart nothing is recorded, so every object is applied once more.
 
 use crate::downstream::{Downstream, Field};
+use crate::object::texts_satisfy;
 use crate::wanted::ObjectKey;
 use orrery_spaces::decode::JsonObject;
 use serde_json::Value;
-use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hasher};
 use std::sync::Mutex;
@@ -48,17 +48,9 @@ fn reflects_fields<'a>(mut desired: impl Iterator<Item = (&'a str, Field<'a>)>, 
             || k == "kind"
             || match field {
                 Field::Value(v) => head.get(k).is_some_and(|cv| contains(v, cv)),
-                Field::Text(text) => {
-                    current.field(k).is_some_and(|ct| ct.get() == text.get() || contains_text(text, ct))
-                }
+                Field::Text(text) => current.field(k).is_some_and(|ct| texts_satisfy(text, ct, contains)),
             }
     })
-}
-
-/// [`contains`] for two fields as text; text that is not JSON contains nothing.
-fn contains_text(desired: &RawValue, current: &RawValue) -> bool {
-    let parse = |t: &RawValue| serde_json::from_str::<Value>(t.get()).ok();
-    parse(desired).zip(parse(current)).is_some_and(|(d, c)| contains(&d, &c))
 }
 
 fn contains(desired: &Value, current: &Value) -> bool {

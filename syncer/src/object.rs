@@ -1,9 +1,22 @@
 //! Reading and editing the few parts of a JSON object the syncer cares about, without
 //! assuming the object is well formed: whatever a watch delivers must never panic here.
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 pub(crate) use orrery_api::object::SERVER_METADATA;
+
+/// Whether `rule` holds between two fields kept as text: at once when the texts are the
+/// same (what one server encoded comes back from the other as it went), else between the
+/// values they decode to. Text that is not JSON satisfies nothing. `rule` must hold
+/// between a value and itself.
+pub(crate) fn texts_satisfy(a: &RawValue, b: &RawValue, rule: impl Fn(&Value, &Value) -> bool) -> bool {
+    if a.get() == b.get() {
+        return true;
+    }
+    let decode = |t: &RawValue| serde_json::from_str::<Value>(t.get()).ok();
+    decode(a).zip(decode(b)).is_some_and(|(a, b)| rule(&a, &b))
+}
 
 /// `metadata` of `object`, when it has one that is a map.
 pub(crate) fn metadata(object: &Value) -> Option<&Map<String, Value>> {

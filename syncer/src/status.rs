@@ -17,8 +17,8 @@
 //! `updateStatusByResource`).
 
 use crate::downstream::is_self_owned;
+use crate::object::texts_satisfy;
 use orrery_spaces::decode::JsonObject;
-use serde_json::Value;
 use serde_json::value::RawValue;
 
 /// Whether objects of `resource` in `group` return no status (Namespaces, CRDs).
@@ -44,7 +44,7 @@ pub fn status_to_return<'a>(
         return None;
     }
     let wec_status = status(wec_obj)?;
-    let same = status(mailbox_copy).is_some_and(|copy| copy.get() == wec_status.get() || same_json(copy, wec_status));
+    let same = status(mailbox_copy).is_some_and(|copy| texts_satisfy(copy, wec_status, |a, b| a == b));
     (!same).then_some(wec_status)
 }
 
@@ -53,18 +53,11 @@ fn status(object: &JsonObject) -> Option<&RawValue> {
     object.field("status").filter(|s| s.get().trim() != "null")
 }
 
-/// Whether two texts are the same JSON value (keys in any order); text that is not JSON
-/// is the same as nothing.
-fn same_json(a: &RawValue, b: &RawValue) -> bool {
-    let parse = |t: &RawValue| serde_json::from_str::<Value>(t.get()).ok();
-    parse(a).zip(parse(b)).is_some_and(|(a, b)| a == b)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use orrery_api::keys::DOWNSYNCED;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn cached(object: Value) -> JsonObject {
         JsonObject::from_value(object).expect("an object")
