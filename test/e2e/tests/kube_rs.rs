@@ -297,6 +297,82 @@ async fn status_is_written_only_through_its_subresource() {
     );
 }
 
+/// The status writes clusters send all the time (a JSON patch adding `status`, a merge
+/// patch of it, a status replace) store the rest of the object as it was: the server keeps
+/// it as stored text through such writes, and every answer, dry run, no-op and watch event
+/// still carries the whole object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_writes_keep_the_rest_of_the_object_as_stored() {
+    let server = Server::start().expect("server");
+    let api: Api<Deployment> = Api::namespaced(server.client("root").await.expect("client"), "default");
+    let d: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "w", "labels": {"app": "w"}},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "w"}},
+                 "template": {"metadata": {"labels": {"app": "w"}},
+                              "spec": {"containers": [{"name": "c", "image": "i", "args": ["a", "b"]}]}}}
+    }))
+    .expect("deployment");
+    let created = api.create(&PostParams::default(), &d).await.expect("create");
+    let spec = created.spec.clone();
+    let mut watch = api
+        .watch(&kube::api::WatchParams::default(), created.metadata.resource_version.as_deref().expect("rv"))
+        .await
+        .expect("watch")
+        .boxed();
+
+    // The simulated clusters' write: a JSON patch adding `status`.
+    let sim = PatchParams { field_manager: Some("sim".into()), ..Default::default() };
+    let add = json!([{"op": "add", "path": "/status", "value": {"replicas": 2, "readyReplicas": 1}}]);
+    let added = api
+        .patch_status("w", &sim, &Patch::Json::<()>(serde_json::from_value(add).expect("patch")))
+        .await
+        .expect("json patch of status");
+    assert_eq!((added.spec.clone(), added.status.as_ref().and_then(|s| s.ready_replicas)), (spec.clone(), Some(1)));
+    let managers: Vec<(String, String)> = added
+        .metadata
+        .managed_fields
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| (m.manager.unwrap_or_default(), m.subresource.unwrap_or_default()))
+        .collect();
+    assert!(managers.contains(&("sim".into(), "status".into())), "{managers:?}");
+    match tokio::time::timeout(Duration::from_secs(10), watch.next()).await.expect("an event") {
+        Some(Ok(kube::api::WatchEvent::Modified(seen))) => {
+            assert_eq!((seen.spec, seen.metadata.labels), (spec.clone(), created.metadata.labels.clone()))
+        }
+        other => panic!("expected the status write as an event, got {other:?}"),
+    }
+
+    // A dry run answers with the whole object and stores nothing.
+    let dry = PatchParams { dry_run: true, ..sim.clone() };
+    let merge = Patch::Merge(json!({"status": {"readyReplicas": 2}}));
+    let tried = api.patch_status("w", &dry, &merge).await.expect("dry run");
+    assert_eq!((tried.spec.clone(), tried.status.as_ref().and_then(|s| s.ready_replicas)), (spec.clone(), Some(2)));
+    let read = api.get("w").await.expect("get");
+    assert_eq!(read.metadata.resource_version, added.metadata.resource_version, "a dry run stores nothing");
+
+    // A write that changes nothing stores nothing, and answers with the whole object.
+    let same =
+        api.patch_status("w", &sim, &Patch::Merge(json!({"status": {"readyReplicas": 1}}))).await.expect("no-op");
+    assert_eq!((same.metadata.resource_version, same.spec), (added.metadata.resource_version.clone(), spec.clone()));
+
+    // A status replace takes only the status of what it sends.
+    let mut sent = read.clone();
+    if let Some(s) = sent.spec.as_mut() {
+        s.replicas = Some(9);
+    }
+    sent.status = serde_json::from_value(json!({"replicas": 2, "readyReplicas": 2})).expect("status");
+    let replaced = api.replace_status("w", &PostParams::default(), &sent).await.expect("status replace");
+    assert_eq!(
+        (replaced.spec.clone(), replaced.status.as_ref().and_then(|s| s.ready_replicas)),
+        (spec.clone(), Some(2))
+    );
+    let last = api.get("w").await.expect("get");
+    assert_eq!((last.spec, last.metadata.generation), (spec, created.metadata.generation));
+    assert_ne!(last.metadata.resource_version, added.metadata.resource_version);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recorder_events_are_read_back_through_the_core_api() {
     use kube::runtime::events::{Event, EventType, Recorder, Reporter};

@@ -1,7 +1,8 @@
 //! Request bodies: size limits, content types, JSON and YAML.
 
+use super::current::Kept;
 use super::status::ApiError;
-use crate::ssa::ManagedList;
+use crate::ssa::{EntryText, ManagedList};
 use axum::body::Body;
 use axum::http::HeaderMap;
 use serde_json::Value;
@@ -62,13 +63,19 @@ pub fn require_object(v: Value) -> Result<Value, ApiError> {
 /// as it is read, and a stored object without one can be presented without being read
 /// past its first fields (`super::presenting`).
 pub fn object_bytes(v: &Value) -> Result<bytes::Bytes, ApiError> {
-    object_bytes_with(v, None)
+    object_bytes_with(v, None, &Kept::default())
 }
 
 /// [`object_bytes`] of an object whose `managedFields` are kept apart (`managed`): written
-/// into its `metadata`, in key order, in place of any list the object holds.
-pub fn object_bytes_with(v: &Value, managed: Option<&ManagedList>) -> Result<bytes::Bytes, ApiError> {
-    let bytes = serde_json::to_vec(&Storable(v, managed))
+/// into its `metadata`, in key order, in place of any list the object holds; and whose
+/// `kept` fields are kept apart as stored text: written where they sort, in place of any
+/// field of the same name the object holds.
+pub(super) fn object_bytes_with(
+    v: &Value,
+    managed: Option<&ManagedList>,
+    kept: &Kept,
+) -> Result<bytes::Bytes, ApiError> {
+    let bytes = serde_json::to_vec(&Storable(v, managed, kept.fields()))
         .map_err(|e| ApiError::internal(format!("serializing the object: {e}")))?;
     if bytes.len() > MAX_OBJECT {
         return Err(ApiError::too_large(format!(
@@ -82,21 +89,33 @@ pub fn object_bytes_with(v: &Value, managed: Option<&ManagedList>) -> Result<byt
 }
 
 /// An object as stored: itself, less `metadata.resourceVersion`, with its `managedFields`
-/// when they are kept apart.
-struct Storable<'a>(&'a Value, Option<&'a ManagedList>);
+/// and top-level fields (in key order) when they are kept apart.
+struct Storable<'a>(&'a Value, Option<&'a ManagedList>, &'a [(String, EntryText)]);
 
 impl serde::Serialize for Storable<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let Value::Object(top) = self.0 else { return self.0.serialize(serializer) };
-        let mut map = serializer.serialize_map(Some(top.len()))?;
+        let mut kept = self.2.iter().peekable();
+        let mut map = serializer.serialize_map(None)?;
         for (key, value) in top {
+            // Written where they sort: stored keys stay in order, which presenting relies on.
+            while let Some((name, text)) = kept.next_if(|(name, _)| name < key) {
+                map.serialize_entry(name, text)?;
+            }
+            if let Some((name, text)) = kept.next_if(|(name, _)| name == key) {
+                map.serialize_entry(name, text)?;
+                continue;
+            }
             match value {
                 Value::Object(metadata) if key == "metadata" => {
                     map.serialize_entry(key, &Unversioned(metadata, self.1))?
                 }
                 _ => map.serialize_entry(key, value)?,
             }
+        }
+        for (name, text) in kept {
+            map.serialize_entry(name, text)?;
         }
         map.end()
     }
@@ -203,13 +222,41 @@ mod tests {
             ),
         ];
         for (object, want) in cases {
-            let stored = object_bytes_with(&object, Some(&list)).expect("stored");
+            let stored = object_bytes_with(&object, Some(&list), &Kept::default()).expect("stored");
             assert_eq!(std::str::from_utf8(&stored).expect("UTF-8"), want, "{object}");
         }
         let none = object_bytes_with(
             &json!({"metadata": {"name": "n", "managedFields": [{}]}}),
             Some(&ManagedList::default()),
+            &Kept::default(),
         );
         assert_eq!(&none.expect("stored")[..], br#"{"metadata":{"name":"n"}}"#, "an empty list: none");
+    }
+
+    /// Fields kept apart as text go where they sort, as they are, in place of any of the
+    /// same name in the object.
+    #[test]
+    fn fields_kept_apart_are_stored_in_key_order_as_they_are() {
+        use crate::store::Stored;
+        use serde_json::json;
+        // Kept as a read for a status write keeps them: slices of a stored object.
+        let stored = br#"{"apiVersion":"v1","a":[1, 2],"metadata":{},"spec":{"x" : 1},"zz":null}"#;
+        let stored = Stored { revision: 3, json: bytes::Bytes::from_static(stored) };
+        let kept = || {
+            let read = super::super::current::Current::read(&stored, super::super::current::Read::Status);
+            read.expect("reads").kept
+        };
+        let cases = [
+            (
+                json!({"apiVersion": "v1", "metadata": {"name": "n", "resourceVersion": "3"}, "status": {"s": 1}}),
+                r#"{"a":[1, 2],"apiVersion":"v1","metadata":{"name":"n"},"spec":{"x" : 1},"status":{"s":1},"zz":null}"#,
+            ),
+            (json!({}), r#"{"a":[1, 2],"spec":{"x" : 1},"zz":null}"#),
+            (json!({"spec": {"changed": true}, "zzz": 1}), r#"{"a":[1, 2],"spec":{"x" : 1},"zz":null,"zzz":1}"#),
+        ];
+        for (object, want) in cases {
+            let bytes = object_bytes_with(&object, None, &kept()).expect("stored");
+            assert_eq!(std::str::from_utf8(&bytes).expect("UTF-8"), want, "{object}");
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Single-object requests: get, create, update (and `/status`), delete, deletecollection.
 
 use super::body::{self, object_bytes, parse_document, require_object};
-use super::current::{Current, Read};
+use super::current::{Current, Kept, Read};
 use super::object::{self, meta_mut, meta_str};
 use super::presenting::Presenter;
 use super::status::ApiError;
@@ -257,7 +257,8 @@ pub(super) fn answer_written(
 /// What [`guaranteed_update`] did.
 pub(super) struct Updated {
     /// The object as it now is; for a finished delete, its last state. Written after a
-    /// lean read ([`Read::Lean`]), without `managedFields`.
+    /// lean read ([`Read::Lean`]), without `managedFields`; after a read for a status
+    /// write ([`Read::Status`]), without the fields kept as text as well.
     pub obj: Value,
     /// Whether the object is gone.
     pub deleted: bool,
@@ -296,8 +297,8 @@ where
 }
 
 /// [`guaranteed_update`], reading the current object as `read_as` says. Read lean and
-/// written, the [`Updated`] object has no `managedFields` (its answer is presented from
-/// what was stored).
+/// written, the [`Updated`] object has no `managedFields`, and read for a status write,
+/// none of the fields kept as text (its answer is presented from what was stored).
 pub(super) async fn guaranteed_update_with<F>(
     server: &Arc<ApiServer>,
     ctx: &Ctx,
@@ -328,7 +329,7 @@ where
             Outcome::Tracked(v, list) => (Some(v), Some(list)),
             Outcome::Delete => (None, None),
         };
-        let (next, bytes) = match v {
+        let (next, bytes, kept) = match v {
             Some(mut v) => {
                 object::omit_empty_metadata(&mut v);
                 let same_list = match (&list, &current.managed) {
@@ -341,12 +342,13 @@ where
                     return Ok(Updated { obj: current.into_whole(), deleted: false, written: None });
                 }
                 validate::object(server, ctx, &mut v)?;
-                let bytes = body::object_bytes_with(&v, list.as_ref())?;
-                // Not held while the write waits for its commit: thousands of writes wait at once.
-                drop(current);
-                (v, Some(bytes))
+                let bytes = body::object_bytes_with(&v, list.as_ref(), &current.kept)?;
+                // Not held while the write waits for its commit: thousands of writes wait
+                // at once. (What is kept as text is slices of `stored`.)
+                let Current { kept, .. } = current;
+                (v, Some(bytes), kept)
             }
-            None => (current.into_whole(), None),
+            None => (current.into_whole(), None, Kept::default()),
         };
         let deleting = bytes.is_none();
         if ctx.params.dry_run {
@@ -354,8 +356,10 @@ where
             if let Some(list) = list {
                 ssa::write_list(&mut obj, list);
             }
+            kept.put_back(&mut obj);
             return Ok(Updated { obj, deleted: deleting, written: None });
         }
+        drop(kept);
         drop(list);
         let write = Write {
             key: ctx.key(&namespace, name),
@@ -525,11 +529,12 @@ pub(super) async fn update(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>
             "the namespace of the provided object does not match the namespace sent on the request",
         ));
     }
-    guaranteed_update_with(server, &ctx, &name, Read::Lean, |current| {
-        updated(&ctx, current, incoming.clone(), &manager)
-    })
-    .await?
-    .answer(&ctx)
+    // A status update stores the object as it is but for `status`: the rest of `incoming`
+    // is not read, nor the rest of the stored object decoded.
+    let read_as = if validate::status_write_reads_only_status(&ctx) { Read::Status } else { Read::Lean };
+    guaranteed_update_with(server, &ctx, &name, read_as, |current| updated(&ctx, current, incoming.clone(), &manager))
+        .await?
+        .answer(&ctx)
 }
 
 pub(super) async fn patch(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>) -> Result<Response> {

@@ -83,9 +83,7 @@ pub(super) async fn patch(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>)
         .await?;
         return Ok(json_response(200, &validate::scale_of(&ctx, &present(&ctx, obj))));
     }
-    // Read lean unless the patch can reach `managedFields`: then they are part of what it
-    // patches.
-    let read_as = if reaches_managed_fields(&media, &patch_doc) { Read::Whole } else { Read::Lean };
+    let read_as = read_for(&media, &patch_doc, validate::status_write_reads_only_status(&ctx));
     guaranteed_update_with(server, &ctx, &name, read_as, |read| {
         let current = &read.obj;
         let mut base = present(&ctx, current.clone());
@@ -102,6 +100,38 @@ pub(super) async fn patch(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>)
     })
     .await?
     .answer(&ctx)
+}
+
+/// How a patch reads the stored object: lean unless the patch can reach `managedFields`
+/// (then they are part of what it patches); for a status write that reads only the fields
+/// such a write reads (`status_write`: its kind allows it), without the others when the
+/// patch reaches nothing else either.
+fn read_for(media: &str, patch: &Value, status_write: bool) -> Read {
+    if reaches_managed_fields(media, patch) {
+        Read::Whole
+    } else if status_write && reaches_only_status_write_fields(media, patch) {
+        Read::Status
+    } else {
+        Read::Lean
+    }
+}
+
+/// Whether a patch reads and changes nothing but `apiVersion`, `kind`, `metadata` and
+/// `status`: a JSON patch whose every path (and `from`) is in one of them, or a merge
+/// patch (strategic or not) naming only them, without directives at the top.
+fn reaches_only_status_write_fields(media: &str, patch: &Value) -> bool {
+    const FIELDS: [&str; 4] = ["apiVersion", "kind", "metadata", "status"];
+    if media == JSON {
+        let Value::Array(ops) = patch else { return false };
+        let within = |path: &Value| {
+            path.as_str()
+                .and_then(|p| p.strip_prefix('/'))
+                .is_some_and(|p| FIELDS.contains(&p.split('/').next().unwrap_or_default()))
+        };
+        return ops.iter().all(|op| within(&op["path"]) && op.get("from").is_none_or(within));
+    }
+    let Value::Object(top) = patch else { return false };
+    top.keys().all(|k| FIELDS.contains(&k.as_str()))
 }
 
 /// Whether a patch may read or change `metadata.managedFields`: a JSON patch operating at
@@ -199,6 +229,62 @@ async fn apply(server: &Arc<ApiServer>, ctx: Ctx, name: &str, applied: Value, ma
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn how_patches_read_the_stored_object() {
+        let add_status = json!([{"op": "add", "path": "/status", "value": {"replicas": 1}}]);
+        let cases = [
+            ("merge, status only", MERGE, json!({"status": {"replicas": 1}}), true, Read::Status),
+            ("merge, not a status write", MERGE, json!({"status": {"replicas": 1}}), false, Read::Lean),
+            (
+                "merge, head fields",
+                MERGE,
+                json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"resourceVersion": "3"}, "status": {}}),
+                true,
+                Read::Status,
+            ),
+            ("merge, spec", MERGE, json!({"spec": {"replicas": 2}, "status": {}}), true, Read::Lean),
+            ("merge, managedFields", MERGE, json!({"metadata": {"managedFields": []}}), true, Read::Whole),
+            ("merge, not an object", MERGE, json!(null), true, Read::Whole),
+            ("strategic, status only", STRATEGIC, json!({"status": {"conditions": []}}), true, Read::Status),
+            ("strategic, directive", STRATEGIC, json!({"$patch": "replace", "status": {}}), true, Read::Whole),
+            ("json, add /status", JSON, add_status.clone(), true, Read::Status),
+            ("json, add /status elsewhere", JSON, add_status, false, Read::Lean),
+            (
+                "json, under status",
+                JSON,
+                json!([{"op": "replace", "path": "/status/replicas", "value": 2},
+                {"op": "test", "path": "/metadata/name", "value": "d"}]),
+                true,
+                Read::Status,
+            ),
+            (
+                "json, test spec",
+                JSON,
+                json!([{"op": "test", "path": "/spec/replicas", "value": 1},
+                {"op": "add", "path": "/status", "value": {}}]),
+                true,
+                Read::Lean,
+            ),
+            (
+                "json, copy from spec",
+                JSON,
+                json!([{"op": "copy", "from": "/spec/replicas",
+                "path": "/status/replicas"}]),
+                true,
+                Read::Lean,
+            ),
+            ("json, status prefix", JSON, json!([{"op": "add", "path": "/statusX", "value": 1}]), true, Read::Lean),
+            ("json, escaped slash", JSON, json!([{"op": "add", "path": "/status~1x", "value": 1}]), true, Read::Lean),
+            ("json, root", JSON, json!([{"op": "add", "path": "", "value": {}}]), true, Read::Whole),
+            ("json, path not a string", JSON, json!([{"op": "add", "path": 1, "value": {}}]), true, Read::Whole),
+            ("json, no ops", JSON, json!([]), true, Read::Status),
+        ];
+        for (what, media, patch, status_write, want) in cases {
+            assert_eq!(read_for(media, &patch, status_write), want, "{what}");
+        }
+    }
 
     #[test]
     fn which_patches_reach_managed_fields() {

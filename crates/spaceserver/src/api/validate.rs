@@ -176,6 +176,20 @@ fn data_problems(ctx: &Ctx, obj: &Value, errs: &mut FieldErrors) {
     }
 }
 
+/// Whether a write is a status write whose checks, and whose effects after it is stored,
+/// read nothing of the object but `apiVersion`, `kind`, `metadata` and `status`, so that
+/// it can leave the rest of the stored object as text ([`Read::Status`]). Built-in kinds,
+/// but CRDs (checked whole, and read again after every write) and orrery's own kinds;
+/// custom resources are pruned, defaulted and checked by their schema as a whole.
+pub(super) fn status_write_reads_only_status(ctx: &Ctx) -> bool {
+    let kind = (ctx.info.group.as_str(), ctx.info.resource.as_str());
+    ctx.path.subresource.as_deref() == Some("status")
+        && ctx.info.has_status
+        && !ctx.info.custom
+        && ctx.info.schema.is_none()
+        && !matches!(kind, ("apiextensions.k8s.io", _) | (spaces::GROUP, _) | (orrery_api::types::GROUP, _))
+}
+
 /// Validates an object about to be stored; 422 with every problem.
 pub(super) fn object(_server: &Arc<ApiServer>, ctx: &Ctx, obj: &mut Value) -> Result<()> {
     decode_check(ctx, obj)?;
