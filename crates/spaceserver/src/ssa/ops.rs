@@ -126,8 +126,8 @@ pub fn apply_tracked(
         prune(&schema, &mut merged, &last.fields, &keep);
     }
 
-    let diff = Comparison::of(live, &merged, types, scope);
-    let changed = diff.changed();
+    let mut diff = Comparison::of(live, &merged, types, scope);
+    let changed = diff.take_changed();
     let conflicts = conflicts_with(&others, &changed);
     if !force && !conflicts.is_empty() {
         return Err(ApplyError::Conflicts(conflicts));
@@ -184,8 +184,8 @@ pub fn update_tracked(
     now: &str,
 ) -> (Value, ManagedList) {
     let scope = Scope::of_write(subresource, types);
-    let diff = Comparison::of(old, &new, types, scope);
-    let changed = diff.changed();
+    let mut diff = Comparison::of(old, &new, types, scope);
+    let changed = diff.take_changed();
     let me = ManagerEntry {
         manager: manager.to_string(),
         operation: Operation::Update,

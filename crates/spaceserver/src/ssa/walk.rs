@@ -83,36 +83,48 @@ impl Scope {
     }
 }
 
-/// Calls into [`ListTypes`] with a path kept as owned strings.
+/// Calls into [`ListTypes`] with a path of owned or borrowed strings.
 pub(crate) struct Schema<'t> {
     pub(crate) types: &'t dyn ListTypes,
 }
 
+/// Calls `f` with `path` as string slices: on the stack for the depths objects have (the
+/// walks ask at every node, and a vector each time was a tenth of recording a write).
+fn with_strs<P: AsRef<str>, R>(path: &[P], f: impl FnOnce(&[&str]) -> R) -> R {
+    const DEPTH: usize = 24;
+    if path.len() <= DEPTH {
+        let mut strs = [""; DEPTH];
+        for (slot, p) in strs.iter_mut().zip(path) {
+            *slot = p.as_ref();
+        }
+        f(&strs[..path.len()])
+    } else {
+        f(&path.iter().map(AsRef::as_ref).collect::<Vec<&str>>())
+    }
+}
+
 impl Schema<'_> {
-    pub(crate) fn list_type(&self, path: &[String]) -> ListType {
-        let p: Vec<&str> = path.iter().map(String::as_str).collect();
-        match self.types.list_type(&p) {
+    pub(crate) fn list_type<P: AsRef<str>>(&self, path: &[P]) -> ListType {
+        match with_strs(path, |p| self.types.list_type(p)) {
             // A map without keys cannot tell elements apart except by value.
             ListType::Map { keys } if keys.is_empty() => ListType::Set,
             other => other,
         }
     }
 
-    pub(crate) fn map_type(&self, path: &[String]) -> MapType {
-        let p: Vec<&str> = path.iter().map(String::as_str).collect();
-        self.types.map_type(&p)
+    pub(crate) fn map_type<P: AsRef<str>>(&self, path: &[P]) -> MapType {
+        with_strs(path, |p| self.types.map_type(p))
     }
 
-    pub(crate) fn is_map_entry(&self, path: &[String]) -> bool {
-        let p: Vec<&str> = path.iter().map(String::as_str).collect();
-        self.types.is_map_entry(&p)
+    pub(crate) fn is_map_entry<P: AsRef<str>>(&self, path: &[P]) -> bool {
+        with_strs(path, |p| self.types.is_map_entry(p))
     }
 
     /// The path element of each item of a set- or map-typed list, or a message (worded as
     /// structured-merge-diff words it) saying why an item has none.
-    pub(crate) fn elements(
+    pub(crate) fn elements<P: AsRef<str>>(
         &self,
-        path: &[String],
+        path: &[P],
         list_type: &ListType,
         items: &[Value],
     ) -> Result<Vec<PathElement>, String> {
@@ -123,7 +135,7 @@ impl Schema<'_> {
             .collect()
     }
 
-    fn element(&self, path: &[String], list_type: &ListType, item: &Value) -> Result<PathElement, String> {
+    fn element<P: AsRef<str>>(&self, path: &[P], list_type: &ListType, item: &Value) -> Result<PathElement, String> {
         match list_type {
             ListType::Atomic => Err("atomic lists have no element identity".to_string()),
             ListType::Set => match item {
@@ -137,12 +149,11 @@ impl Schema<'_> {
                 let Value::Object(fields) = item else {
                     return Err("associative list with keys may not have non-map elements".to_string());
                 };
-                let p: Vec<&str> = path.iter().map(String::as_str).collect();
                 let mut key = Vec::with_capacity(keys.len());
                 for name in keys {
                     let value = match fields.get(name) {
                         Some(v) => v.clone(),
-                        None => self.types.key_default(&p, name).ok_or_else(|| {
+                        None => with_strs(path, |p| self.types.key_default(p, name)).ok_or_else(|| {
                             format!("associative list with keys has an element that omits key field {name:?} (and doesn't have default value)")
                         })?,
                     };
@@ -193,7 +204,7 @@ struct SetWalker<'t> {
 
 impl SetWalker<'_> {
     /// Returns whether the node at `path` is itself a member, and the set below it.
-    fn node(&mut self, value: &Value, path: &mut Vec<String>, at: &mut Vec<PathElement>) -> (bool, FieldSet) {
+    fn node<'v>(&mut self, value: &'v Value, path: &mut Vec<&'v str>, at: &mut Vec<PathElement>) -> (bool, FieldSet) {
         match value {
             Value::Object(map) if map.is_empty() || self.schema.map_type(path) == MapType::Atomic => {
                 (true, FieldSet::new())
@@ -201,7 +212,7 @@ impl SetWalker<'_> {
             Value::Object(map) => {
                 let mut set = FieldSet::new();
                 for (key, child) in map {
-                    path.push(key.clone());
+                    path.push(key);
                     at.push(PathElement::field(key));
                     let (member, below) = self.node(child, path, at);
                     let member = member || self.schema.is_map_entry(path);
@@ -276,9 +287,8 @@ impl Comparison {
         let mut out = Comparison::default();
         let schema = Schema { types };
         let mut walk = |path: &[&str], lhs: Option<&Value>, rhs: Option<&Value>| {
-            let mut names: Vec<String> = path.iter().map(|p| (*p).to_owned()).collect();
             let mut at: Vec<PathElement> = path.iter().map(|p| PathElement::field(p)).collect();
-            compare(&schema, lhs, rhs, &mut names, &mut at, &mut out);
+            compare(&schema, lhs, rhs, &mut path.to_vec(), &mut at, &mut out);
         };
         match (old, new) {
             (None | Some(Value::Object(_)), Value::Object(n)) => {
@@ -305,9 +315,12 @@ impl Comparison {
         out
     }
 
-    /// Fields whose value this write decided: added or modified.
-    pub fn changed(&self) -> FieldSet {
-        self.added.union(&self.modified)
+    /// Fields whose value this write decided: added or modified. The added fields are
+    /// taken out rather than copied (a create adds every field of the object).
+    pub fn take_changed(&mut self) -> FieldSet {
+        let mut changed = std::mem::take(&mut self.added);
+        changed.absorb(&self.modified);
+        changed
     }
 }
 
@@ -329,11 +342,11 @@ fn shape<'v>(lhs: Option<&'v Value>, rhs: Option<&'v Value>) -> Shape<'v> {
     }
 }
 
-fn compare(
+fn compare<'v>(
     schema: &Schema<'_>,
-    lhs: Option<&Value>,
-    rhs: Option<&Value>,
-    path: &mut Vec<String>,
+    lhs: Option<&'v Value>,
+    rhs: Option<&'v Value>,
+    path: &mut Vec<&'v str>,
     at: &mut Vec<PathElement>,
     out: &mut Comparison,
 ) {
@@ -351,7 +364,7 @@ fn compare(
                 keys.sort();
                 keys.dedup();
                 for key in keys {
-                    path.push(key.clone());
+                    path.push(key);
                     at.push(PathElement::field(key));
                     compare(schema, l.and_then(|m| m.get(key)), r.and_then(|m| m.get(key)), path, at, out);
                     at.pop();
@@ -387,11 +400,11 @@ fn compare(
     }
 }
 
-fn compare_items(
+fn compare_items<'v>(
     schema: &Schema<'_>,
-    (l, lpes): (&[Value], &[PathElement]),
-    (r, rpes): (&[Value], &[PathElement]),
-    path: &mut Vec<String>,
+    (l, lpes): (&'v [Value], &[PathElement]),
+    (r, rpes): (&'v [Value], &[PathElement]),
+    path: &mut Vec<&'v str>,
     at: &mut Vec<PathElement>,
     out: &mut Comparison,
 ) {
@@ -401,8 +414,8 @@ fn compare_items(
     pes.sort();
     pes.dedup();
     for pe in pes {
-        let litems: Vec<&Value> = lgroups.get(pe).into_iter().flatten().filter_map(|&i| l.get(i)).collect();
-        let ritems: Vec<&Value> = rgroups.get(pe).into_iter().flatten().filter_map(|&i| r.get(i)).collect();
+        let litems: Vec<&'v Value> = lgroups.get(pe).into_iter().flatten().filter_map(|&i| l.get(i)).collect();
+        let ritems: Vec<&'v Value> = rgroups.get(pe).into_iter().flatten().filter_map(|&i| r.get(i)).collect();
         at.push(pe.clone());
         // Duplicated elements are compared as one atomic value, as structured-merge-diff does.
         match (litems.len(), ritems.len()) {
@@ -426,5 +439,21 @@ fn compare_items(
             }
         }
         at.pop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Paths reach the schema as they are, on the stack or (deeper than any object) not.
+    #[test]
+    fn paths_reach_the_schema_whole_at_any_depth() {
+        for depth in [0, 1, 3, 24, 25, 40] {
+            let owned: Vec<String> = (0..depth).map(|i| format!("f{i}")).collect();
+            let borrowed: Vec<&str> = owned.iter().map(String::as_str).collect();
+            assert_eq!(with_strs(&owned, |p| p.join(".")), borrowed.join("."), "depth {depth}");
+            assert_eq!(with_strs(&borrowed, |p| p.len()), depth);
+        }
     }
 }
