@@ -165,6 +165,20 @@ impl FieldSet {
         }
     }
 
+    /// Adds `path` as a member with `below` as the paths under it: [`FieldSet::insert`] of a
+    /// whole subtree at once. At the empty path (the object itself, never a member), adds
+    /// `below`.
+    pub(crate) fn add_at(&mut self, path: &[PathElement], below: FieldSet) {
+        match path {
+            [] => self.absorb(&below),
+            [last] => self.add(last.clone(), true, below),
+            [first, rest @ ..] => match self.children.get_mut(first) {
+                Some(child) => child.add_at(rest, below),
+                None => self.children.entry(first.clone()).or_default().add_at(rest, below),
+            },
+        }
+    }
+
     /// Whether `path` is a member (not merely a prefix of one).
     pub fn contains(&self, path: &[PathElement]) -> bool {
         match path {

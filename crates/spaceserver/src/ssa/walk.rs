@@ -350,9 +350,15 @@ fn compare<'v>(
     at: &mut Vec<PathElement>,
     out: &mut Comparison,
 ) {
-    if lhs.is_none() && rhs.is_none() {
+    let Some(lhs) = lhs else {
+        // A subtree that appeared: built whole, then added at its root in one step.
+        if let Some(rhs) = rhs {
+            let below = added_below(schema, rhs, path);
+            out.added.add_at(at, below);
+        }
         return;
-    }
+    };
+    let lhs = Some(lhs);
     let descended = match shape(lhs, rhs) {
         Shape::Map(l, r) => {
             let empty = l.is_none_or(Map::is_empty) && r.is_none_or(Map::is_empty);
@@ -390,14 +396,49 @@ fn compare<'v>(
         }
         Shape::Leaf => false,
     };
-    // A subtree that appeared or vanished is recorded at its root as well as at its leaves, so
-    // that the writer owns the map or element itself (the `.` of `fieldsV1`).
-    match (lhs, rhs) {
-        (None, Some(_)) => out.added.insert(at),
-        (Some(_), None) => out.removed.insert(at),
-        (Some(l), Some(r)) if !descended && l != r => out.modified.insert(at),
+    // A subtree that vanished is recorded at its root as well as at its leaves (as one that
+    // appeared is, above), so that the writer owns the map or element itself (the `.` of
+    // `fieldsV1`).
+    match rhs {
+        None => out.removed.insert(at),
+        Some(r) if !descended && lhs != Some(r) => out.modified.insert(at),
+        Some(_) => {}
+    }
+}
+
+/// The fields below `value`, a subtree that appeared, as [`compare`] records them: every
+/// map field and every list element that can be told apart is a member, and so is the
+/// subtree's root (recorded by the caller). Built bottom-up: inserting each path from the
+/// root of the set was most of recording a create.
+fn added_below<'v>(schema: &Schema<'_>, value: &'v Value, path: &mut Vec<&'v str>) -> FieldSet {
+    let mut set = FieldSet::new();
+    match value {
+        Value::Object(map) if !map.is_empty() && schema.map_type(path) != MapType::Atomic => {
+            for (key, child) in map {
+                path.push(key);
+                let below = added_below(schema, child, path);
+                path.pop();
+                set.add(PathElement::field(key), true, below);
+            }
+        }
+        Value::Array(items) if !items.is_empty() => {
+            let list_type = schema.list_type(path);
+            if list_type != ListType::Atomic
+                && let Ok(pes) = schema.elements(path, &list_type, items)
+            {
+                for (pe, positions) in group_by_element(&pes) {
+                    // Duplicated elements are owned as one, with nothing below.
+                    let below = match positions.as_slice() {
+                        [only] => items.get(*only).map(|item| added_below(schema, item, path)).unwrap_or_default(),
+                        _ => FieldSet::new(),
+                    };
+                    set.add(pe.clone(), true, below);
+                }
+            }
+        }
         _ => {}
     }
+    set
 }
 
 fn compare_items<'v>(
@@ -445,6 +486,97 @@ fn compare_items<'v>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fields of a subtree that appeared, as they were recorded before they were built
+    /// bottom-up: every path of the subtree inserted from the root.
+    fn added_by_insertion(
+        schema: &Schema<'_>,
+        value: &Value,
+        path: &mut Vec<String>,
+        at: &mut Vec<PathElement>,
+        out: &mut FieldSet,
+    ) {
+        match value {
+            Value::Object(map) if !map.is_empty() && schema.map_type(path) != MapType::Atomic => {
+                for (key, child) in map {
+                    path.push(key.clone());
+                    at.push(PathElement::field(key));
+                    added_by_insertion(schema, child, path, at, out);
+                    at.pop();
+                    path.pop();
+                }
+            }
+            Value::Array(items) if !items.is_empty() => {
+                let list_type = schema.list_type(path);
+                if list_type != ListType::Atomic
+                    && let Ok(pes) = schema.elements(path, &list_type, items)
+                {
+                    for (pe, positions) in group_by_element(&pes) {
+                        at.push(pe.clone());
+                        match positions.as_slice() {
+                            [only] => added_by_insertion(schema, &items[*only], path, at, out),
+                            _ => out.insert(at),
+                        }
+                        at.pop();
+                    }
+                }
+            }
+            _ => {}
+        }
+        out.insert(at);
+    }
+
+    /// What a create, or a write adding a subtree, owns: the same built bottom-up as
+    /// inserted path by path, for objects with every kind of node.
+    #[test]
+    fn added_subtrees_are_recorded_whole() {
+        use serde_json::json;
+        let types = crate::ssa::BuiltinListTypes::for_kind("apps/v1", "Deployment");
+        let schema = Schema { types: &types };
+        let deployment = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d", "labels": {"a": "b"}, "finalizers": ["x/y", "x/z"], "annotations": {}},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "d"}},
+                     "template": {"metadata": {"labels": {"app": "d"}},
+                                  "spec": {"containers": [
+                                      {"name": "a", "image": "i", "args": ["1", "2"],
+                                       "ports": [{"containerPort": 80, "protocol": "TCP"}, {"containerPort": 81}],
+                                       "env": [{"name": "E", "value": "1"}, {"name": "E", "value": "2"}]},
+                                      {"name": "b", "image": "j", "resources": {}}],
+                                           "volumes": []}}},
+            "status": {"replicas": 2, "conditions": [{"type": "Available", "status": "True"}]}
+        });
+        for scope in [Scope::Whole, Scope::Object, Scope::Status] {
+            let mut want = FieldSet::new();
+            for (key, value) in deployment.as_object().into_iter().flatten().filter(|(k, _)| scope.may_own(k)) {
+                if key == "metadata" {
+                    for field in OWNABLE_METADATA {
+                        if let Some(v) = value.get(field) {
+                            let (mut path, mut at) = (
+                                vec!["metadata".to_owned(), field.to_owned()],
+                                vec![PathElement::field("metadata"), PathElement::field(field)],
+                            );
+                            added_by_insertion(&schema, v, &mut path, &mut at, &mut want);
+                        }
+                    }
+                } else {
+                    added_by_insertion(
+                        &schema,
+                        value,
+                        &mut vec![key.clone()],
+                        &mut vec![PathElement::field(key)],
+                        &mut want,
+                    );
+                }
+            }
+            scope.restrict(&mut want);
+            assert!(!want.is_empty(), "{scope:?}");
+            assert_eq!(Comparison::of(None, &deployment, &types, scope).added, want, "{scope:?}: created");
+            // The same subtrees added to an object that had none of them.
+            let bare = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}});
+            assert_eq!(Comparison::of(Some(&bare), &deployment, &types, scope).added, want, "{scope:?}: added");
+        }
+    }
 
     /// Paths reach the schema as they are, on the stack or (deeper than any object) not.
     #[test]
