@@ -373,6 +373,29 @@ async fn status_writes_keep_the_rest_of_the_object_as_stored() {
     assert_ne!(last.metadata.resource_version, added.metadata.resource_version);
 }
 
+/// Nothing new is created in a namespace being deleted (403), as the apiserver's
+/// namespace lifecycle admission refuses it; until then creates go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminating_namespace_takes_no_new_objects() {
+    use k8s_openapi::api::core::v1::Namespace;
+    let server = Server::start().expect("server");
+    let client = server.client("root").await.expect("client");
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace =
+        serde_json::from_value(json!({"metadata": {"name": "held", "finalizers": ["example.com/hold"]}})).expect("ns");
+    namespaces.create(&PostParams::default(), &ns).await.expect("create namespace");
+    let configmaps: Api<ConfigMap> = Api::namespaced(client, "held");
+    configmaps.create(&PostParams::default(), &cm("before", "1")).await.expect("a create before the delete");
+    namespaces.delete("held", &DeleteParams::default()).await.expect("delete namespace");
+    match configmaps.create(&PostParams::default(), &cm("after", "1")).await {
+        Err(kube::Error::Api(s)) => {
+            assert_eq!(s.code, 403, "{s:?}");
+            assert!(s.message.contains("being terminated"), "{}", s.message);
+        }
+        other => panic!("expected 403 for a create in a terminating namespace, got {other:?}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recorder_events_are_read_back_through_the_core_api() {
     use kube::runtime::events::{Event, EventType, Recorder, Reporter};

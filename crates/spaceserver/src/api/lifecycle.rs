@@ -56,13 +56,33 @@ pub(super) async fn require_active_namespace(server: &Arc<ApiServer>, ctx: &Ctx,
         return Err(ApiError::new(404, "NotFound", format!("namespaces \"{namespace}\" not found"))
             .with_details(json!({"name": namespace, "kind": "namespaces"})));
     };
-    if object::is_deleting(&parse_stored(&ns)?) {
+    if stored_is_deleting(&ns)? {
         return Err(ApiError::forbidden(format!(
             "{} is forbidden: unable to create new content in namespace {namespace} because it is being terminated",
             ctx.info.resource
         )));
     }
     Ok(())
+}
+
+/// [`object::is_deleting`] of a stored object, decoding only its `deletionTimestamp`: every
+/// create in a namespace asks it of the namespace, and building the namespace whole (its
+/// `managedFields` most of it) was 3 % of the WEC server at 1,000 WECs.
+fn stored_is_deleting(stored: &crate::store::Stored) -> Result<bool> {
+    #[derive(serde::Deserialize)]
+    struct Object {
+        metadata: Option<Metadata>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Metadata {
+        #[serde(rename = "deletionTimestamp")]
+        deletion_timestamp: Option<serde::de::IgnoredAny>,
+    }
+    match serde_json::from_slice::<Object>(&stored.json) {
+        Ok(object) => Ok(object.metadata.is_some_and(|m| m.deletion_timestamp.is_some())),
+        // Not the shape the server stores (metadata not a map): read it whole.
+        Err(_) => Ok(object::is_deleting(&parse_stored(stored)?)),
+    }
 }
 
 /// Boxed (and so `Send` by declaration): writes here can trigger further writes that come
@@ -316,5 +336,33 @@ pub(super) async fn seed(
     match server.store.write(write).await {
         Ok(_) | Err(crate::store::StoreError::AlreadyExists) => Ok(()),
         Err(e) => Err(ApiError::internal(format!("seeding {storage} {name} in space {space}: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Stored;
+
+    #[test]
+    fn whether_a_stored_object_is_deleting_is_read_without_building_it() {
+        let cases = [
+            ("being deleted", r#"{"metadata":{"deletionTimestamp":"2026-01-01T00:00:00Z","name":"n"}}"#, true),
+            ("with managedFields", r#"{"metadata":{"deletionTimestamp":"t","managedFields":[{"manager":"m"}]}}"#, true),
+            ("not deleted", r#"{"metadata":{"name":"n"},"status":{"phase":"Active"}}"#, false),
+            ("deletionTimestamp null", r#"{"metadata":{"deletionTimestamp":null}}"#, false),
+            ("no metadata", r#"{"spec":{}}"#, false),
+            ("metadata null", r#"{"metadata":null}"#, false),
+            ("metadata not a map", r#"{"metadata":"x"}"#, false),
+            ("not an object", r#"[1]"#, false),
+        ];
+        for (what, json, want) in cases {
+            let stored = Stored { revision: 1, json: bytes::Bytes::from_static(json.as_bytes()) };
+            assert_eq!(stored_is_deleting(&stored).expect(what), want, "{what}");
+            let whole = object::is_deleting(&parse_stored(&stored).expect(what));
+            assert_eq!(whole, want, "{what}: as the whole object says");
+        }
+        let broken = Stored { revision: 1, json: bytes::Bytes::from_static(b"{") };
+        assert!(stored_is_deleting(&broken).is_err(), "unreadable");
     }
 }
