@@ -37,7 +37,7 @@ pub(super) enum Read {
 }
 
 /// The top-level fields that a status write reads (`Read::Status`).
-const STATUS_WRITE_READS: [&str; 4] = ["apiVersion", "kind", "metadata", "status"];
+pub(super) const STATUS_WRITE_READS: [&str; 4] = ["apiVersion", "kind", "metadata", "status"];
 
 /// The stored object as a write reads it.
 #[derive(Debug)]

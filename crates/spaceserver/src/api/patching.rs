@@ -3,7 +3,7 @@
 
 use super::body::{self, parse_document};
 use super::crud::{self, check_type, field_manager, guaranteed_update_with, present};
-use super::current::Read;
+use super::current::{Read, STATUS_WRITE_READS};
 use super::object::{self, meta_str};
 use super::status::ApiError;
 use super::{ApiServer, Ctx, Result, json_response, validate};
@@ -120,18 +120,17 @@ fn read_for(media: &str, patch: &Value, status_write: bool) -> Read {
 /// `status`: a JSON patch whose every path (and `from`) is in one of them, or a merge
 /// patch (strategic or not) naming only them, without directives at the top.
 fn reaches_only_status_write_fields(media: &str, patch: &Value) -> bool {
-    const FIELDS: [&str; 4] = ["apiVersion", "kind", "metadata", "status"];
     if media == JSON {
         let Value::Array(ops) = patch else { return false };
         let within = |path: &Value| {
             path.as_str()
                 .and_then(|p| p.strip_prefix('/'))
-                .is_some_and(|p| FIELDS.contains(&p.split('/').next().unwrap_or_default()))
+                .is_some_and(|p| STATUS_WRITE_READS.contains(&p.split('/').next().unwrap_or_default()))
         };
         return ops.iter().all(|op| within(&op["path"]) && op.get("from").is_none_or(within));
     }
     let Value::Object(top) = patch else { return false };
-    top.keys().all(|k| FIELDS.contains(&k.as_str()))
+    top.keys().all(|k| STATUS_WRITE_READS.contains(&k.as_str()))
 }
 
 /// Whether a patch may read or change `metadata.managedFields`: a JSON patch operating at

@@ -89,7 +89,7 @@ pub(crate) struct Schema<'t> {
 }
 
 /// Calls `f` with `path` as string slices: on the stack for the depths objects have (the
-/// walks ask at every node, and a vector each time was a tenth of recording a write).
+/// walks ask the schema at every node, and made a vector for each question).
 fn with_strs<P: AsRef<str>, R>(path: &[P], f: impl FnOnce(&[&str]) -> R) -> R {
     const DEPTH: usize = 24;
     if path.len() <= DEPTH {
