@@ -253,6 +253,37 @@ async fn server_side_apply_creates_updates_conflicts_and_forces() {
     assert_eq!(replaced.status.as_ref().and_then(|s| s.ready_replicas), Some(1));
 }
 
+/// Applies racing on one object: each is merged over the object as it is when its write
+/// lands, so every applier's fields are there at the end. (An apply that loses the race
+/// is merged again, with its configuration read again from the request.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_applies_to_one_object_all_land() {
+    let server = Server::start().expect("server");
+    let api: Api<ConfigMap> = Api::namespaced(server.client("root").await.expect("client"), "default");
+    api.create(&PostParams::default(), &cm("shared", "0")).await.expect("create");
+    let appliers = 8;
+    let writes = (0..appliers).map(|i| {
+        let api = api.clone();
+        async move {
+            let config = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                                "metadata": {"name": "shared", "labels": {format!("by-{i}"): "yes"}},
+                                "data": {format!("k{i}"): i.to_string()}});
+            api.patch("shared", &PatchParams::apply(&format!("applier-{i}")), &Patch::Apply(config)).await
+        }
+    });
+    for (i, result) in futures::future::join_all(writes).await.into_iter().enumerate() {
+        result.unwrap_or_else(|e| panic!("applier {i}: {e}"));
+    }
+    let stored = api.get("shared").await.expect("get");
+    let data = stored.data.unwrap_or_default();
+    let labels = stored.metadata.labels.unwrap_or_default();
+    for i in 0..appliers {
+        assert_eq!(data.get(&format!("k{i}")), Some(&i.to_string()), "{data:?}");
+        assert_eq!(labels.get(&format!("by-{i}")).map(String::as_str), Some("yes"), "{labels:?}");
+    }
+    assert_eq!(data.get("v").map(String::as_str), Some("0"), "the creator's field stays");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_is_written_only_through_its_subresource() {
     let server = Server::start().expect("server");

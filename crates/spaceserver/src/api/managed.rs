@@ -51,7 +51,7 @@ pub(super) fn record_tracked(
 pub(super) fn apply_tracked(
     live: &Value,
     stored: &ssa::StoredEntries,
-    applied: &Value,
+    applied: Value,
     manager: &str,
     subresource: Option<&str>,
     force: bool,
@@ -66,7 +66,7 @@ pub(super) fn apply_tracked(
 /// Server-side apply of `applied` over `live` (`None` creates).
 pub(super) fn apply(
     live: Option<&Value>,
-    applied: &Value,
+    applied: Value,
     manager: &str,
     subresource: Option<&str>,
     force: bool,

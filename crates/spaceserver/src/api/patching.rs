@@ -54,10 +54,11 @@ pub(super) async fn patch(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>)
         Some(_) => return Err(ApiError::no_route()),
     }
     let manager = field_manager(&ctx, req.headers());
-    let patch_doc = parse_document(&body::read(req.into_body()).await?, &media)?;
+    let bytes = body::read(req.into_body()).await?;
+    let patch_doc = parse_document(&bytes, &media)?;
     let name = ctx.path.name.clone().unwrap_or_default();
     if media == APPLY {
-        return apply(server, ctx, &name, patch_doc, manager).await;
+        return apply(server, ctx, &name, patch_doc, &bytes, manager).await;
     }
     let group_kind = (ctx.info.group.clone(), ctx.info.kind.clone());
     let patch_fn = |base: Value| -> Result<Value> {
@@ -161,8 +162,16 @@ fn reaches_managed_fields(media: &str, patch: &Value) -> bool {
     }
 }
 
-/// Server-side apply: create when absent, else merge with field ownership.
-async fn apply(server: &Arc<ApiServer>, ctx: Ctx, name: &str, applied: Value, manager: String) -> Result<Response> {
+/// Server-side apply: create when absent, else merge with field ownership. `body` is the
+/// request's text, which `applied` was read from.
+async fn apply(
+    server: &Arc<ApiServer>,
+    ctx: Ctx,
+    name: &str,
+    applied: Value,
+    body: &[u8],
+    manager: String,
+) -> Result<Response> {
     if ctx.params.field_manager.is_none() {
         return Err(ApiError::bad_request(
             "PATCH with application/apply-patch+yaml requires the fieldManager parameter",
@@ -190,17 +199,26 @@ async fn apply(server: &Arc<ApiServer>, ctx: Ctx, name: &str, applied: Value, ma
         if ctx.path.subresource.is_some() {
             return Err(ApiError::not_found(&ctx.subject(name)));
         }
-        let mut obj = super::managed::apply(None, &applied, &manager, None, force, &ctx.info)?;
+        let mut obj = super::managed::apply(None, applied, &manager, None, force, &ctx.info)?;
         obj["metadata"]["name"] = Value::String(name.to_owned());
         return crud::create_object(server, ctx, obj, None).await;
     }
+    let expected = match meta_str(&applied, "resourceVersion") {
+        Some(rv) if !rv.is_empty() => {
+            Some(rv.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?)
+        }
+        _ => None,
+    };
+    let keeps_revision = applied.pointer("/metadata/resourceVersion").is_some();
+    // The merge consumes its configuration. The first attempt merges this one; one retried
+    // after a conflicting write reads the body again (a copy for every attempt was a
+    // tenth of the work of applying a large object).
+    let mut first = Some(applied);
     guaranteed_update_with(server, &ctx, name, Read::Lean, |read| {
         let current = &read.obj;
-        let expected = match meta_str(&applied, "resourceVersion") {
-            Some(rv) if !rv.is_empty() => {
-                Some(rv.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?)
-            }
-            _ => None,
+        let config = match first.take() {
+            Some(config) => config,
+            None => parse_document(body, APPLY)?,
         };
         // Merged over the stored object as it is, not over a copy without its
         // resourceVersion (at 10,000 rows a copy is ten megabytes); the stored revision
@@ -209,12 +227,12 @@ async fn apply(server: &Arc<ApiServer>, ctx: Ctx, name: &str, applied: Value, ma
         let (mut merged, list) = match &read.managed {
             Some(stored) => {
                 let (merged, list) =
-                    super::managed::apply_tracked(current, stored, &applied, &manager, subresource, force, &ctx.info)?;
+                    super::managed::apply_tracked(current, stored, config, &manager, subresource, force, &ctx.info)?;
                 (merged, Some(list))
             }
-            None => (super::managed::apply(Some(current), &applied, &manager, subresource, force, &ctx.info)?, None),
+            None => (super::managed::apply(Some(current), config, &manager, subresource, force, &ctx.info)?, None),
         };
-        if subresource.is_some() || applied.pointer("/metadata/resourceVersion").is_none() {
+        if subresource.is_some() || !keeps_revision {
             object::forget_revision(&mut merged);
         }
         let (outcome, _) = crud::updated_with(&ctx, read, merged, crud::Fields::Applied(list))?;

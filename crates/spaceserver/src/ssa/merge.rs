@@ -13,7 +13,12 @@ use super::walk::{Schema, group_by_element};
 /// per element, everything else (scalars, atomic lists and maps, shape changes) takes the
 /// configuration's value. Fails only if a live list cannot be matched against the
 /// configuration's elements (an element without its key).
-pub(crate) fn merge(schema: &Schema<'_>, live: &Value, config: &Value) -> Result<Value, String> {
+///
+/// The configuration is consumed: its values move into the result, and of the live object
+/// only what the configuration leaves alone is copied. (A copy of both, then dropping the
+/// live values the configuration replaced, was a fifth of the server's work on a
+/// 10,000-row CombinedStatus.)
+pub(crate) fn merge(schema: &Schema<'_>, live: &Value, config: Value) -> Result<Value, String> {
     Merger { schema }.merge(live, config, &mut Vec::new(), &mut Vec::new())
 }
 
@@ -25,16 +30,16 @@ impl Merger<'_, '_> {
     fn merge(
         &self,
         live: &Value,
-        config: &Value,
+        config: Value,
         path: &mut Vec<String>,
         at: &mut Vec<PathElement>,
     ) -> Result<Value, String> {
         match (live, config) {
-            (Value::Object(l), Value::Object(c)) if self.schema.map_type(path) == MapType::Granular => {
-                let mut out = l.clone();
-                for (key, cv) in c {
-                    let merged = match l.get(key) {
-                        Some(lv) => {
+            (Value::Object(l), Value::Object(mut c)) if self.schema.map_type(path) == MapType::Granular => {
+                let mut out = Map::new();
+                for (key, lv) in l {
+                    let merged = match c.remove(key) {
+                        Some(cv) => {
                             path.push(key.clone());
                             at.push(PathElement::field(key));
                             let merged = self.merge(lv, cv, path, at);
@@ -42,17 +47,19 @@ impl Merger<'_, '_> {
                             path.pop();
                             merged?
                         }
-                        None => cv.clone(),
+                        None => lv.clone(),
                     };
                     out.insert(key.clone(), merged);
                 }
+                // What only the configuration has.
+                out.append(&mut c);
                 Ok(Value::Object(out))
             }
             (Value::Array(l), Value::Array(c)) => match self.schema.list_type(path) {
-                ListType::Atomic => Ok(config.clone()),
+                ListType::Atomic => Ok(Value::Array(c)),
                 list_type => self.merge_lists(&list_type, l, c, path, at).map(Value::Array),
             },
-            _ => Ok(config.clone()),
+            (_, config) => Ok(config),
         }
     }
 
@@ -65,13 +72,13 @@ impl Merger<'_, '_> {
         &self,
         list_type: &ListType,
         live: &[Value],
-        config: &[Value],
+        config: Vec<Value>,
         path: &mut Vec<String>,
         at: &mut Vec<PathElement>,
     ) -> Result<Vec<Value>, String> {
         let here = |e: String| format!("{}: {e}", FieldPath(at.clone()));
         let lpes = self.schema.elements(path, list_type, live).map_err(|e| here(format!("live object: {e}")))?;
-        let cpes = self.schema.elements(path, list_type, config).map_err(here)?;
+        let cpes = self.schema.elements(path, list_type, &config).map_err(here)?;
         let lgroups = group_by_element(&lpes);
         let in_config: BTreeSet<&PathElement> = cpes.iter().collect();
         // Shared elements in configuration order: the next one is where the live walk waits.
@@ -80,7 +87,10 @@ impl Merger<'_, '_> {
         let mut emitted: BTreeSet<&PathElement> = BTreeSet::new();
         let mut out = Vec::with_capacity(live.len().max(config.len()));
         let (mut li, mut ci) = (0, 0);
-        while li < live.len() || ci < config.len() {
+        // Taken in order: the walk moves on to the next configuration element only once it
+        // has used this one.
+        let mut items = config.into_iter();
+        while li < live.len() || ci < cpes.len() {
             let (lpe, cpe) = (lpes.get(li), cpes.get(ci));
             if let Some(lpe) = lpe {
                 if emitted.contains(lpe) {
@@ -102,10 +112,11 @@ impl Merger<'_, '_> {
                     // The next shared element: configuration elements before it go first.
                 }
             }
-            let (Some(cpe), Some(item)) = (cpe, config.get(ci)) else {
+            let Some(cpe) = cpe else {
                 li += 1;
                 continue;
             };
+            let Some(item) = items.next() else { break };
             let merged = match lgroups.get(cpe).map(Vec::as_slice) {
                 // Duplicates in the live list are replaced by the configuration's one element.
                 Some(&[only]) => {
@@ -114,7 +125,7 @@ impl Merger<'_, '_> {
                     at.pop();
                     merged?
                 }
-                _ => item.clone(),
+                _ => item,
             };
             out.push(merged);
             emitted.insert(cpe);

@@ -23,7 +23,7 @@ pub fn apply(
     types: &dyn ListTypes,
     now: &str,
 ) -> Result<Value, ApplyError> {
-    apply_subresource(live, applied, manager, None, force, types, now)
+    apply_subresource(live, applied.clone(), manager, None, force, types, now)
 }
 
 /// Server-side apply of `applied` by `manager`, to the main resource or to `subresource`
@@ -42,9 +42,11 @@ pub fn apply(
 /// 4. every field whose value changed and that another manager owns is a conflict, an error
 ///    unless `force`, which takes the field from them;
 /// 5. the manager's `Apply` entry becomes exactly the configuration's fields.
+///
+/// The configuration is consumed: its values become the object's.
 pub fn apply_subresource(
     live: Option<&Value>,
-    applied: &Value,
+    applied: Value,
     manager: &str,
     subresource: Option<&str>,
     force: bool,
@@ -64,7 +66,7 @@ pub fn apply_subresource(
 pub fn apply_tracked(
     live: Option<&Value>,
     stored: Stored<'_>,
-    applied: &Value,
+    applied: Value,
     manager: &str,
     subresource: Option<&str>,
     force: bool,
@@ -81,15 +83,16 @@ pub fn apply_tracked(
     }
     let empty = Value::Object(Map::new());
     let base = live.unwrap_or(&empty);
+    let api_version = Some(string_field(&applied, "apiVersion"))
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| string_field(base, "apiVersion"));
     let config = scope.config(applied);
     let config_set =
         config_field_set(&config, types, scope).map_err(|errors| ApplyError::Invalid(errors.join("\n")))?;
     let me = ManagerEntry {
         manager: manager.to_string(),
         operation: Operation::Apply,
-        api_version: Some(string_field(applied, "apiVersion"))
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| string_field(base, "apiVersion")),
+        api_version,
         time: Some(now.to_string()),
         subresource: subresource.map(str::to_string),
         fields: config_set,
@@ -114,7 +117,7 @@ pub fn apply_tracked(
             fields: owned,
         });
     }
-    let mut merged = merge(&schema, base, &config).map_err(ApplyError::Invalid)?;
+    let mut merged = merge(&schema, base, config).map_err(ApplyError::Invalid)?;
 
     let (mine, mut others): (Vec<ManagerEntry>, Vec<ManagerEntry>) =
         managers.into_iter().partition(|e| e.same_manager(&me));

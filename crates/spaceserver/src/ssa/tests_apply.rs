@@ -532,7 +532,8 @@ fn apply_to_status_subresource_owns_only_status() {
         "spec": {"replicas": 100},
         "status": {"conditions": [{"type": "Available", "status": "True"}]}
     });
-    let obj = apply_subresource(Some(&live), &status, "ctrl", Some("status"), false, &types, "t2").expect("applies");
+    let obj =
+        apply_subresource(Some(&live), status.clone(), "ctrl", Some("status"), false, &types, "t2").expect("applies");
     assert_eq!(obj["spec"]["replicas"], 3);
     assert_eq!(obj["status"]["conditions"][0]["status"], "True");
     let entries = decode_managed_fields(&obj).expect("decodes");
@@ -650,8 +651,8 @@ fn an_apply_writes_back_entries_it_cannot_reach_as_stored() {
     // condition conflicts with the syncer, which owns it (decoded from the non-canonical key).
     let taking = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
                         "status": {"conditions": [{"type": "Available", "status": "False"}]}});
-    let err =
-        apply_subresource(Some(&out), &taking, "other", Some("status"), false, &types, "t4").expect_err("conflicts");
+    let err = apply_subresource(Some(&out), taking.clone(), "other", Some("status"), false, &types, "t4")
+        .expect_err("conflicts");
     assert_eq!(
         err.message(),
         "Apply failed with 1 conflict: conflict with \"syncer\" with subresource \"status\" using apps/v1: .status.conditions[type=\"Available\"].status"
@@ -667,7 +668,7 @@ fn applies_over_entries_kept_as_text_match_applies_over_trees() {
         json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
                "spec": {"template": {"spec": {"containers": [{"name": "c", "image": image}]}}}})
     };
-    let live = apply_subresource(None, &config("v1"), "translator", None, false, &types, "t1").expect("created");
+    let live = apply_subresource(None, config("v1"), "translator", None, false, &types, "t1").expect("created");
     let mut status = live.clone();
     status["status"] = json!({"replicas": 1});
     let live = update(Some(&live), status, "syncer", Some("status"), &types, "t2");
@@ -694,10 +695,18 @@ fn applies_over_entries_kept_as_text_match_applies_over_trees() {
     ];
     let mut failed = Vec::new();
     for (what, config, manager, subresource, force) in cases {
-        let whole = apply_subresource(Some(&live), &config, manager, subresource, force, &types, "t3");
+        let whole = apply_subresource(Some(&live), config.clone(), manager, subresource, force, &types, "t3");
         let (tree, entries) = lean(&live);
-        let tracked =
-            apply_tracked(Some(&tree), Stored::Text(&entries), &config, manager, subresource, force, &types, "t3");
+        let tracked = apply_tracked(
+            Some(&tree),
+            Stored::Text(&entries),
+            config.clone(),
+            manager,
+            subresource,
+            force,
+            &types,
+            "t3",
+        );
         match (whole, tracked) {
             (Ok(whole), Ok((mut tracked, list))) => {
                 assert!(tracked.pointer("/metadata/managedFields").is_none(), "{what}: the list is apart");

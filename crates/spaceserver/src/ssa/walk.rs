@@ -8,7 +8,6 @@
 //! - an empty granular list is not a field of its own when read from an object (Kubernetes
 //!   drops it), but a change between empty and absent is still a change.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
@@ -64,22 +63,18 @@ impl Scope {
         }
     }
 
-    /// The part of an apply configuration this scope merges into the object.
-    /// It is the configuration itself, not a copy, when all of it is in scope (the usual
-    /// case): a configuration can be a CombinedStatus of 10,000 rows, ten megabytes as a
-    /// tree.
-    pub(crate) fn config(self, applied: &Value) -> Cow<'_, Value> {
+    /// The part of an apply configuration this scope merges into the object: the
+    /// configuration itself, with the top-level fields out of scope taken out.
+    pub(crate) fn config(self, mut applied: Value) -> Value {
         let in_scope = |name: &str| match (self, name) {
             (Scope::Object, "status") => false,
             (Scope::Status, name) => matches!(name, "apiVersion" | "kind" | "status"),
             _ => true,
         };
-        match applied {
-            Value::Object(map) if !map.keys().all(|k| in_scope(k)) => Cow::Owned(Value::Object(
-                map.iter().filter(|(k, _)| in_scope(k)).map(|(k, v)| (k.clone(), v.clone())).collect(),
-            )),
-            _ => Cow::Borrowed(applied),
+        if let Value::Object(map) = &mut applied {
+            map.retain(|k, _| in_scope(k));
         }
+        applied
     }
 }
 

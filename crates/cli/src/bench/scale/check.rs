@@ -154,12 +154,11 @@ pub async fn read(
             found.wds.entry(i).or_default().0 = count;
         }
     }
-    let combined: Api<DynamicObject> =
-        Api::namespaced_with(wds.clone(), NAMESPACE, &ApiResource::erase::<orrery_api::CombinedStatus>(&()));
+    let combined: Api<orrery_api::CombinedStatus> = Api::namespaced(wds.clone(), NAMESPACE);
     for c in combined.list(&ListParams::default()).await? {
         let object = c.labels().get(orrery_api::keys::combined_status::NAME).and_then(|n| workload::object_index(n));
         if let Some(i) = object {
-            let ready: std::collections::BTreeSet<&str> = workload::ready_wecs(&c.data).collect();
+            let ready: std::collections::BTreeSet<&str> = workload::ready_wecs(&c).collect();
             found.wds.entry(i).or_default().1 = ready.len();
         }
     }

@@ -292,14 +292,18 @@ async fn follow_slices(wds: kube::Client, index: Arc<Index>, recorder: Recorder)
 /// The summarizer's output: (WEC, object) is summarized when the object's CombinedStatus
 /// lists the WEC as ready.
 async fn follow_summaries(wds: kube::Client, index: Arc<Index>, recorder: Recorder) {
-    // Without `managedFields`: the summarizer's entry lists every row's key, as large as
-    // the rows themselves at 10,000 WECs.
-    let api: Api<Unmanaged> =
-        Api::namespaced_with(wds, NAMESPACE, &ApiResource::erase::<orrery_api::CombinedStatus>(&()));
+    let api: Api<orrery_api::CombinedStatus> = Api::namespaced(wds, NAMESPACE);
     let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
     let mut listed = false;
     while let Some(event) = events.next().await {
-        let Some(combined) = applied(event, &recorder, &mut listed) else { continue };
+        let combined = match event {
+            Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => o,
+            Ok(watcher::Event::InitDone) => {
+                recorder.listed(&mut listed);
+                continue;
+            }
+            _ => continue,
+        };
         let Some(object) = combined
             .labels()
             .get(orrery_api::keys::combined_status::NAME)
@@ -307,7 +311,7 @@ async fn follow_summaries(wds: kube::Client, index: Arc<Index>, recorder: Record
         else {
             continue;
         };
-        let marks: Vec<_> = workload::ready_wecs(&combined.data)
+        let marks: Vec<_> = workload::ready_wecs(&combined)
             .filter_map(|name| index.wecs.get(name))
             .map(|&wec| (Stage::Summary, wec, object))
             .collect();
