@@ -15,6 +15,14 @@
 //! polls ([`orrery_runtime::cpu_timed`]), which other load does not inflate: paced by wall
 //! time, the summaries fell behind exactly when the machine was busiest.
 //!
+//! A pass that writes a CombinedStatus counts twice ([`WRITE_FACTOR`]): the server's work
+//! for the write (reading the request, merging, validating and storing the object, sending
+//! it to watchers) costs about as much CPU again as the pass that computed it, and the
+//! budget is for both (measured with `orrery bench scale` at 10,000 WECs: a pass over
+//! 10,000 rows 55–85 ms, the server's work for its write about 50 ms; at 1,000 rows a few
+//! milliseconds each). Counted alone, the passes kept their share while their writes took
+//! as much again, and a cheaper pass would only have meant more writes.
+//!
 //! The window is for a busy process: it keeps the passes from taking the CPU the rest of
 //! the center needs. When the process is idle (less than [`IDLE_CORES`] of a core over the
 //! last [`IDLE_TICK`]), the objects waiting out their window that had no report during
@@ -41,9 +49,12 @@ pub const IDLE_TICK: Duration = Duration::from_millis(100);
 /// above the steady cost of heartbeats at 10,000 WECs, below the center's load while a
 /// workload goes out.
 pub const IDLE_CORES: f64 = 0.5;
-/// Passes may take at most this share of one core (1/SHARE) while reports keep coming. The
-/// server's work for each write comes on top, in proportion.
+/// Passes, their writes counted, may take at most this share of one core (1/SHARE) while
+/// reports keep coming.
 const SHARE: u32 = 10;
+/// What a pass that writes a CombinedStatus counts for: its own cost and the server's for
+/// the write, taken to be about the same.
+pub const WRITE_FACTOR: u32 = 2;
 
 /// The window after which an object may be summarized again, when one round of passes
 /// over every busy object costs `round`.
@@ -75,6 +86,8 @@ pub struct Pacer<K> {
 struct Pass {
     started: Instant,
     cost: Duration,
+    /// Whether the pass under way wrote a CombinedStatus.
+    wrote: bool,
 }
 
 impl<K> Default for Pacer<K> {
@@ -120,13 +133,20 @@ impl<K: Hash + Eq + Clone> Pacer<K> {
             self.passes.retain(|_, p| now.saturating_duration_since(p.started) < MAX_WINDOW);
         }
         let cost = self.passes.get(key).map_or(Duration::ZERO, |p| p.cost);
-        self.passes.insert(key.clone(), Pass { started: now, cost });
+        self.passes.insert(key.clone(), Pass { started: now, cost, wrote: false });
     }
 
-    /// Notes what the pass over `key` cost.
+    /// Notes that the pass under way over `key` wrote a CombinedStatus.
+    pub fn wrote(&mut self, key: &K) {
+        if let Some(p) = self.passes.get_mut(key) {
+            p.wrote = true;
+        }
+    }
+
+    /// Notes what the pass over `key` cost itself: [`WRITE_FACTOR`] times that if it wrote.
     pub fn finished(&mut self, key: &K, cost: Duration) {
         if let Some(p) = self.passes.get_mut(key) {
-            p.cost = cost;
+            p.cost = if p.wrote { cost.saturating_mul(WRITE_FACTOR) } else { cost };
         }
     }
 
@@ -220,5 +240,22 @@ mod tests {
         pacer.started(&5, later);
         pacer.finished(&5, MS(10));
         assert_eq!(pacer.delay(&5, later + MS(100)), MS(600), "10 × (60 + 10) ms: 3 and 5 only");
+    }
+
+    /// A pass that writes counts for the server's work as well; the next one, if it writes
+    /// nothing, for itself alone.
+    #[test]
+    fn a_pass_that_writes_counts_twice() {
+        let t0 = Instant::now();
+        let mut pacer = Pacer::default();
+        pacer.started(&0, t0);
+        pacer.wrote(&0);
+        pacer.finished(&0, MS(10));
+        assert_eq!(pacer.delay(&0, t0 + MS(50)), MS(150), "10 × 2 × 10 ms");
+        pacer.started(&0, t0 + MS(200));
+        pacer.finished(&0, MS(10));
+        assert_eq!(pacer.delay(&0, t0 + MS(260)), MS(40), "10 × 10 ms: nothing written");
+        pacer.wrote(&1);
+        assert_eq!(pacer.delay(&1, t0 + MS(260)), Duration::ZERO, "a write noted for no pass changes nothing");
     }
 }

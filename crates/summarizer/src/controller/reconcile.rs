@@ -211,7 +211,10 @@ impl Summarizer {
         let mut written = lock(&self.written).remove(key).unwrap_or_default();
         let outcome = self.sync_combined(space, client, &in_namespace, &namespace, uid, &desired, &mut written).await;
         lock(&self.written).insert(key.clone(), written);
-        outcome
+        if outcome.as_ref().is_ok_and(|&writes| writes > 0) {
+            lock(&self.passes).wrote(key);
+        }
+        outcome.map(drop)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -224,7 +227,8 @@ impl Summarizer {
         uid: &str,
         desired: &BTreeMap<String, Box<RawValue>>,
         written: &mut Written,
-    ) -> Result<(), SummarizerError> {
+    ) -> Result<usize, SummarizerError> {
+        let mut writes = 0;
         if !written.listed {
             // Ones an earlier run wrote (the names start with the object's UID).
             match in_namespace.list_metadata(&ListParams::default()).await {
@@ -258,6 +262,7 @@ impl Summarizer {
                 let request =
                     kube::core::Request::new(in_namespace.resource_url()).patch(name, &apply, &Patch::Apply(cs));
                 client.request_text(request.map_err(kube::Error::BuildRequest)?).await?;
+                writes += 1;
             }
             written.combined.insert(name.clone(), (namespace.to_owned(), d));
         }
@@ -270,7 +275,7 @@ impl Summarizer {
             }
             written.combined.remove(&name);
         }
-        Ok(())
+        Ok(writes)
     }
 
     async fn ensure_report_namespace(&self, space: &str, client: &kube::Client) -> Result<(), SummarizerError> {
