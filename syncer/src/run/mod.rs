@@ -34,6 +34,8 @@ pub enum SyncError {
     Json(#[from] serde_json::Error),
     #[error("{0} is not established in the WEC yet")]
     NotEstablished(String),
+    #[error("{0} has not been read from the mailbox yet")]
+    NotReadYet(String),
     #[error("the mailbox does not serve {0}")]
     UnknownResource(String),
 }

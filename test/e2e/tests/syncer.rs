@@ -256,3 +256,76 @@ async fn upsync_copies_wec_objects_into_the_mailbox() {
     api(&wec, &configmaps(), Some("reports")).delete("r1", &DeleteParams::default()).await.expect("delete");
     until("the deletion follows", || async { get(&mb, &configmaps(), Some("reports"), "r1").await.is_none() }).await;
 }
+
+/// A placed Namespace is written to the WEC once, as placed, by the syncer, even when the
+/// objects in it are reconciled first (before, they created it as an implicit namespace
+/// and its own reconcile then applied the placed one over it: two writes, two managers).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_placed_namespace_is_created_once_as_placed() {
+    let server = Server::start().expect("server");
+    for s in ["imw1", "wds1", "wec1"] {
+        server.create_space(s).await.expect("space");
+    }
+    let kc = server.kubeconfig.to_string_lossy().into_owned();
+    let controllers = Process::spawn(&["controllers", "--kubeconfig", &kc]).expect("controllers");
+    let _log = controllers.log_on_panic("orrery controllers");
+    let inv = server.client("imw1").await.expect("client");
+    ensure_location(&inv, "edge1", &[("env", "prod")]).await.expect("inventory");
+    let (mailbox_kc, mailbox) = mailbox_kubeconfig(&server, &inv, "edge1").await.expect("mailbox kubeconfig");
+    let wds = server.client("wds1").await.expect("client");
+    create(&wds, &namespaces(), json!({"metadata": {"name": "shop", "labels": {"team": "a"}}})).await;
+    for i in 0..8 {
+        create(
+            &wds,
+            &configmaps(),
+            json!({"metadata": {"name": format!("c{i}"), "namespace": "shop"}, "data": {"v": "1"}}),
+        )
+        .await;
+    }
+    create(
+        &wds,
+        &orrery_e2e::objects::placements(),
+        json!({"metadata": {"name": "shop"},
+               "spec": {"locationSelectors": [{"matchLabels": {"env": "prod"}}],
+                        "downsync": [{"apiGroup": "", "resources": ["namespaces"], "names": ["shop"]},
+                                     {"apiGroup": "", "resources": ["configmaps"], "namespaces": ["shop"]}]}}),
+    )
+    .await;
+    // Everything is in the mailbox before the syncer starts: its first lists find the
+    // ConfigMaps and the Namespace together, in whatever order its watches list them.
+    let mb = server.client(&mailbox).await.expect("mailbox client");
+    until("the copies are in the mailbox", || async {
+        get(&mb, &namespaces(), None, "shop").await.is_some()
+            && api(&mb, &configmaps(), Some("shop"))
+                .list(&ListParams::default())
+                .await
+                .is_ok_and(|l| l.items.len() == 8)
+    })
+    .await;
+    let syncer = Process::spawn(&[
+        "syncer",
+        "--mailbox-kubeconfig",
+        &mailbox_kc.to_string_lossy(),
+        "--wec-kubeconfig",
+        &server.space_kubeconfig("wec1").expect("kubeconfig").to_string_lossy(),
+    ])
+    .expect("syncer");
+    let _slog = syncer.log_on_panic("orrery syncer");
+
+    let wec = server.client("wec1").await.expect("client");
+    until("the ConfigMaps reach the WEC", || async {
+        api(&wec, &configmaps(), Some("shop")).list(&ListParams::default()).await.is_ok_and(|l| l.items.len() == 8)
+    })
+    .await;
+    let ns = get(&wec, &namespaces(), None, "shop").await.expect("the namespace");
+    assert_eq!(ns.metadata.labels.as_ref().and_then(|l| l.get("team")).map(String::as_str), Some("a"), "as placed");
+    assert_eq!(annotation(&ns, DOWNSYNCED), Some("Namespace//shop"));
+    let writers: Vec<(String, String)> = ns
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| (m.manager.unwrap_or_default(), m.operation.unwrap_or_default()))
+        .collect();
+    assert_eq!(writers, [("orrery-syncer".to_owned(), "Update".to_owned())], "created once, by the syncer");
+}
