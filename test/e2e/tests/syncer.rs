@@ -17,6 +17,42 @@ fn annotation<'a>(o: &'a DynamicObject, key: &str) -> Option<&'a str> {
     o.metadata.annotations.as_ref()?.get(key).map(String::as_str)
 }
 
+/// A server with the spaces `imw1`, `wds1` and `wec1`, the controllers, and the Location
+/// `edge1` (`env=prod`) with its mailbox: where the tests of one syncer start.
+struct OneWec {
+    server: Server,
+    controllers: Process,
+    mailbox_kc: std::path::PathBuf,
+    mailbox: String,
+}
+
+impl OneWec {
+    async fn start() -> Self {
+        let server = Server::start().expect("server");
+        for s in ["imw1", "wds1", "wec1"] {
+            server.create_space(s).await.expect("space");
+        }
+        let kc = server.kubeconfig.to_string_lossy().into_owned();
+        let controllers = Process::spawn(&["controllers", "--kubeconfig", &kc]).expect("controllers");
+        let inv = server.client("imw1").await.expect("client");
+        ensure_location(&inv, "edge1", &[("env", "prod")]).await.expect("inventory");
+        let (mailbox_kc, mailbox) = mailbox_kubeconfig(&server, &inv, "edge1").await.expect("mailbox kubeconfig");
+        Self { server, controllers, mailbox_kc, mailbox }
+    }
+
+    /// The syncer of `edge1`: its mailbox, and `wec1` as its WEC.
+    fn syncer(&self) -> Process {
+        Process::spawn(&[
+            "syncer",
+            "--mailbox-kubeconfig",
+            &self.mailbox_kc.to_string_lossy(),
+            "--wec-kubeconfig",
+            &self.server.space_kubeconfig("wec1").expect("kubeconfig").to_string_lossy(),
+        ])
+        .expect("syncer")
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_syncer_downsyncs_returns_status_and_reports_in() {
     let server = Server::start().expect("server");
@@ -205,16 +241,9 @@ async fn a_mailbox_token_opens_only_its_own_mailbox() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upsync_copies_wec_objects_into_the_mailbox() {
-    let server = Server::start().expect("server");
-    for s in ["imw1", "wds1", "wec1"] {
-        server.create_space(s).await.expect("space");
-    }
-    let kc = server.kubeconfig.to_string_lossy().into_owned();
-    let controllers = Process::spawn(&["controllers", "--kubeconfig", &kc]).expect("controllers");
-    let _log = controllers.log_on_panic("orrery controllers");
-    let inv = server.client("imw1").await.expect("client");
-    ensure_location(&inv, "edge1", &[("env", "prod")]).await.expect("inventory");
-    let (mailbox_kc, mailbox) = mailbox_kubeconfig(&server, &inv, "edge1").await.expect("mailbox kubeconfig");
+    let one = OneWec::start().await;
+    let _log = one.controllers.log_on_panic("orrery controllers");
+    let (server, mailbox) = (&one.server, &one.mailbox);
     let wds = server.client("wds1").await.expect("client");
     create(
         &wds,
@@ -224,18 +253,11 @@ async fn upsync_copies_wec_objects_into_the_mailbox() {
                         "upsync": [{"apiGroup": "", "resources": ["configmaps"], "namespaces": ["reports"], "names": ["*"]}]}}),
     )
     .await;
-    let syncer = Process::spawn(&[
-        "syncer",
-        "--mailbox-kubeconfig",
-        &mailbox_kc.to_string_lossy(),
-        "--wec-kubeconfig",
-        &server.space_kubeconfig("wec1").expect("kubeconfig").to_string_lossy(),
-    ])
-    .expect("syncer");
+    let syncer = one.syncer();
     let _slog = syncer.log_on_panic("orrery syncer");
 
     let wec = server.client("wec1").await.expect("client");
-    let mb = server.client(&mailbox).await.expect("mailbox client");
+    let mb = server.client(mailbox).await.expect("mailbox client");
     create(&wec, &namespaces(), json!({"metadata": {"name": "reports"}})).await;
     create(&wec, &configmaps(), json!({"metadata": {"name": "r1", "namespace": "reports"}, "data": {"v": "1"}})).await;
     create(&wec, &configmaps(), json!({"metadata": {"name": "elsewhere", "namespace": "default"}, "data": {"v": "1"}}))
@@ -262,16 +284,9 @@ async fn upsync_copies_wec_objects_into_the_mailbox() {
 /// and its own reconcile then applied the placed one over it: two writes, two managers).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_placed_namespace_is_created_once_as_placed() {
-    let server = Server::start().expect("server");
-    for s in ["imw1", "wds1", "wec1"] {
-        server.create_space(s).await.expect("space");
-    }
-    let kc = server.kubeconfig.to_string_lossy().into_owned();
-    let controllers = Process::spawn(&["controllers", "--kubeconfig", &kc]).expect("controllers");
-    let _log = controllers.log_on_panic("orrery controllers");
-    let inv = server.client("imw1").await.expect("client");
-    ensure_location(&inv, "edge1", &[("env", "prod")]).await.expect("inventory");
-    let (mailbox_kc, mailbox) = mailbox_kubeconfig(&server, &inv, "edge1").await.expect("mailbox kubeconfig");
+    let one = OneWec::start().await;
+    let _log = one.controllers.log_on_panic("orrery controllers");
+    let (server, mailbox) = (&one.server, &one.mailbox);
     let wds = server.client("wds1").await.expect("client");
     create(&wds, &namespaces(), json!({"metadata": {"name": "shop", "labels": {"team": "a"}}})).await;
     for i in 0..8 {
@@ -293,7 +308,7 @@ async fn a_placed_namespace_is_created_once_as_placed() {
     .await;
     // Everything is in the mailbox before the syncer starts: its first lists find the
     // ConfigMaps and the Namespace together, in whatever order its watches list them.
-    let mb = server.client(&mailbox).await.expect("mailbox client");
+    let mb = server.client(mailbox).await.expect("mailbox client");
     until("the copies are in the mailbox", || async {
         get(&mb, &namespaces(), None, "shop").await.is_some()
             && api(&mb, &configmaps(), Some("shop"))
@@ -302,14 +317,7 @@ async fn a_placed_namespace_is_created_once_as_placed() {
                 .is_ok_and(|l| l.items.len() == 8)
     })
     .await;
-    let syncer = Process::spawn(&[
-        "syncer",
-        "--mailbox-kubeconfig",
-        &mailbox_kc.to_string_lossy(),
-        "--wec-kubeconfig",
-        &server.space_kubeconfig("wec1").expect("kubeconfig").to_string_lossy(),
-    ])
-    .expect("syncer");
+    let syncer = one.syncer();
     let _slog = syncer.log_on_panic("orrery syncer");
 
     let wec = server.client("wec1").await.expect("client");
