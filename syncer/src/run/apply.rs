@@ -52,12 +52,9 @@ impl Syncer {
         let Some(wanted) = self.wanted.read().unwrap_or_else(|e| e.into_inner()).clone() else { return Ok(()) };
         let found = {
             let watched = lock(&self.watched);
-            watched.iter().find(|(r, _)| r.group == key.group && r.resource == key.resource).map(|(r, w)| {
+            watched_for(&watched, key).map(|(r, w)| {
                 let ar = api_resource(r);
-                let mut at = ObjectRef::new_with(&key.name, ar.clone());
-                if let Some(ns) = &key.namespace {
-                    at = at.within(ns);
-                }
+                let at = object_ref(key, ar.clone());
                 let synced = |s: &std::sync::atomic::AtomicBool| s.load(std::sync::atomic::Ordering::Acquire);
                 let both = synced(&w.mailbox_synced) && synced(&w.wec_synced);
                 (r.clone(), ar, w.mailbox.get(&at), w.wec.get(&at), both, w.kind.clone())
@@ -388,18 +385,29 @@ impl Syncer {
             return Placed::No;
         }
         let watched = lock(&self.watched);
-        let Some((r, w)) = watched.iter().find(|(r, _)| r.group == key.group && r.resource == key.resource) else {
-            return Placed::Unread;
-        };
+        let Some((r, w)) = watched_for(&watched, key) else { return Placed::Unread };
         if !w.mailbox_synced.load(std::sync::atomic::Ordering::Acquire) {
             return Placed::Unread;
         }
-        let mut at = ObjectRef::new_with(&key.name, api_resource(r));
-        if let Some(ns) = &key.namespace {
-            at = at.within(ns);
-        }
         // Placed, but not in the mailbox (yet): as if it were not placed.
-        w.mailbox.get(&at).map_or(Placed::No, Placed::Copy)
+        w.mailbox.get(&object_ref(key, api_resource(r))).map_or(Placed::No, Placed::Copy)
+    }
+}
+
+/// The watches of the resource `key` belongs to.
+fn watched_for<'w>(
+    watched: &'w std::collections::BTreeMap<ResourceRef, super::Watched>,
+    key: &ObjectKey,
+) -> Option<(&'w ResourceRef, &'w super::Watched)> {
+    watched.iter().find(|(r, _)| r.group == key.group && r.resource == key.resource)
+}
+
+/// Where the caches keep the object `key` names.
+fn object_ref(key: &ObjectKey, resource: kube::api::ApiResource) -> ObjectRef<JsonObject> {
+    let at = ObjectRef::new_with(&key.name, resource);
+    match &key.namespace {
+        Some(ns) => at.within(ns),
+        None => at,
     }
 }
 
