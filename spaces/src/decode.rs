@@ -26,14 +26,35 @@ use std::sync::Arc;
 
 /// A [`DynamicObject`] that decodes in one pass; with `MANAGED` false, without
 /// `metadata.managedFields`, with `SETS` false, without the field set of each of their
-/// entries (`fieldsV1`), with `DATA` false, without any field but `apiVersion`, `kind`
-/// and `metadata`, and with `STATUS` true, without any field but those and `status`: what
-/// is left out is skipped unread. Use it as the `K` of an `Api` and
-/// take the object out with [`Decoded::into_inner`] or [`into_dynamic`].
+/// entries (`fieldsV1`), and of the fields besides `apiVersion`, `kind` and `metadata`,
+/// with those [`body`] names in `BODY`: what is left out is skipped unread. Use it as the
+/// `K` of an `Api` and take the object out with [`Decoded::into_inner`] or
+/// [`into_dynamic`].
 #[derive(Clone, Debug, PartialEq)]
-pub struct Decoded<const MANAGED: bool, const DATA: bool = true, const SETS: bool = true, const STATUS: bool = false>(
-    pub DynamicObject,
-);
+pub struct Decoded<const MANAGED: bool, const SETS: bool = true, const BODY: u8 = { body::ALL }>(pub DynamicObject);
+
+/// Which of an object's fields besides `apiVersion`, `kind` and `metadata` a [`Decoded`]
+/// keeps: its `BODY`.
+pub mod body {
+    /// Every one.
+    pub const ALL: u8 = 0;
+    /// None.
+    pub const NONE: u8 = 1;
+    /// `status` only.
+    pub const STATUS: u8 = 2;
+    /// `spec` only.
+    pub const SPEC: u8 = 3;
+
+    /// Whether `body` keeps the top-level field `name`.
+    pub(super) fn keeps(body: u8, name: &str) -> bool {
+        match body {
+            ALL => true,
+            STATUS => name == "status",
+            SPEC => name == "spec",
+            _ => false,
+        }
+    }
+}
 
 /// An object decoded whole, in one pass.
 pub type Dynamic = Decoded<true>;
@@ -46,19 +67,19 @@ pub type Unmanaged = Decoded<false>;
 /// An object decoded in one pass with its `managedFields` entries but not their field
 /// sets: for readers of who wrote when, as the status summarizer (when the status was
 /// returned). The largest entry of a copy, the placement translator's, is its field set.
-pub type Managers = Decoded<true, true, false>;
+pub type Managers = Decoded<true, false>;
 
 /// An object's type, metadata with its `managedFields` entries but not their field sets,
 /// and `status`: for readers of returned status and of when it was written, as the status
 /// summarizer, which follows every copy in every mailbox and keeps only that. A copy's
 /// spec, as large as the rest, is skipped unread.
-pub type Returned = Decoded<true, true, false, true>;
+pub type Returned = Decoded<true, false, { body::STATUS }>;
 
 /// An object's type and metadata (without `managedFields`), for readers of labels and
 /// annotations only, as the translator of Locations (their parameters).
-pub type Metadata = Decoded<false, false>;
+pub type Metadata = Decoded<false, true, { body::NONE }>;
 
-impl<const MANAGED: bool, const DATA: bool, const SETS: bool, const STATUS: bool> Decoded<MANAGED, DATA, SETS, STATUS> {
+impl<const MANAGED: bool, const SETS: bool, const BODY: u8> Decoded<MANAGED, SETS, BODY> {
     pub fn into_inner(self) -> DynamicObject {
         self.0
     }
@@ -82,6 +103,10 @@ pub enum Fields {
     Metadata,
     /// `apiVersion`, `kind`, `metadata` as [`Fields::Managers`] has it, and `status`.
     Returned,
+    /// `apiVersion`, `kind`, `metadata` without `managedFields`, and `spec`: for readers
+    /// of what an object asks for (the simulated clusters, which write its status and
+    /// would otherwise decode that status back from their own writes' events).
+    Spec,
 }
 
 /// A watcher of `resource` in every namespace `client` reaches, with backoff, its objects
@@ -91,25 +116,26 @@ pub fn watch(
     resource: &ApiResource,
     fields: Fields,
 ) -> BoxStream<'static, Result<Event<DynamicObject>, watcher::Error>> {
-    fn of<const MANAGED: bool, const DATA: bool, const SETS: bool, const STATUS: bool>(
+    fn of<const MANAGED: bool, const SETS: bool, const BODY: u8>(
         client: kube::Client,
         resource: &ApiResource,
     ) -> BoxStream<'static, Result<Event<DynamicObject>, watcher::Error>> {
-        let api = kube::Api::<Decoded<MANAGED, DATA, SETS, STATUS>>::all_with(client, resource);
+        let api = kube::Api::<Decoded<MANAGED, SETS, BODY>>::all_with(client, resource);
         watcher(api, watcher::Config::default()).default_backoff().map(|r| r.map(into_dynamic)).boxed()
     }
     match fields {
-        Fields::All => of::<true, true, true, false>(client, resource),
-        Fields::Unmanaged => of::<false, true, true, false>(client, resource),
-        Fields::Managers => of::<true, true, false, false>(client, resource),
-        Fields::Metadata => of::<false, false, true, false>(client, resource),
-        Fields::Returned => of::<true, true, false, true>(client, resource),
+        Fields::All => of::<true, true, { body::ALL }>(client, resource),
+        Fields::Unmanaged => of::<false, true, { body::ALL }>(client, resource),
+        Fields::Managers => of::<true, false, { body::ALL }>(client, resource),
+        Fields::Metadata => of::<false, true, { body::NONE }>(client, resource),
+        Fields::Returned => of::<true, false, { body::STATUS }>(client, resource),
+        Fields::Spec => of::<false, true, { body::SPEC }>(client, resource),
     }
 }
 
 /// A watcher's event of [`Decoded`] objects, as one of [`DynamicObject`]s.
-pub fn into_dynamic<const MANAGED: bool, const DATA: bool, const SETS: bool, const STATUS: bool>(
-    event: Event<Decoded<MANAGED, DATA, SETS, STATUS>>,
+pub fn into_dynamic<const MANAGED: bool, const SETS: bool, const BODY: u8>(
+    event: Event<Decoded<MANAGED, SETS, BODY>>,
 ) -> Event<DynamicObject> {
     match event {
         Event::Init => Event::Init,
@@ -149,9 +175,7 @@ macro_rules! read_as_api_resource {
     };
 }
 
-impl<const MANAGED: bool, const DATA: bool, const SETS: bool, const STATUS: bool> kube::Resource
-    for Decoded<MANAGED, DATA, SETS, STATUS>
-{
+impl<const MANAGED: bool, const SETS: bool, const BODY: u8> kube::Resource for Decoded<MANAGED, SETS, BODY> {
     read_as_api_resource!();
 
     fn meta(&self) -> &ObjectMeta {
@@ -163,34 +187,28 @@ impl<const MANAGED: bool, const DATA: bool, const SETS: bool, const STATUS: bool
     }
 }
 
-impl<const MANAGED: bool, const DATA: bool, const SETS: bool, const STATUS: bool> Serialize
-    for Decoded<MANAGED, DATA, SETS, STATUS>
-{
+impl<const MANAGED: bool, const SETS: bool, const BODY: u8> Serialize for Decoded<MANAGED, SETS, BODY> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.0.serialize(serializer)
     }
 }
 
-impl<'de, const MANAGED: bool, const DATA: bool, const SETS: bool, const STATUS: bool> Deserialize<'de>
-    for Decoded<MANAGED, DATA, SETS, STATUS>
-{
+impl<'de, const MANAGED: bool, const SETS: bool, const BODY: u8> Deserialize<'de> for Decoded<MANAGED, SETS, BODY> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(ObjectVisitor::<MANAGED, DATA, SETS, STATUS>)
+        deserializer.deserialize_map(ObjectVisitor::<MANAGED, SETS, BODY>)
     }
 }
 
-struct ObjectVisitor<const MANAGED: bool, const DATA: bool, const SETS: bool, const STATUS: bool>;
+struct ObjectVisitor<const MANAGED: bool, const SETS: bool, const BODY: u8>;
 
-impl<'de, const MANAGED: bool, const DATA: bool, const SETS: bool, const STATUS: bool> Visitor<'de>
-    for ObjectVisitor<MANAGED, DATA, SETS, STATUS>
-{
-    type Value = Decoded<MANAGED, DATA, SETS, STATUS>;
+impl<'de, const MANAGED: bool, const SETS: bool, const BODY: u8> Visitor<'de> for ObjectVisitor<MANAGED, SETS, BODY> {
+    type Value = Decoded<MANAGED, SETS, BODY>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a Kubernetes object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Decoded<MANAGED, DATA, SETS, STATUS>, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Decoded<MANAGED, SETS, BODY>, A::Error> {
         let (mut api_version, mut kind, mut metadata) = (None, None, None);
         let mut data = Map::new();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
@@ -199,7 +217,7 @@ impl<'de, const MANAGED: bool, const DATA: bool, const SETS: bool, const STATUS:
                 "kind" => kind = Some(map.next_value::<String>()?),
                 "metadata" if MANAGED && SETS => metadata = Some(map.next_value::<ObjectMeta>()?),
                 "metadata" => metadata = Some(map.next_value_seed(Gathered(MetadataMap { headers: MANAGED }))?),
-                other if !DATA || (STATUS && other != "status") => {
+                other if !body::keeps(BODY, other) => {
                     map.next_value::<IgnoredAny>()?;
                 }
                 _ => {
@@ -590,6 +608,38 @@ mod tests {
             };
             let ours: Returned = serde_json::from_str(&text).expect("this decodes it");
             assert_eq!(ours.0, want, "{text}");
+        }
+    }
+
+    /// One body field: the type, metadata without managedFields, and that field only,
+    /// wherever it comes; an object without it decodes with none.
+    #[test]
+    fn one_body_field_is_that_field_and_the_unmanaged_metadata() {
+        let cases = [
+            json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                   "metadata": {"name": "a", "namespace": "n", "generation": 3, "labels": {"x": "y"},
+                                "managedFields": [{"manager": "m", "operation": "Update", "subresource": "status",
+                                                   "fieldsType": "FieldsV1", "fieldsV1": {"f:status": {}}}]},
+                   "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "c"}]}}},
+                   "status": {"readyReplicas": 2, "conditions": [{"type": "Available", "status": "True"}]}}),
+            json!({"status": {"phase": "Active"}, "spec": {"finalizers": ["kubernetes"]}, "metadata": {"name": "first"}}),
+            json!({"metadata": {"name": "none"}, "data": {"k": "v"}}),
+            json!({"metadata": {"name": "null"}, "status": null, "spec": null}),
+        ];
+        fn only<const BODY: u8>(case: &Value, field: &str) {
+            let text = case.to_string();
+            let mut want: DynamicObject = serde_json::from_str(&text).expect("kube decodes it");
+            want.metadata.managed_fields = None;
+            want.data = match case.get(field) {
+                Some(value) => json!({ field: value }),
+                None => json!({}),
+            };
+            let ours: Decoded<false, true, BODY> = serde_json::from_str(&text).expect("this decodes it");
+            assert_eq!(ours.into_inner(), want, "{field} of {text}");
+        }
+        for case in &cases {
+            only::<{ body::STATUS }>(case, "status");
+            only::<{ body::SPEC }>(case, "spec");
         }
     }
 

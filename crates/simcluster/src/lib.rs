@@ -6,8 +6,10 @@
 //! every condition it writes.
 //!
 //! [`SimCluster`] follows those kinds in every space of a provider with one multi-space
-//! watch each. A new object, or a new generation of one, gets a `Starting` status at once
-//! and a `Ready` one after the configured delay.
+//! watch each, decoding each object's metadata and spec only ([`Fields::Spec`]): every
+//! status it writes comes back to it as an event, and the status is made from the spec.
+//! A new object, or a new generation of one, gets a `Starting` status at once and a
+//! `Ready` one after the configured delay.
 
 pub mod status;
 
@@ -42,7 +44,8 @@ struct Progress {
     generation: i64,
     since: Instant,
     written: Option<Phase>,
-    /// The object as last seen: its status is made from it, without reading it again.
+    /// The object as last seen, without its status: its status is made from it, without
+    /// reading it again.
     object: Arc<DynamicObject>,
 }
 
@@ -113,7 +116,7 @@ impl SimCluster {
 
     async fn follow(self: Arc<Self>, i: usize) {
         let (kind, api) = resource(i);
-        let mut events = self.provider.watch_all(api, Fields::Unmanaged);
+        let mut events = self.provider.watch_all(api, Fields::Spec);
         while let Some(event) = events.next().await {
             let (tagged, gone) = match event {
                 Ok(MultiEvent::InitApply(t) | MultiEvent::Apply(t)) => {
