@@ -69,15 +69,9 @@ impl Summarizer {
     /// What each route's WEC returned for `id`, in route order.
     fn returned(&self, routes: &[Route], id: &ObjectId) -> Vec<Option<Arc<Returned>>> {
         let stores = lock(&self.returned);
-        let Some(store) = stores.get(&(id.group.clone(), id.resource.clone())) else { return vec![None; routes.len()] };
-        let mut key = (String::new(), id.clone());
-        routes
-            .iter()
-            .map(|r| {
-                r.mailbox.clone_into(&mut key.0);
-                store.get(&key).cloned()
-            })
-            .collect()
+        let by_mailbox = stores.get(&(id.group.clone(), id.resource.clone())).and_then(|store| store.of(id));
+        let Some(by_mailbox) = by_mailbox else { return vec![None; routes.len()] };
+        routes.iter().map(|r| by_mailbox.get(&*r.mailbox).cloned()).collect()
     }
 
     fn placement(&self, space: &str, name: &str) -> Option<std::sync::Arc<DynamicObject>> {
@@ -182,7 +176,7 @@ impl Summarizer {
                 continue;
             };
             let mut reports: Vec<(&str, &Arc<Returned>)> =
-                reached.iter().filter_map(|&i| Some((routes[i].wec.as_str(), returned[i].as_ref()?))).collect();
+                reached.iter().filter_map(|&i| Some((&*routes[i].wec, returned[i].as_ref()?))).collect();
             reports.sort_by(|a, b| a.0.cmp(b.0));
             let results: Vec<_> = collectors
                 .iter()

@@ -13,25 +13,29 @@ pub type SourceKey = (String, ObjectId);
 #[derive(Default)]
 struct Mailbox {
     /// The SyncTarget's name.
-    wec: String,
+    wec: Arc<str>,
     /// Shared with the [`Route`]s handed out and with the other mailboxes that carry the
     /// same source the same way ([`Source::share`]): a pass over an object with 10,000
     /// WECs takes 10,000 routes, which should not copy 10,000 resources and placement maps.
     carried: BTreeMap<ObjectId, Arc<Carried>>,
 }
 
-/// One WEC a source runs in.
+/// One WEC a source runs in. Its names are shared, not copied: a pass over an object
+/// with 10,000 WECs takes 10,000 routes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Route {
-    pub mailbox: String,
-    pub wec: String,
+    pub mailbox: Arc<str>,
+    pub wec: Arc<str>,
     pub carried: Arc<Carried>,
 }
 
 /// Where one source runs, and how it is carried there.
 #[derive(Default)]
 struct Source {
-    mailboxes: BTreeSet<String>,
+    /// Its routes, by mailbox, kept as they are handed out: a pass reads them in one walk,
+    /// instead of looking up each mailbox and the source in it (a tenth of a pass over
+    /// 10,000 WECs, measured with `orrery bench scale`).
+    routes: BTreeMap<Arc<str>, Route>,
     /// The [`Carried`] last recorded for this source, shared by every mailbox that carries
     /// it the same way: one object placed on 10,000 WECs arrives in 10,000 [`Routes`],
     /// each with its own equal copy, and kept apart they held 100 MB at 10,000 WECs.
@@ -61,16 +65,20 @@ impl RouteIndex {
     pub fn set(&mut self, routes: Routes) -> (BTreeSet<SourceKey>, Vec<Arc<Resource>>) {
         let Routes { mailbox, sync_target, carried } = routes;
         let old = self.mailboxes.remove(&mailbox).unwrap_or_default();
-        let wec = sync_target.unwrap_or_default();
+        let wec: Arc<str> = match sync_target {
+            Some(name) if *name == *old.wec => old.wec.clone(),
+            name => name.unwrap_or_default().into(),
+        };
         let renamed = old.wec != wec;
+        let shared_name: Arc<str> = mailbox.as_str().into();
         let mut changed = BTreeSet::new();
         for (id, c) in &old.carried {
             let gone = carried.get(id).is_none_or(|now| now.space != c.space);
             if gone {
                 let key = (c.space.clone(), id.clone());
                 if let Some(source) = self.sources.get_mut(&key) {
-                    source.mailboxes.remove(&mailbox);
-                    if source.mailboxes.is_empty() {
+                    source.routes.remove(&*shared_name);
+                    if source.routes.is_empty() {
                         self.sources.remove(&key);
                     }
                 }
@@ -90,8 +98,10 @@ impl RouteIndex {
                 fresh.push(c.resource.clone());
             }
             let source = self.sources.entry(key).or_default();
-            source.mailboxes.insert(mailbox.clone());
-            kept.insert(id, source.share(c));
+            let carried = source.share(c);
+            let route = Route { mailbox: shared_name.clone(), wec: wec.clone(), carried: carried.clone() };
+            source.routes.insert(shared_name.clone(), route);
+            kept.insert(id, carried);
         }
         if !kept.is_empty() {
             self.mailboxes.insert(mailbox, Mailbox { wec, carried: kept });
@@ -107,15 +117,7 @@ impl RouteIndex {
 
     /// Every WEC a source runs in, by mailbox.
     pub fn routes(&self, source: &SourceKey) -> Vec<Route> {
-        let Some(found) = self.sources.get(source) else { return Vec::new() };
-        found
-            .mailboxes
-            .iter()
-            .filter_map(|m| {
-                let mb = self.mailboxes.get(m)?;
-                Some(Route { mailbox: m.clone(), wec: mb.wec.clone(), carried: mb.carried.get(&source.1)?.clone() })
-            })
-            .collect()
+        self.sources.get(source).map(|found| found.routes.values().cloned().collect()).unwrap_or_default()
     }
 
     /// A resource that has been carried, by group and plural.
@@ -206,7 +208,7 @@ mod tests {
         assert!(!Arc::ptr_eq(m1, m2), "m1 carries web with a collector, m2 without");
         index.set(routes("m3", "c3", &[("web", carried("wds", &[("ep", &["count"])]))]));
         let shared = index.routes(&("wds".into(), id("web")));
-        let of = |m: &str| shared.iter().find(|r| r.mailbox == m).map(|r| r.carried.clone()).expect("routed");
+        let of = |m: &str| shared.iter().find(|r| &*r.mailbox == m).map(|r| r.carried.clone()).expect("routed");
         assert!(Arc::ptr_eq(&of("m1"), &of("m3")));
         assert_eq!(*of("m3"), carried("wds", &[("ep", &["count"])]));
         index.set(routes("m3", "c3", &[]));
@@ -215,6 +217,6 @@ mod tests {
         let (changed, _) = index.set(routes("m1", "c1", &[]));
         assert_eq!(changed, BTreeSet::from([("wds".to_owned(), id("web"))]));
         let left = index.routes(&("wds".into(), id("web")));
-        assert_eq!(left.iter().map(|r| r.wec.as_str()).collect::<Vec<_>>(), vec!["c2"]);
+        assert_eq!(left.iter().map(|r| &*r.wec).collect::<Vec<_>>(), vec!["c2"]);
     }
 }
