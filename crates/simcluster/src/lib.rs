@@ -8,6 +8,7 @@
 //! [`SimCluster`] follows those kinds in every space of a provider with one multi-space
 //! watch each, decoding each object's metadata and spec only ([`Fields::Spec`]): every
 //! status it writes comes back to it as an event, and the status is made from the spec.
+//! Of each object it keeps only what the status is made from ([`status::Workload`]).
 //! A new object, or a new generation of one, gets a `Starting` status at once and a
 //! `Ready` one after the configured delay.
 
@@ -41,12 +42,11 @@ type ObjKey = (usize, String, Option<String>, String);
 
 /// Where one object is in its simulated start-up.
 struct Progress {
-    generation: i64,
     since: Instant,
     written: Option<Phase>,
-    /// The object as last seen, without its status: its status is made from it, without
-    /// reading it again.
-    object: Arc<DynamicObject>,
+    /// What its status is made from, as last seen: the status is written without reading
+    /// the object again.
+    workload: status::Workload,
 }
 
 pub struct SimCluster {
@@ -145,18 +145,17 @@ impl SimCluster {
                 lock(&self.progress).remove(&key);
                 continue;
             }
-            let generation = meta.generation.unwrap_or(1);
-            let object = Arc::new(tagged.object);
+            let workload = status::Workload::from(&tagged.object);
             let fresh = {
                 let mut progress = lock(&self.progress);
                 match progress.get_mut(&key) {
-                    Some(p) if p.generation == generation => {
-                        p.object = object;
+                    Some(p) if p.workload.generation == workload.generation => {
+                        p.workload = workload;
                         false
                     }
                     _ => {
                         let since = Instant::now();
-                        progress.insert(key.clone(), Progress { generation, since, written: None, object });
+                        progress.insert(key.clone(), Progress { since, written: None, workload });
                         true
                     }
                 }
@@ -169,8 +168,8 @@ impl SimCluster {
 
     async fn reconcile(&self, key: &ObjKey) -> Result<(), SimError> {
         let (i, space, namespace, name) = key;
-        let Some((since, written, object)) =
-            lock(&self.progress).get(key).map(|p| (p.since, p.written, p.object.clone()))
+        let Some((since, written, workload)) =
+            lock(&self.progress).get(key).map(|p| (p.since, p.written, p.workload.clone()))
         else {
             return Ok(());
         };
@@ -184,7 +183,7 @@ impl SimCluster {
                 None => Api::all_with(client, &api),
             };
             let now = jiff::Timestamp::now().to_string();
-            let value = status::status(kind, status::Workload::from(&*object), phase, &now);
+            let value = status::status(kind, &workload, phase, &now);
             let add = AddOperation { path: PointerBuf::from_tokens(["status"]), value };
             let patch: Patch<()> = Patch::Json(json_patch::Patch(vec![PatchOperation::Add(add)]));
             let params = PatchParams { field_manager: Some(MANAGER.into()), ..Default::default() };

@@ -51,33 +51,46 @@ fn condition(type_: &str, ok: bool, reason: &str, now: &str) -> Value {
            "message": SIMULATED, "lastTransitionTime": now})
 }
 
-/// What a status is made from: the object's name, generation and spec.
-#[derive(Clone, Copy, Debug)]
-pub struct Workload<'a> {
-    pub name: Option<&'a str>,
+/// What a status is made from: an object's name and generation, and the few fields of its
+/// spec that a status reports on. A simulated cluster keeps one for every object it
+/// follows, in place of the object: decoded, a Deployment's spec is a tree of a dozen
+/// maps, and a simulated cluster follows every object of every WEC.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Workload {
+    pub name: Option<String>,
     /// `metadata.generation` (1 when not set).
     pub generation: i64,
-    /// `spec` (`null` when not set).
-    pub spec: &'a Value,
+    /// `spec.replicas` (1 when not set).
+    pub replicas: i64,
+    /// A Job's `spec.completions` (1 when not set).
+    pub completions: i64,
+    /// A Job's `spec.parallelism` (1 when not set).
+    pub parallelism: i64,
+    /// A Pod's containers: the `name` and `image` of each of `spec.containers`.
+    pub containers: Vec<(Value, Value)>,
 }
 
-impl<'a> From<&'a DynamicObject> for Workload<'a> {
+impl From<&DynamicObject> for Workload {
     /// Read in place: the object is not turned into JSON first.
-    fn from(object: &'a DynamicObject) -> Self {
+    fn from(object: &DynamicObject) -> Self {
+        let spec = object.data.get("spec").unwrap_or(&Value::Null);
+        let containers = spec.get("containers").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
         Self {
-            name: object.metadata.name.as_deref(),
+            name: object.metadata.name.clone(),
             generation: object.metadata.generation.unwrap_or(1),
-            spec: object.data.get("spec").unwrap_or(&Value::Null),
+            replicas: int(spec, "/replicas", 1),
+            completions: int(spec, "/completions", 1),
+            parallelism: int(spec, "/parallelism", 1),
+            containers: containers.iter().map(|c| (c["name"].clone(), c["image"].clone())).collect(),
         }
     }
 }
 
 /// The status of `object` (of `kind`) in `phase`, stamped `now` (RFC 3339).
-pub fn status(kind: Kind, object: Workload, phase: Phase, now: &str) -> Value {
+pub fn status(kind: Kind, object: &Workload, phase: Phase, now: &str) -> Value {
     let generation = object.generation;
     let ready = phase == Phase::Ready;
-    let spec = object.spec;
-    let replicas = int(spec, "/replicas", 1).max(0);
+    let replicas = object.replicas.max(0);
     let up = if ready { replicas } else { 0 };
     match kind {
         Kind::Deployment => {
@@ -101,7 +114,7 @@ pub fn status(kind: Kind, object: Workload, phase: Phase, now: &str) -> Value {
         Kind::ReplicaSet => json!({"observedGeneration": generation, "replicas": replicas,
                                    "fullyLabeledReplicas": replicas, "readyReplicas": up, "availableReplicas": up}),
         Kind::StatefulSet => {
-            let revision = format!("{}-sim", object.name.unwrap_or("set"));
+            let revision = format!("{}-sim", object.name.as_deref().unwrap_or("set"));
             json!({"observedGeneration": generation, "replicas": replicas, "readyReplicas": up,
                    "currentReplicas": replicas, "updatedReplicas": replicas, "availableReplicas": up,
                    "currentRevision": revision, "updateRevision": revision, "collisionCount": 0})
@@ -113,30 +126,28 @@ pub fn status(kind: Kind, object: Workload, phase: Phase, now: &str) -> Value {
                    "updatedNumberScheduled": 1, "numberMisscheduled": 0, "numberReady": up, "numberAvailable": up})
         }
         Kind::Job => {
-            let completions = int(spec, "/completions", 1).max(0);
+            let completions = object.completions.max(0);
             if ready {
                 json!({"startTime": now, "completionTime": now, "succeeded": completions, "active": 0, "ready": 0,
                        "terminating": 0, "uncountedTerminatedPods": {},
                        "conditions": [condition("SuccessCriteriaMet", true, "CompletionsReached", now),
                                       condition("Complete", true, "CompletionsReached", now)]})
             } else {
-                let parallelism = int(spec, "/parallelism", 1).clamp(0, completions.max(1));
+                let parallelism = object.parallelism.clamp(0, completions.max(1));
                 json!({"startTime": now, "active": parallelism, "ready": 0, "terminating": 0, "uncountedTerminatedPods": {}})
             }
         }
         Kind::Pod => {
-            let containers: Vec<Value> = spec
-                .get("containers")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .map(|c| {
+            let containers: Vec<Value> = object
+                .containers
+                .iter()
+                .map(|(name, image)| {
                     let state = if ready {
                         json!({"running": {"startedAt": now}})
                     } else {
                         json!({"waiting": {"reason": "ContainerCreating", "message": SIMULATED}})
                     };
-                    json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": ready, "started": ready,
+                    json!({"name": name, "image": image, "imageID": "", "ready": ready, "started": ready,
                            "restartCount": 0, "state": state})
                 })
                 .collect();
@@ -182,30 +193,61 @@ mod tests {
             (Kind::Job, &d, "/conditions/1/type", Value::Null, json!("Complete")),
         ];
         for (kind, object, field, starting, ready) in cases {
-            let s = status(*kind, Workload::from(&dynamic(object)), Phase::Starting, NOW);
-            let r = status(*kind, Workload::from(&dynamic(object)), Phase::Ready, NOW);
+            let s = status(*kind, &Workload::from(&dynamic(object)), Phase::Starting, NOW);
+            let r = status(*kind, &Workload::from(&dynamic(object)), Phase::Ready, NOW);
             assert_eq!(s.pointer(field).unwrap_or(&Value::Null), starting, "{kind:?} starting {field}");
             assert_eq!(r.pointer(field).unwrap_or(&Value::Null), ready, "{kind:?} ready {field}");
+        }
+    }
+
+    /// What is kept of an object: its name, generation, and the spec fields a status reads,
+    /// with the defaults of the fields left unset.
+    #[test]
+    fn a_workload_is_what_its_status_is_made_from() {
+        let full = json!({"metadata": {"name": "web", "generation": 4, "labels": {"app": "web"}},
+                          "spec": {"replicas": 3, "completions": 5, "parallelism": 2,
+                                   "selector": {"matchLabels": {"app": "web"}},
+                                   "containers": [{"name": "c", "image": "nginx", "ports": [{"containerPort": 80}]},
+                                                  {"image": "busybox"}]}});
+        let cases = [
+            (
+                &full,
+                Workload {
+                    name: Some("web".into()),
+                    generation: 4,
+                    replicas: 3,
+                    completions: 5,
+                    parallelism: 2,
+                    containers: vec![(json!("c"), json!("nginx")), (Value::Null, json!("busybox"))],
+                },
+            ),
+            (
+                &json!({}),
+                Workload { generation: 1, replicas: 1, completions: 1, parallelism: 1, ..Workload::default() },
+            ),
+        ];
+        for (object, want) in cases {
+            assert_eq!(Workload::from(&dynamic(object)), want, "{object}");
         }
     }
 
     #[test]
     fn pods_run_and_say_they_are_simulated() {
         let pod = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}});
-        let starting = status(Kind::Pod, Workload::from(&dynamic(&pod)), Phase::Starting, NOW);
+        let starting = status(Kind::Pod, &Workload::from(&dynamic(&pod)), Phase::Starting, NOW);
         assert_eq!(starting["phase"], "Pending");
-        let running = status(Kind::Pod, Workload::from(&dynamic(&pod)), Phase::Ready, NOW);
+        let running = status(Kind::Pod, &Workload::from(&dynamic(&pod)), Phase::Ready, NOW);
         assert_eq!(running["phase"], "Running");
         assert_eq!(running["containerStatuses"][0]["ready"], true);
         assert_eq!(running["conditions"][3]["message"], SIMULATED);
         // A Deployment scaled to zero is available at once; a Job of 3 completions succeeds 3.
         let zero = json!({"spec": {"replicas": 0}});
         assert_eq!(
-            status(Kind::Deployment, Workload::from(&dynamic(&zero)), Phase::Starting, NOW)["conditions"][0]["status"],
+            status(Kind::Deployment, &Workload::from(&dynamic(&zero)), Phase::Starting, NOW)["conditions"][0]["status"],
             "True"
         );
         let job = json!({"spec": {"completions": 3, "parallelism": 2}});
-        assert_eq!(status(Kind::Job, Workload::from(&dynamic(&job)), Phase::Starting, NOW)["active"], 2);
-        assert_eq!(status(Kind::Job, Workload::from(&dynamic(&job)), Phase::Ready, NOW)["succeeded"], 3);
+        assert_eq!(status(Kind::Job, &Workload::from(&dynamic(&job)), Phase::Starting, NOW)["active"], 2);
+        assert_eq!(status(Kind::Job, &Workload::from(&dynamic(&job)), Phase::Ready, NOW)["succeeded"], 3);
     }
 }
