@@ -7,6 +7,7 @@ use anyhow::Context;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::ResourceExt;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use orrery_spaces::decode::{Decoded, Unmanaged};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -103,20 +104,26 @@ pub fn problems(expect: &Expect, found: &Found, wec_name: impl Fn(usize) -> Stri
 }
 
 /// Lists a resource in namespace `bench` of every space of a server (`client` points at
-/// `/clusters/*`), a page at a time, each object with its space.
-async fn list_all(client: &kube::Client, resource: &ApiResource) -> anyhow::Result<Vec<(String, DynamicObject)>> {
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), NAMESPACE, resource);
-    let mut out = Vec::new();
+/// `/clusters/*`), a page at a time, handing `each` every object with its space. Objects
+/// are decoded without their `managedFields` and dropped page by page: at 10,000 WECs
+/// the two lists hold 200,000 Deployments, and kept whole they were the bench process's
+/// peak (heaptrack, 300 WECs: 71 MB of its 179 MB).
+async fn list_all(
+    client: &kube::Client,
+    resource: &ApiResource,
+    mut each: impl FnMut(String, DynamicObject),
+) -> anyhow::Result<()> {
+    let api: Api<Unmanaged> = Api::namespaced_with(client.clone(), NAMESPACE, resource);
     let mut params = ListParams::default().limit(2000);
     loop {
         let page = api.list(&params).await.context("listing across spaces")?;
-        for o in page.items {
+        for Decoded(o) in page.items {
             let space = o.annotations().get(orrery_spaces::SPACE_ANNOTATION).cloned().unwrap_or_default();
-            out.push((space, o));
+            each(space, o);
         }
         match page.metadata.continue_ {
             Some(token) if !token.is_empty() => params = params.continue_token(&token),
-            _ => return Ok(out),
+            _ => return Ok(()),
         }
     }
 }
@@ -136,17 +143,19 @@ pub async fn read(
     let n = index.wecs.len();
     let deployments = ApiResource::erase::<Deployment>(&());
     let mut found = Found { copies: vec![BTreeMap::new(); n], applied: vec![BTreeMap::new(); n], ..Default::default() };
-    for (space, o) in list_all(center_all, &deployments).await? {
+    list_all(center_all, &deployments, |space, o| {
         if let (Some(&wec), Some(i)) = (index.mailboxes.get(&space), workload::object_index(&o.name_any())) {
             found.copies[wec].insert(i, rev(&o));
         }
-    }
-    for (space, o) in list_all(wecs_all, &deployments).await? {
+    })
+    .await?;
+    list_all(wecs_all, &deployments, |space, o| {
         if let (Some(&wec), Some(i)) = (index.wecs.get(&space), workload::object_index(&o.name_any())) {
             let owned = o.annotations().contains_key(orrery_api::keys::DOWNSYNCED);
             found.applied[wec].insert(i, Applied { rev: rev(&o), owned, ready: workload::is_ready(&o.data) });
         }
-    }
+    })
+    .await?;
     let in_wds: Api<DynamicObject> = Api::namespaced_with(wds.clone(), NAMESPACE, &deployments);
     for o in in_wds.list(&ListParams::default()).await? {
         if let Some(i) = workload::object_index(&o.name_any()) {
