@@ -365,6 +365,165 @@ fn write_fields_v1(set: &FieldSet, out: &mut Map<String, Value>) {
     }
 }
 
+/// Writes `set` as `fieldsV1` JSON text into `out`: the bytes serde_json writes for
+/// [`to_fields_v1`]'s tree (keys in byte order, no whitespace), without building the tree.
+/// Every write encodes each entry it changes; as a tree, a Deployment's set was a few
+/// hundred small maps made, serialized and dropped.
+pub fn write_fields_v1_text(set: &FieldSet, out: &mut Vec<u8>) {
+    write_text_node(set, false, out);
+}
+
+fn write_text_node(set: &FieldSet, dot: bool, out: &mut Vec<u8>) {
+    // Members without children and children, in the order of their keys' text. Element
+    // order is that order but for indices (`i:` sorts between `f:` and `k:`, and as text).
+    let mut nodes: Vec<(&PathElement, Option<&FieldSet>)> = set
+        .members
+        .iter()
+        .filter(|pe| !set.children.contains_key(*pe))
+        .map(|pe| (pe, None))
+        .chain(set.children.iter().map(|(pe, child)| (pe, Some(child))))
+        .collect();
+    if nodes.len() > 1 {
+        nodes.sort_by(|a, b| key_order(a.0, b.0));
+    }
+    out.push(b'{');
+    if dot {
+        out.extend_from_slice(br#"".":{}"#);
+    }
+    for (i, (pe, child)) in nodes.into_iter().enumerate() {
+        if dot || i > 0 {
+            out.push(b',');
+        }
+        write_key(pe, out);
+        out.push(b':');
+        match child {
+            None => out.extend_from_slice(b"{}"),
+            Some(child) => write_text_node(child, set.members.contains(pe), out),
+        }
+    }
+    out.push(b'}');
+}
+
+/// The order of two elements' `fieldsV1` keys as text.
+fn key_order(a: &PathElement, b: &PathElement) -> std::cmp::Ordering {
+    fn tag(pe: &PathElement) -> u8 {
+        match pe {
+            PathElement::Field(_) => b'f',
+            PathElement::Index(_) => b'i',
+            PathElement::Key(_) => b'k',
+            PathElement::Value(_) => b'v',
+        }
+    }
+    match (a, b) {
+        (PathElement::Index(x), PathElement::Index(y)) => x.to_string().cmp(&y.to_string()),
+        _ if tag(a) != tag(b) => tag(a).cmp(&tag(b)),
+        _ => a.cmp(b),
+    }
+}
+
+/// The element's key as a JSON string.
+fn write_key(pe: &PathElement, out: &mut Vec<u8>) {
+    match pe {
+        PathElement::Field(name) => write_tagged(b"f:", name, out),
+        PathElement::Key(text) => write_tagged(b"k:", text, out),
+        PathElement::Value(text) => write_tagged(b"v:", text, out),
+        PathElement::Index(i) => {
+            out.extend_from_slice(b"\"i:");
+            out.extend_from_slice(i.to_string().as_bytes());
+            out.push(b'"');
+        }
+    }
+}
+
+/// `tag` and `text` as one JSON string. Text with nothing to escape (most field names) is
+/// copied as it is; other text (a list key's JSON) is escaped by serde_json, and the tag
+/// put in after its opening quote.
+fn write_tagged(tag: &[u8; 2], text: &str, out: &mut Vec<u8>) {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(tag);
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        let start = out.len();
+        // Writing a string into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, text);
+        out.splice(start + 1..start + 1, tag.iter().copied());
+    }
+}
+
+/// Reads a `fieldsV1` trie from its JSON text, as [`from_fields_v1`] reads its tree,
+/// without building the tree. `None` when the text is not a readable trie:
+/// [`from_fields_v1`] of its tree then says why.
+pub fn read_fields_v1_text(text: &str) -> Option<FieldSet> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let Node(_, set) = serde::Deserialize::deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(set)
+}
+
+/// One node of a `fieldsV1` trie: whether it carries `"."`, and the set below it.
+struct Node(bool, FieldSet);
+
+impl<'de> serde::Deserialize<'de> for Node {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(NodeVisitor)
+    }
+}
+
+struct NodeVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NodeVisitor {
+    type Value = Node;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a fieldsV1 node")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+        use serde::de::Error as _;
+        let (mut dot, mut set) = (false, FieldSet::new());
+        while let Some(Key(key)) = map.next_key()? {
+            if key == "." {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                dot = true;
+                continue;
+            }
+            let pe = PathElement::from_fields_v1_key(&key).map_err(A::Error::custom)?;
+            let Node(child_dot, below) = map.next_value()?;
+            let member = child_dot || below.is_empty();
+            set.add(pe, member, below);
+        }
+        Ok(Node(dot, set))
+    }
+}
+
+/// A map key, borrowed from the text when it has no escapes (serde's own `Cow<str>`
+/// always copies).
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
 /// Decodes a `fieldsV1` trie. Key JSON is canonicalised, so sets read from clients compare
 /// equal to sets computed here.
 pub fn from_fields_v1(fields: &Value) -> Result<FieldSet, FieldsV1Error> {

@@ -7,7 +7,9 @@ use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::fieldset::{FieldSet, FieldsV1Error, PathElement, from_fields_v1, to_fields_v1};
+use super::fieldset::{
+    FieldSet, FieldsV1Error, PathElement, from_fields_v1, read_fields_v1_text, to_fields_v1, write_fields_v1_text,
+};
 use super::stored::{EntryJson, EntryText, ManagedList, StoredEntries};
 
 /// How a manager last wrote its fields.
@@ -78,6 +80,52 @@ impl ManagerEntry {
             out.insert("subresource".into(), Value::String(sub.clone()));
         }
         Value::Object(out)
+    }
+
+    /// [`ManagerEntry::to_json`]'s tree as serde_json writes it (keys in byte order), written
+    /// straight from the entry: the text a write stores.
+    pub fn to_text(&self) -> EntryText {
+        let mut out = Vec::with_capacity(256);
+        let field = |out: &mut Vec<u8>, name: &str, value: &str| {
+            out.extend_from_slice(if out.len() == 1 { b"\"" } else { b",\"" });
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b"\":");
+            // Writing a string into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, value);
+        };
+        out.push(b'{');
+        if !self.api_version.is_empty() {
+            field(&mut out, "apiVersion", &self.api_version);
+        }
+        field(&mut out, "fieldsType", "FieldsV1");
+        out.extend_from_slice(br#","fieldsV1":"#);
+        write_fields_v1_text(&self.fields, &mut out);
+        field(&mut out, "manager", &self.manager);
+        field(&mut out, "operation", self.operation.as_str());
+        if let Some(sub) = &self.subresource {
+            field(&mut out, "subresource", sub);
+        }
+        if let Some(time) = &self.time {
+            field(&mut out, "time", time);
+        }
+        out.push(b'}');
+        EntryText::new(out.into())
+    }
+
+    /// [`ManagerEntry::from_json`] of a stored entry's text, read without building its tree
+    /// (the tree is read only to say what is wrong with an unreadable entry).
+    pub fn from_text(text: &EntryText) -> Result<Self, ManagedFieldsError> {
+        let fast = || -> Option<Result<Self, ManagedFieldsError>> {
+            let entry: Fields<'_> = serde_json::from_str(text.as_str()).ok()?;
+            let fields = match entry.fields_v1 {
+                None => FieldSet::new(),
+                Some(raw) if raw.get() == "null" => FieldSet::new(),
+                Some(raw) => read_fields_v1_text(raw.get())?,
+            };
+            let header = ManagerEntry::header_with(|name| entry.field(name), fields.is_empty());
+            Some(header.map(|header| Self { fields, ..header }))
+        };
+        fast().unwrap_or_else(|| Self::from_json(&text.to_value()))
     }
 
     /// Reads one entry. An entry with neither an operation nor fields (the `{}` that clients
@@ -234,7 +282,10 @@ pub fn decode_touched(
         let twin = carried.as_mut().and_then(Iterator::next);
         let top = item.top.as_deref().unwrap_or_default();
         if item.header.same_manager(reach.me) || keys.iter().any(|k| top.iter().any(|t| t == k)) {
-            decoded.push(ManagerEntry::from_json(&item.source.to_value())?);
+            decoded.push(match item.source {
+                EntrySource::Tree(v) => ManagerEntry::from_json(&v)?,
+                EntrySource::Text(t) => ManagerEntry::from_text(t)?,
+            });
         } else {
             let json = match (twin, item.source) {
                 (Some(twin), _) => EntryJson::Tree(std::mem::take(twin)),
@@ -261,15 +312,6 @@ enum EntrySource<'a> {
     Text(&'a EntryText),
 }
 
-impl EntrySource<'_> {
-    fn to_value(&self) -> Cow<'_, Value> {
-        match self {
-            Self::Tree(v) => Cow::Borrowed(v),
-            Self::Text(t) => Cow::Owned(t.to_value()),
-        }
-    }
-}
-
 impl<'a> Item<'a> {
     fn tree(item: &'a Value) -> Result<Self, ManagedFieldsError> {
         let Value::Object(map) = item else { return Err(ManagedFieldsError::NotAnObject) };
@@ -284,20 +326,15 @@ impl<'a> Item<'a> {
     /// skipped over.
     fn text(text: &'a EntryText) -> Result<Self, ManagedFieldsError> {
         let entry: Fields<'_> = serde_json::from_str(text.as_str()).map_err(|_| ManagedFieldsError::NotAnObject)?;
-        let field = |name: &str| match name {
-            "manager" => entry.manager.as_ref(),
-            "operation" => entry.operation.as_ref(),
-            "apiVersion" => entry.api_version.as_ref(),
-            "time" => entry.time.as_ref(),
-            "subresource" => entry.subresource.as_ref(),
-            "fieldsType" => entry.fields_type.as_ref(),
-            _ => None,
-        };
         let top = entry.fields_v1.and_then(|f| {
             let keys: BTreeMap<String, IgnoredAny> = serde_json::from_str(f.get()).ok()?;
             (!keys.is_empty()).then(|| keys.into_keys().map(Cow::Owned).collect())
         });
-        Ok(Self { header: ManagerEntry::header_with(field, false)?, top, source: EntrySource::Text(text) })
+        Ok(Self {
+            header: ManagerEntry::header_with(|name| entry.field(name), false)?,
+            top,
+            source: EntrySource::Text(text),
+        })
     }
 }
 
@@ -313,6 +350,21 @@ struct Fields<'a> {
     fields_type: Option<Value>,
     #[serde(borrow, rename = "fieldsV1")]
     fields_v1: Option<&'a RawValue>,
+}
+
+impl Fields<'_> {
+    /// A header field by its name in the entry.
+    fn field(&self, name: &str) -> Option<&Value> {
+        match name {
+            "manager" => self.manager.as_ref(),
+            "operation" => self.operation.as_ref(),
+            "apiVersion" => self.api_version.as_ref(),
+            "time" => self.time.as_ref(),
+            "subresource" => self.subresource.as_ref(),
+            "fieldsType" => self.fields_type.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 /// Errors reading `metadata.managedFields`.
@@ -349,15 +401,14 @@ pub fn decode_list(list: Option<&Value>) -> Result<Vec<ManagerEntry>, ManagedFie
 
 /// Every stored entry, decoded.
 fn decode_stored(stored: Stored<'_>) -> Result<Vec<ManagerEntry>, ManagedFieldsError> {
-    let items: Vec<Cow<'_, Value>> = match stored {
+    let entries: Vec<ManagerEntry> = match stored {
         Stored::None => Vec::new(),
         Stored::NotAList => return Err(ManagedFieldsError::NotAList),
-        Stored::Tree(items) => items.iter().map(Cow::Borrowed).collect(),
-        Stored::Text(entries) => entries.entries().iter().map(|t| Cow::Owned(t.to_value())).collect(),
+        Stored::Tree(items) => items.iter().map(ManagerEntry::from_json).collect::<Result<_, _>>()?,
+        Stored::Text(entries) => entries.entries().iter().map(ManagerEntry::from_text).collect::<Result<_, _>>()?,
     };
-    let mut out: Vec<ManagerEntry> = Vec::with_capacity(items.len());
-    for item in &items {
-        let entry = ManagerEntry::from_json(item)?;
+    let mut out: Vec<ManagerEntry> = Vec::with_capacity(entries.len());
+    for entry in entries {
         match out.iter_mut().find(|e| e.same_manager(&entry)) {
             Some(existing) => {
                 existing.fields.absorb(&entry.fields);
@@ -402,7 +453,7 @@ pub fn encode_list(mut entries: Vec<ManagerEntry>, mut undecoded: Vec<Undecoded>
     let mut out: Vec<(ManagerEntry, EntryJson)> = entries
         .into_iter()
         .map(|e| {
-            let json = EntryJson::Tree(e.to_json());
+            let json = EntryJson::Text(e.to_text());
             (e, json)
         })
         .collect();

@@ -7,7 +7,9 @@
 //! - [`apply`] / [`apply_subresource`]: `PATCH` with `application/apply-patch+yaml`.
 //! - [`update`]: every other write (create, update, merge/JSON/strategic patch), recorded as an
 //!   `Update` by the request's field manager.
-//! - [`FieldSet`], [`to_fields_v1`], [`from_fields_v1`], [`field_set_of`]: the `fieldsV1` trie.
+//! - [`FieldSet`], [`to_fields_v1`], [`from_fields_v1`], [`field_set_of`]: the `fieldsV1` trie;
+//!   [`write_fields_v1_text`] and [`read_fields_v1_text`] write and read its text without the
+//!   tree, which is how a write stores the entries it changes and reads those it reaches.
 //! - [`ListTypes`]: the schema facts merging needs, from a CRD schema ([`CrdListTypes`]) or the
 //!   built-in table ([`BuiltinListTypes`]).
 //!
@@ -36,7 +38,10 @@ mod tests_update;
 
 pub use builtin::BuiltinListTypes;
 pub use conflict::{ApplyError, Conflict};
-pub use fieldset::{FieldPath, FieldSet, FieldsV1Error, PathElement, from_fields_v1, to_fields_v1};
+pub use fieldset::{
+    FieldPath, FieldSet, FieldsV1Error, PathElement, from_fields_v1, read_fields_v1_text, to_fields_v1,
+    write_fields_v1_text,
+};
 pub use managers::{
     ANCIENT_CHANGES_MANAGER, BEFORE_FIRST_APPLY_MANAGER, MAX_UPDATE_MANAGERS, ManagedFieldsError, ManagerEntry,
     Operation, Stored, decode_managed_fields, encode_managed_fields, write_list,

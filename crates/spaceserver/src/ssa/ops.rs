@@ -212,6 +212,8 @@ pub fn update_tracked(
     // this write changed or removed are decoded: the others come out as they went in.
     let (mut managers, undecoded) = match sent {
         Some(sent) => (sent, Vec::new()),
+        // Nothing stored (a create): no entries to reach.
+        None if matches!(stored, Stored::None) => (Vec::new(), Vec::new()),
         None => {
             let mut touched = changed.clone();
             touched.absorb(&diff.removed);

@@ -140,10 +140,47 @@ impl ManagedList {
     pub fn same_but_times(&self, stored: &StoredEntries) -> bool {
         self.0.len() == stored.0.len()
             && self.0.iter().zip(&stored.0).all(|(mine, theirs)| match mine {
-                EntryJson::Text(t) => t == theirs,
+                EntryJson::Text(t) => t == theirs || same_text_but_time(t, theirs),
                 EntryJson::Tree(v) => same_but_time(v, &theirs.to_value()),
             })
     }
+}
+
+/// An entry's fields as their text, `time` apart. Only the fields an entry has: one with
+/// any other does not read as this, and then compares as different.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Header<'a> {
+    #[serde(borrow)]
+    manager: Option<&'a RawValue>,
+    #[serde(borrow)]
+    operation: Option<&'a RawValue>,
+    #[serde(borrow)]
+    api_version: Option<&'a RawValue>,
+    #[serde(borrow)]
+    subresource: Option<&'a RawValue>,
+    #[serde(borrow)]
+    fields_type: Option<&'a RawValue>,
+    #[serde(borrow, rename = "fieldsV1")]
+    fields_v1: Option<&'a RawValue>,
+    #[serde(borrow, rename = "time")]
+    _time: Option<&'a RawValue>,
+}
+
+impl<'a> Header<'a> {
+    fn parts(self) -> [Option<&'a str>; 6] {
+        [self.manager, self.operation, self.api_version, self.subresource, self.fields_type, self.fields_v1]
+            .map(|raw| raw.map(RawValue::get))
+    }
+}
+
+/// Whether two entries' texts differ only in `time`. Entries are written in one canonical
+/// form (sorted keys, no whitespace), so equal fields are equal text.
+fn same_text_but_time(a: &EntryText, b: &EntryText) -> bool {
+    fn read(t: &EntryText) -> Option<[Option<&str>; 6]> {
+        serde_json::from_str::<Header<'_>>(t.as_str()).ok().map(Header::parts)
+    }
+    matches!((read(a), read(b)), (Some(x), Some(y)) if x == y)
 }
 
 fn same_but_time(a: &Value, b: &Value) -> bool {
@@ -200,10 +237,18 @@ mod tests {
             EntryJson::Tree(json!({"manager": manager, "time": time, "fieldsV1": {field: {}}}))
         };
         let as_stored = || EntryJson::Text(stored.entries()[0].clone());
+        let written = |manager: &str, time: &str, field: &str| {
+            EntryJson::Text(text(json!({"manager": manager, "time": time, "fieldsV1": {field: {}}})))
+        };
+        let odd = || EntryJson::Text(text(json!({"manager": "b", "time": "t1", "fieldsV1": {"f:status": {}}, "x": 1})));
         let cases = [
             ("as stored", vec![as_stored(), EntryJson::Text(stored.entries()[1].clone())], true),
             ("a decoded entry, its time changed", vec![as_stored(), tree("b", "t2", "f:status")], true),
             ("a decoded entry, its set changed", vec![as_stored(), tree("b", "t2", "f:spec")], false),
+            ("an entry written as text, its time changed", vec![as_stored(), written("b", "t2", "f:status")], true),
+            ("an entry written as text, its set changed", vec![as_stored(), written("b", "t1", "f:spec")], false),
+            ("an entry written as text, another manager", vec![as_stored(), written("c", "t1", "f:status")], false),
+            ("a text with a field entries do not have", vec![as_stored(), odd()], false),
             ("an entry fewer", vec![as_stored()], false),
             ("another entry's text", vec![as_stored(), as_stored()], false),
         ];

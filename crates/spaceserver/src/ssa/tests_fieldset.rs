@@ -168,6 +168,66 @@ fn fields_v1_rejects_malformed_tries() {
     }
 }
 
+/// The text forms write the bytes serde_json writes for the tree forms, and read what
+/// they read; a trie they cannot read, the tree form rejects.
+#[test]
+fn fields_v1_text_is_the_tree_as_serde_json_writes_it() {
+    let mut tries: Vec<Value> =
+        deployment_managed_fields().as_array().into_iter().flatten().map(|e| e["fieldsV1"].clone()).collect();
+    tries.extend([
+        json!({}),
+        json!({"f:a": {}}),
+        json!({"f:spec": {".": {}, "f:x": {}}, "f:data": {"f:say \"hi\"\n": {}, "f:ünï": {}}}),
+        json!({"f:args": {"i:10": {}, "i:9": {}, "i:2": {".": {}, "f:x": {}}}}),
+        json!({"f:l": {"v:\"b\"": {}, "v:5": {}, "k:{\"name\":\"a\"}": {}, "i:0": {}, "f:z": {}}}),
+        json!({"f:ports": {"k:{\"protocol\":\"TCP\",\"containerPort\":80}": {".": {}, "f:name": {}}}}),
+    ]);
+    for tree in tries {
+        let set = from_fields_v1(&tree).expect("valid");
+        let mut text = Vec::new();
+        write_fields_v1_text(&set, &mut text);
+        let want = serde_json::to_vec(&to_fields_v1(&set)).expect("encodes");
+        assert_eq!(String::from_utf8_lossy(&text), String::from_utf8_lossy(&want), "{tree}");
+        let tree_text = tree.to_string();
+        assert_eq!(read_fields_v1_text(&tree_text), Some(set), "{tree}");
+    }
+    for bad in ["{\"x:foo\": {}}", "{\"f:a\": 1}", "{\"k:[1]\": {}}", "{\"i:-1\": {}}", "[]", "{\"f:a\": {}", "{} {}"] {
+        assert_eq!(read_fields_v1_text(bad), None, "{bad}");
+    }
+}
+
+/// An entry's text is its tree as serde_json writes it, and reads back as the tree does.
+#[test]
+fn manager_entries_as_text() {
+    let mut entries: Vec<Value> = deployment_managed_fields().as_array().cloned().unwrap_or_default();
+    entries.extend([
+        json!({"manager": "m \"q\"", "operation": "Update", "fieldsType": "FieldsV1", "fieldsV1": {"f:a": {}}}),
+        json!({"manager": "m", "operation": "Update", "apiVersion": "v1", "time": "t", "subresource": "scale",
+               "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}}}),
+    ]);
+    for json in entries {
+        let entry = ManagerEntry::from_json(&json).expect("valid");
+        let text = entry.to_text();
+        assert_eq!(text.as_str(), serde_json::to_string(&entry.to_json()).expect("encodes"), "{json}");
+        assert_eq!(ManagerEntry::from_text(&text), Ok(entry.clone()), "{json}");
+        // Keys in another order and whitespace: read as well.
+        let spaced = EntryText::from(serde_json::to_string_pretty(&json).expect("encodes"));
+        assert_eq!(ManagerEntry::from_text(&spaced), Ok(entry), "{json}");
+    }
+    let bad = [
+        json!({"manager": "m", "operation": "Sideways", "fieldsV1": {"f:a": {}}}),
+        json!({"manager": "m", "operation": "Update", "fieldsV1": {"f:a": 1}}),
+        json!({"manager": 5, "operation": "Update"}),
+        json!({"manager": "m", "operation": "Update", "fieldsType": "FieldsV2", "fieldsV1": {}}),
+        json!("entry"),
+    ];
+    for json in bad {
+        let text = EntryText::from(json.to_string());
+        assert_eq!(ManagerEntry::from_text(&text), ManagerEntry::from_json(&json), "{json}");
+        assert!(ManagerEntry::from_text(&text).is_err(), "{json}");
+    }
+}
+
 #[test]
 fn set_operations() {
     let set = |v: Value| from_fields_v1(&v).expect("valid");
