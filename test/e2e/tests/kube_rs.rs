@@ -495,6 +495,46 @@ async fn writes_that_change_nothing_are_not_stored() {
     }
 }
 
+/// A create records its field manager's `Update` entry, owning every field it set: in the
+/// answer, in what is stored (read back and watched), and in a dry run's answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_records_its_managers_fields() {
+    let server = Server::start().expect("server");
+    let api: Api<ConfigMap> = Api::namespaced(server.client("root").await.expect("client"), "default");
+    let entry = |cm: &ConfigMap| {
+        let entries = cm.metadata.managed_fields.clone().unwrap_or_default();
+        let found: Vec<_> = entries
+            .iter()
+            .map(|m| {
+                let fields = m.fields_v1.as_ref().map(|f| f.0.clone()).unwrap_or_default();
+                (m.manager.clone(), m.operation.clone(), m.subresource.clone(), fields)
+            })
+            .collect();
+        found
+    };
+    let want = vec![(
+        Some("maker".to_string()),
+        Some("Update".to_string()),
+        None,
+        json!({"f:data": {".": {}, "f:k.e-y": {}, "f:v": {}}, "f:metadata": {"f:labels": {".": {}, "f:app": {}}}}),
+    )];
+    let made: ConfigMap = serde_json::from_value(json!({
+        "metadata": {"name": "made", "labels": {"app": "a"}},
+        "data": {"v": "1", "k.e-y": "2"}
+    }))
+    .expect("configmap");
+    let mut watch = api.watch(&kube::api::WatchParams::default(), "0").await.expect("watch").boxed();
+    let params = PostParams { field_manager: Some("maker".into()), ..Default::default() };
+    let dry = PostParams { dry_run: true, ..params.clone() };
+    assert_eq!(entry(&api.create(&dry, &made).await.expect("dry-run create")), want, "dry run");
+    assert_eq!(entry(&api.create(&params, &made).await.expect("create")), want, "answer");
+    assert_eq!(entry(&api.get("made").await.expect("get")), want, "read back");
+    match tokio::time::timeout(Duration::from_secs(10), watch.next()).await.expect("an event") {
+        Some(Ok(kube::api::WatchEvent::Added(seen))) => assert_eq!(entry(&seen), want, "watched"),
+        other => panic!("expected the create as an event, got {other:?}"),
+    }
+}
+
 /// `generateName` gives a fresh name on each create; an invalid prefix is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generate_name_makes_names() {

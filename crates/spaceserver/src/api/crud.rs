@@ -1,6 +1,6 @@
 //! Single-object requests: get, create, update (and `/status`), delete, deletecollection.
 
-use super::body::{self, object_bytes, parse_document, require_object};
+use super::body::{self, parse_document, require_object};
 use super::current::{Current, Kept, Read};
 use super::object::{self, meta_mut, meta_str};
 use super::presenting::Presenter;
@@ -121,16 +121,24 @@ pub(super) async fn create(server: &Arc<ApiServer>, ctx: Ctx, req: Request<Body>
     let media = body::content_type(req.headers());
     let obj = require_object(parse_document(&body::read(req.into_body()).await?, &media)?)?;
     check_type(&ctx, &obj)?;
-    create_object(server, ctx, obj, Some(&manager)).await
+    create_object(server, ctx, obj, Tracking::Record(&manager)).await
 }
 
-/// Creates an object from a client's body (`manager` records its fields) or from a
-/// server-side apply (`None`: the apply already set managedFields).
+/// How a create tracks its fields.
+pub(super) enum Tracking<'a> {
+    /// A client's body: recorded as an `Update` by this manager.
+    Record(&'a str),
+    /// A server-side apply: its list, made by the apply, kept apart from the object.
+    Made(ManagedList),
+}
+
+/// Creates an object from a client's body or from a server-side apply. The list of
+/// `managedFields` is kept apart from the object's tree and written into it as text.
 pub(super) async fn create_object(
     server: &Arc<ApiServer>,
     ctx: Ctx,
     mut obj: Value,
-    manager: Option<&str>,
+    tracking: Tracking<'_>,
 ) -> Result<Response> {
     super::convert::to_storage(&ctx.info.group, &ctx.info.resource, &mut obj);
     match obj.get("metadata") {
@@ -187,9 +195,14 @@ pub(super) async fn create_object(
     validate::object(server, &ctx, &mut obj)?;
     let generate = meta_str(&obj, "name").is_none_or(str::is_empty);
     let prefix = meta_str(&obj, "generateName").unwrap_or_default().to_owned();
-    if let Some(manager) = manager {
-        super::managed::record_update(&mut obj, None, manager, None, &ctx.info)?;
-    }
+    let list = match tracking {
+        Tracking::Record(manager) => {
+            let (tracked, list) = super::managed::record_created(std::mem::take(&mut obj), manager, &ctx.info);
+            obj = tracked;
+            list
+        }
+        Tracking::Made(list) => list,
+    };
     object::omit_empty_metadata(&mut obj);
     for attempt in 0..8 {
         if generate {
@@ -201,9 +214,10 @@ pub(super) async fn create_object(
             if server.store.get(&ctx.key(&namespace, &name)).await.ok().flatten().is_some() {
                 return Err(ApiError::already_exists(&ctx.subject(&name)));
             }
+            ssa::write_list(&mut obj, list);
             return Ok(json_response(201, &present(&ctx, obj)));
         }
-        let bytes = object_bytes(&obj)?;
+        let bytes = body::object_bytes_with(&obj, Some(&list), &Kept::default())?;
         let write =
             Write { key: ctx.key(&namespace, &name), value: Some(bytes.clone()), precondition: Precondition::Absent };
         let presented = Presentations::default();

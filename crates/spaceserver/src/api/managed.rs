@@ -32,6 +32,14 @@ pub(super) fn record_update(
     Ok(())
 }
 
+/// [`record_update`] of a create: the object without `managedFields`, and its list, kept
+/// apart to be written into the stored object as text ([`super::body::object_bytes_with`])
+/// instead of built into the object's tree.
+pub(super) fn record_created(obj: Value, manager: &str, info: &ResourceInfo) -> (Value, ssa::ManagedList) {
+    let types = types_for(info);
+    ssa::update_tracked(None, ssa::Stored::None, obj, manager, None, types.as_ref(), &object::now())
+}
+
 /// [`record_update`] of a write over an object read lean: `old` without `managedFields`,
 /// `stored` its entries. Returns the object without a list, and its list.
 pub(super) fn record_tracked(
@@ -63,7 +71,20 @@ pub(super) fn apply_tracked(
         .map_err(apply_error)
 }
 
-/// Server-side apply of `applied` over `live` (`None` creates).
+/// Server-side apply of `applied` creating the object: the object without
+/// `managedFields`, and its list, kept apart as [`record_created`] keeps a create's.
+pub(super) fn apply_created(
+    applied: Value,
+    manager: &str,
+    force: bool,
+    info: &ResourceInfo,
+) -> Result<(Value, ssa::ManagedList)> {
+    let types = types_for(info);
+    ssa::apply_tracked(None, ssa::Stored::None, applied, manager, None, force, types.as_ref(), &object::now())
+        .map_err(apply_error)
+}
+
+/// Server-side apply of `applied` over `live`.
 pub(super) fn apply(
     live: Option<&Value>,
     applied: Value,

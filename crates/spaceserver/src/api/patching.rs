@@ -199,9 +199,9 @@ async fn apply(
         if ctx.path.subresource.is_some() {
             return Err(ApiError::not_found(&ctx.subject(name)));
         }
-        let mut obj = super::managed::apply(None, applied, &manager, None, force, &ctx.info)?;
+        let (mut obj, list) = super::managed::apply_created(applied, &manager, force, &ctx.info)?;
         obj["metadata"]["name"] = Value::String(name.to_owned());
-        return crud::create_object(server, ctx, obj, None).await;
+        return crud::create_object(server, ctx, obj, crud::Tracking::Made(list)).await;
     }
     let expected = match meta_str(&applied, "resourceVersion") {
         Some(rv) if !rv.is_empty() => {

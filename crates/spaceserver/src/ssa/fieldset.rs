@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use compact_str::CompactString;
 use serde_json::{Map, Value};
 
 /// One step of a path into an object.
@@ -20,11 +21,11 @@ use serde_json::{Map, Value};
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PathElement {
     /// A field of a map or struct: `f:<name>`.
-    Field(String),
+    Field(CompactString),
     /// An element of a list of `type: map`, by its key fields: `k:{"name":"nginx"}`.
-    Key(String),
+    Key(CompactString),
     /// An element of a list of `type: set`, by its value: `v:"example.com/finalizer"`.
-    Value(String),
+    Value(CompactString),
     /// An element of an atomic list, by position: `i:0`. Kubernetes never writes these into
     /// `managedFields` (atomic lists are owned whole), but the wire format allows them.
     Index(usize),
@@ -32,7 +33,7 @@ pub enum PathElement {
 
 impl PathElement {
     pub fn field(name: &str) -> Self {
-        Self::Field(name.to_string())
+        Self::Field(CompactString::new(name))
     }
 
     /// A list-map element identified by `fields` (key name and value; any order).
@@ -67,7 +68,7 @@ impl PathElement {
         let bad = |why: &str| FieldsV1Error::BadElement { element: key.to_string(), reason: why.to_string() };
         let (prefix, rest) = key.split_at_checked(2).ok_or_else(|| bad("too short"))?;
         match prefix {
-            "f:" => Ok(Self::Field(rest.to_string())),
+            "f:" => Ok(Self::Field(CompactString::new(rest))),
             "k:" => match serde_json::from_str::<Value>(rest) {
                 Ok(v @ Value::Object(_)) => Ok(Self::Key(canonical_json(&v))),
                 Ok(_) => Err(bad("key of a list-map element must be a JSON object")),
@@ -96,7 +97,7 @@ impl fmt::Display for PathElement {
                         fields.sort_by(|a, b| a.0.cmp(b.0));
                         fields.iter().map(|(k, v)| format!("{k}={}", go_value_string(v))).collect::<Vec<_>>()
                     }
-                    _ => vec![text.clone()],
+                    _ => vec![text.to_string()],
                 };
                 write!(f, "[{}]", parts.join(","))
             }
@@ -552,14 +553,15 @@ fn decode_node(node: &Value) -> Result<(bool, FieldSet), FieldsV1Error> {
 }
 
 /// JSON text with object keys sorted and no whitespace: the identity of list-map keys and set
-/// values, and exactly what Kubernetes writes after `k:` / `v:`.
-pub(crate) fn canonical_json(value: &Value) -> String {
-    let mut out = String::new();
+/// values, and exactly what Kubernetes writes after `k:` / `v:`. Short enough, as most are,
+/// to be kept without an allocation.
+pub(crate) fn canonical_json(value: &Value) -> CompactString {
+    let mut out = CompactString::default();
     write_canonical(value, &mut out);
     out
 }
 
-fn write_canonical(value: &Value, out: &mut String) {
+fn write_canonical(value: &Value, out: &mut CompactString) {
     match value {
         Value::Object(map) => {
             let mut fields: Vec<_> = map.iter().collect();
@@ -569,7 +571,7 @@ fn write_canonical(value: &Value, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                out.push_str(&Value::String(k.clone()).to_string());
+                write_scalar(&Value::String(k.clone()), out);
                 out.push(':');
                 write_canonical(v, out);
             }
@@ -585,8 +587,15 @@ fn write_canonical(value: &Value, out: &mut String) {
             }
             out.push(']');
         }
-        scalar => out.push_str(&scalar.to_string()),
+        scalar => write_scalar(scalar, out),
     }
+}
+
+/// A scalar as serde_json writes it.
+fn write_scalar(scalar: &Value, out: &mut CompactString) {
+    use std::fmt::Write as _;
+    // `Display` of a value is its JSON; writing into a string cannot fail.
+    let _ = write!(out, "{scalar}");
 }
 
 /// A value as structured-merge-diff's `value.ToString` prints it: strings Go-quoted (`%q`),
