@@ -341,33 +341,18 @@ impl FieldsV1Error {
     }
 }
 
-/// Encodes a set as the `fieldsV1` trie Kubernetes stores in `managedFields`.
+/// Encodes a set as the `fieldsV1` trie Kubernetes stores in `managedFields`, as a tree
+/// of values: [`write_fields_v1_text`] read back. Writes store the text; this is for
+/// readers of whole trees.
 pub fn to_fields_v1(set: &FieldSet) -> Value {
-    let mut out = Map::new();
-    write_fields_v1(set, &mut out);
-    Value::Object(out)
+    let mut text = Vec::new();
+    write_fields_v1_text(set, &mut text);
+    // JSON this module wrote always reads.
+    serde_json::from_slice(&text).unwrap_or_default()
 }
 
-/// Writes the nodes of `set` into `out`. Every write that tracks fields encodes every entry
-/// it changes, so this builds each node's map once, in place.
-fn write_fields_v1(set: &FieldSet, out: &mut Map<String, Value>) {
-    for pe in &set.members {
-        if !set.children.contains_key(pe) {
-            out.insert(pe.to_fields_v1_key(), Value::Object(Map::new()));
-        }
-    }
-    for (pe, child) in &set.children {
-        let mut node = Map::new();
-        if set.members.contains(pe) {
-            node.insert(".".to_string(), Value::Object(Map::new()));
-        }
-        write_fields_v1(child, &mut node);
-        out.insert(pe.to_fields_v1_key(), Value::Object(node));
-    }
-}
-
-/// Writes `set` as `fieldsV1` JSON text into `out`: the bytes serde_json writes for
-/// [`to_fields_v1`]'s tree (keys in byte order, no whitespace), without building the tree.
+/// Writes `set` as `fieldsV1` JSON text into `out`, keys in byte order and no whitespace:
+/// the bytes serde_json writes for the same trie as a tree of values, which is never built.
 /// Every write encodes each entry it changes; as a tree, a Deployment's set was a few
 /// hundred small maps made, serialized and dropped.
 pub fn write_fields_v1_text(set: &FieldSet, out: &mut Vec<u8>) {

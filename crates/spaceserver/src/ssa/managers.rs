@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::fieldset::{
-    FieldSet, FieldsV1Error, PathElement, from_fields_v1, read_fields_v1_text, to_fields_v1, write_fields_v1_text,
+    FieldSet, FieldsV1Error, PathElement, from_fields_v1, read_fields_v1_text, write_fields_v1_text,
 };
 use super::stored::{EntryJson, EntryText, ManagedList, StoredEntries};
 
@@ -64,26 +64,13 @@ impl ManagerEntry {
             && (self.operation == Operation::Apply || self.api_version == other.api_version)
     }
 
+    /// The entry as a tree of values: [`ManagerEntry::to_text`] read back.
     pub fn to_json(&self) -> Value {
-        let mut out = Map::new();
-        out.insert("manager".into(), Value::String(self.manager.clone()));
-        out.insert("operation".into(), Value::String(self.operation.as_str().into()));
-        if !self.api_version.is_empty() {
-            out.insert("apiVersion".into(), Value::String(self.api_version.clone()));
-        }
-        if let Some(time) = &self.time {
-            out.insert("time".into(), Value::String(time.clone()));
-        }
-        out.insert("fieldsType".into(), Value::String("FieldsV1".into()));
-        out.insert("fieldsV1".into(), to_fields_v1(&self.fields));
-        if let Some(sub) = &self.subresource {
-            out.insert("subresource".into(), Value::String(sub.clone()));
-        }
-        Value::Object(out)
+        self.to_text().to_value()
     }
 
-    /// [`ManagerEntry::to_json`]'s tree as serde_json writes it (keys in byte order), written
-    /// straight from the entry: the text a write stores.
+    /// The entry as the JSON text a write stores: keys in byte order and no whitespace, as
+    /// serde_json writes a map (`fieldsV1` by [`write_fields_v1_text`]).
     pub fn to_text(&self) -> EntryText {
         let mut out = Vec::with_capacity(256);
         let field = |out: &mut Vec<u8>, name: &str, value: &str| {
