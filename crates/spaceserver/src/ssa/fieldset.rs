@@ -7,11 +7,11 @@
 //! prefix of a member as owned: owning `.spec.template.spec.containers[name="a"]` (the element) is
 //! a different claim from owning only its `.image`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Ordering;
 use std::fmt;
 
 use compact_str::CompactString;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// One step of a path into an object.
 ///
@@ -37,9 +37,33 @@ impl PathElement {
     }
 
     /// A list-map element identified by `fields` (key name and value; any order).
+    ///
+    /// A repeated name counts once, with its last value, as in a JSON map. Written as
+    /// [`canonical_json`] writes the map of those fields, without making the map: every
+    /// element of every keyed list read or written has one.
     pub fn key<'a>(fields: impl IntoIterator<Item = (&'a str, &'a Value)>) -> Self {
-        let map: Map<String, Value> = fields.into_iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-        Self::Key(canonical_json(&Value::Object(map)))
+        let mut fields: Vec<(&str, &Value)> = fields.into_iter().collect();
+        // Stable, so that of a repeated name the last comes last, and is kept.
+        fields.sort_by(|a, b| a.0.cmp(b.0));
+        fields.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same {
+                *earlier = *later;
+            }
+            same
+        });
+        let mut out = CompactString::default();
+        out.push('{');
+        for (i, (name, value)) in fields.into_iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_name(name, &mut out);
+            out.push(':');
+            write_canonical(value, &mut out);
+        }
+        out.push('}');
+        Self::Key(out)
     }
 
     /// A set element identified by its (scalar) value.
@@ -128,13 +152,39 @@ impl fmt::Display for FieldPath {
     }
 }
 
-/// A set of owned paths. Invariant: no child set is empty (so `is_empty` is cheap and two sets
-/// with the same paths are `==`).
+/// A set of owned paths: a trie kept as one vector of entries per node, sorted by element.
+///
+/// Sets are built in element order (serde_json's maps iterate their keys sorted, list
+/// elements are grouped in order, `fieldsV1` text is read in key order), so an entry is
+/// nearly always appended; a lookup checks the last entry before searching. Before, each
+/// node was a `BTreeSet` of members and a `BTreeMap` of children: two B-tree nodes, each
+/// with room for eleven entries, for nodes that mostly hold one to three.
+///
+/// Invariant: entries are sorted, no element repeats, and every entry is a member or has
+/// paths below it (so `is_empty` is cheap and two sets with the same paths are `==`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FieldSet {
-    members: BTreeSet<PathElement>,
-    children: BTreeMap<PathElement, FieldSet>,
+    entries: Vec<Entry>,
 }
+
+/// One element of a node: whether the path to it is a member, and the paths below it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Entry {
+    pe: PathElement,
+    member: bool,
+    below: FieldSet,
+}
+
+impl Entry {
+    fn is_empty(&self) -> bool {
+        !self.member && self.below.is_empty()
+    }
+}
+
+/// Up to this many entries, one set's new elements are inserted into another, and its
+/// paths taken out of another, one by one (a search and a move each); more are merged in
+/// one pass.
+const FEW: usize = 4;
 
 impl FieldSet {
     pub fn new() -> Self {
@@ -142,12 +192,40 @@ impl FieldSet {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.members.is_empty() && self.children.is_empty()
+        self.entries.is_empty()
     }
 
     /// Number of member paths.
     pub fn len(&self) -> usize {
-        self.members.len() + self.children.values().map(FieldSet::len).sum::<usize>()
+        self.entries.iter().map(|e| usize::from(e.member) + e.below.len()).sum()
+    }
+
+    /// Where `pe` is (`Ok`) or would go (`Err`). The last entry is looked at first: sets
+    /// are built in element order.
+    fn find(&self, pe: &PathElement) -> Result<usize, usize> {
+        let Some(last) = self.entries.last() else { return Err(0) };
+        match last.pe.cmp(pe) {
+            Ordering::Less => Err(self.entries.len()),
+            Ordering::Equal => Ok(self.entries.len() - 1),
+            Ordering::Greater => self.entries.binary_search_by(|e| e.pe.cmp(pe)),
+        }
+    }
+
+    fn get(&self, pe: &PathElement) -> Option<&Entry> {
+        self.find(pe).ok().map(|i| &self.entries[i])
+    }
+
+    /// The entry of `pe`, made (neither a member nor with anything below, which the
+    /// caller then changes) when there is none.
+    fn entry(&mut self, pe: &PathElement) -> &mut Entry {
+        let i = match self.find(pe) {
+            Ok(i) => i,
+            Err(i) => {
+                self.entries.insert(i, Entry { pe: pe.clone(), member: false, below: FieldSet::new() });
+                i
+            }
+        };
+        &mut self.entries[i]
     }
 
     /// Adds `path` as a member. The empty path (the object itself) is never a member, as in
@@ -155,14 +233,8 @@ impl FieldSet {
     pub fn insert(&mut self, path: &[PathElement]) {
         match path {
             [] => {}
-            [last] => {
-                self.members.insert(last.clone());
-            }
-            // Cloned only when the child is new: most paths share their prefixes.
-            [first, rest @ ..] => match self.children.get_mut(first) {
-                Some(child) => child.insert(rest),
-                None => self.children.entry(first.clone()).or_default().insert(rest),
-            },
+            [last] => self.entry(last).member = true,
+            [first, rest @ ..] => self.entry(first).below.insert(rest),
         }
     }
 
@@ -171,12 +243,9 @@ impl FieldSet {
     /// `below`.
     pub(crate) fn add_at(&mut self, path: &[PathElement], below: FieldSet) {
         match path {
-            [] => self.absorb(&below),
+            [] => self.merge(below),
             [last] => self.add(last.clone(), true, below),
-            [first, rest @ ..] => match self.children.get_mut(first) {
-                Some(child) => child.add_at(rest, below),
-                None => self.children.entry(first.clone()).or_default().add_at(rest, below),
-            },
+            [first, rest @ ..] => self.entry(first).below.add_at(rest, below),
         }
     }
 
@@ -184,8 +253,8 @@ impl FieldSet {
     pub fn contains(&self, path: &[PathElement]) -> bool {
         match path {
             [] => false,
-            [last] => self.members.contains(last),
-            [first, rest @ ..] => self.children.get(first).is_some_and(|c| c.contains(rest)),
+            [last] => self.is_member(last),
+            [first, rest @ ..] => self.get(first).is_some_and(|e| e.below.contains(rest)),
         }
     }
 
@@ -195,16 +264,73 @@ impl FieldSet {
         out
     }
 
-    /// Adds the paths of `other` to `self`: [`FieldSet::union`] in place.
+    /// Adds the paths of `other` to `self`: [`FieldSet::union`] in place. What both hold
+    /// is joined where it is; only elements `self` lacks are copied, and put in at once.
     pub fn absorb(&mut self, other: &FieldSet) {
-        self.members.extend(other.members.iter().cloned());
-        for (pe, theirs) in &other.children {
-            match self.children.get_mut(pe) {
-                Some(mine) => mine.absorb(theirs),
-                None => {
-                    self.children.insert(pe.clone(), theirs.clone());
+        if self.entries.is_empty() {
+            self.entries.clone_from(&other.entries);
+            return;
+        }
+        let mut new = Vec::new();
+        let mut at = 0;
+        for theirs in &other.entries {
+            at += self.entries[at..].partition_point(|e| e.pe < theirs.pe);
+            match self.entries.get_mut(at) {
+                Some(mine) if mine.pe == theirs.pe => {
+                    mine.member |= theirs.member;
+                    mine.below.absorb(&theirs.below);
                 }
+                _ => new.push(theirs.clone()),
             }
+        }
+        self.put_in(new);
+    }
+
+    /// Adds the paths of `other` to `self`, taking them over: [`FieldSet::absorb`] without
+    /// copies.
+    fn merge(&mut self, other: FieldSet) {
+        if self.entries.is_empty() {
+            *self = other;
+            return;
+        }
+        let mut new = Vec::new();
+        let mut at = 0;
+        for theirs in other.entries {
+            at += self.entries[at..].partition_point(|e| e.pe < theirs.pe);
+            match self.entries.get_mut(at) {
+                Some(mine) if mine.pe == theirs.pe => {
+                    mine.member |= theirs.member;
+                    mine.below.merge(theirs.below);
+                }
+                _ => new.push(theirs),
+            }
+        }
+        self.put_in(new);
+    }
+
+    /// Puts in `new`, entries in element order of elements `self` does not hold: appended
+    /// when they come after its own (as when a set is built), inserted when they are few,
+    /// else merged with its own in one pass.
+    fn put_in(&mut self, new: Vec<Entry>) {
+        if self.entries.last().is_none_or(|last| new.first().is_none_or(|first| last.pe < first.pe)) {
+            self.entries.extend(new);
+        } else if new.len() <= FEW {
+            for e in new {
+                let (Ok(i) | Err(i)) = self.find(&e.pe);
+                self.entries.insert(i, e);
+            }
+        } else {
+            let mine = std::mem::take(&mut self.entries);
+            let mut out = Vec::with_capacity(mine.len() + new.len());
+            let mut new = new.into_iter().peekable();
+            for e in mine {
+                while let Some(n) = new.next_if(|n| n.pe < e.pe) {
+                    out.push(n);
+                }
+                out.push(e);
+            }
+            out.extend(new);
+            self.entries = out;
         }
     }
 
@@ -219,33 +345,53 @@ impl FieldSet {
 
     /// Takes the paths of `other` out of `self`: [`FieldSet::difference`] in place. Every
     /// write takes its changes out of every other manager's set, and most sets share nothing
-    /// with them, so this only looks up what `other` holds.
+    /// with them, so a few paths are looked up, and more are taken out in one pass.
     pub fn subtract(&mut self, other: &FieldSet) {
-        for pe in &other.members {
-            self.members.remove(pe);
+        if self.entries.is_empty() {
+            return;
         }
-        for (pe, theirs) in &other.children {
-            if let Some(mine) = self.children.get_mut(pe) {
-                mine.subtract(theirs);
-                if mine.is_empty() {
-                    self.children.remove(pe);
+        let take = |mine: &mut Entry, theirs: &Entry| {
+            mine.member &= !theirs.member;
+            mine.below.subtract(&theirs.below);
+        };
+        if other.entries.len() <= FEW {
+            for theirs in &other.entries {
+                if let Ok(i) = self.find(&theirs.pe) {
+                    take(&mut self.entries[i], theirs);
+                    if self.entries[i].is_empty() {
+                        self.entries.remove(i);
+                    }
                 }
             }
+        } else {
+            let mut theirs = other.entries.iter().peekable();
+            self.entries.retain_mut(|mine| {
+                while theirs.next_if(|t| t.pe < mine.pe).is_some() {}
+                if let Some(t) = theirs.next_if(|t| t.pe == mine.pe) {
+                    take(mine, t);
+                }
+                !mine.is_empty()
+            });
         }
     }
 
     pub fn intersection(&self, other: &FieldSet) -> FieldSet {
-        let members = self.members.intersection(&other.members).cloned().collect();
-        let mut children = BTreeMap::new();
-        for (pe, child) in &self.children {
-            if let Some(theirs) = other.children.get(pe) {
-                let both = child.intersection(theirs);
+        let mut entries = Vec::new();
+        let mut theirs = other.entries.iter().peekable();
+        for mine in &self.entries {
+            while theirs.next_if(|t| t.pe < mine.pe).is_some() {}
+            if let Some(t) = theirs.next_if(|t| t.pe == mine.pe) {
+                let both = Entry {
+                    pe: mine.pe.clone(),
+                    member: mine.member && t.member,
+                    below: mine.below.intersection(&t.below),
+                };
                 if !both.is_empty() {
-                    children.insert(pe.clone(), both);
+                    entries.push(both);
                 }
             }
         }
-        FieldSet { members, children }
+        FieldSet { entries }
     }
 
     /// Every member path: members of a node before the paths below its children, each group in
@@ -257,67 +403,76 @@ impl FieldSet {
     }
 
     fn collect_paths(&self, prefix: &mut Vec<PathElement>, out: &mut Vec<FieldPath>) {
-        for pe in &self.members {
+        for e in self.entries.iter().filter(|e| e.member) {
             let mut p = prefix.clone();
-            p.push(pe.clone());
+            p.push(e.pe.clone());
             out.push(FieldPath(p));
         }
-        for (pe, child) in &self.children {
-            prefix.push(pe.clone());
-            child.collect_paths(prefix, out);
+        for e in self.entries.iter().filter(|e| !e.below.is_empty()) {
+            prefix.push(e.pe.clone());
+            e.below.collect_paths(prefix, out);
             prefix.pop();
         }
     }
 
     /// The top-level elements: members and those with paths below them.
     pub fn top(&self) -> impl Iterator<Item = &PathElement> {
-        self.members.iter().chain(self.children.keys().filter(|pe| !self.members.contains(*pe)))
+        self.entries.iter().map(|e| &e.pe)
     }
 
     pub(crate) fn is_member(&self, pe: &PathElement) -> bool {
-        self.members.contains(pe)
+        self.get(pe).is_some_and(|e| e.member)
     }
 
+    /// The paths below `pe`, when there are any.
     pub(crate) fn child(&self, pe: &PathElement) -> Option<&FieldSet> {
-        self.children.get(pe)
+        self.get(pe).map(|e| &e.below).filter(|b| !b.is_empty())
     }
 
     /// Whether the set owns `pe` itself or anything below it.
     pub(crate) fn touches(&self, pe: &PathElement) -> bool {
-        self.members.contains(pe) || self.children.contains_key(pe)
+        self.find(pe).is_ok()
     }
 
     /// Records `pe` (a member if `member`) with `below` as the paths under it.
     pub(crate) fn add(&mut self, pe: PathElement, member: bool, below: FieldSet) {
-        if member {
-            self.members.insert(pe.clone());
-        }
-        if !below.is_empty() {
-            let merged = match self.children.remove(&pe) {
-                Some(existing) => existing.union(&below),
-                None => below,
-            };
-            self.children.insert(pe, merged);
+        match self.find(&pe) {
+            Ok(i) => {
+                let e = &mut self.entries[i];
+                e.member |= member;
+                e.below.merge(below);
+            }
+            Err(i) if member || !below.is_empty() => self.entries.insert(i, Entry { pe, member, below }),
+            Err(_) => {}
         }
     }
 
     /// Keeps only the top-level elements `keep` accepts (members and subtrees alike).
     pub(crate) fn retain_top(&mut self, keep: impl Fn(&PathElement) -> bool) {
-        self.members.retain(&keep);
-        self.children.retain(|pe, _| keep(pe));
+        self.entries.retain(|e| keep(&e.pe));
     }
 
     pub(crate) fn remove_member(&mut self, pe: &PathElement) {
-        self.members.remove(pe);
+        if let Ok(i) = self.find(pe) {
+            self.entries[i].member = false;
+            if self.entries[i].is_empty() {
+                self.entries.remove(i);
+            }
+        }
     }
 
+    /// The paths below `pe`, when there are any, to change; [`FieldSet::drop_empty_child`]
+    /// afterwards keeps the invariant.
     pub(crate) fn child_mut(&mut self, pe: &PathElement) -> Option<&mut FieldSet> {
-        self.children.get_mut(pe)
+        let i = self.find(pe).ok()?;
+        Some(&mut self.entries[i].below).filter(|b| !b.is_empty())
     }
 
     pub(crate) fn drop_empty_child(&mut self, pe: &PathElement) {
-        if self.children.get(pe).is_some_and(FieldSet::is_empty) {
-            self.children.remove(pe);
+        if let Ok(i) = self.find(pe)
+            && self.entries[i].is_empty()
+        {
+            self.entries.remove(i);
         }
     }
 }
@@ -360,32 +515,32 @@ pub fn write_fields_v1_text(set: &FieldSet, out: &mut Vec<u8>) {
 }
 
 fn write_text_node(set: &FieldSet, dot: bool, out: &mut Vec<u8>) {
-    // Members without children and children, in the order of their keys' text. Element
-    // order is that order but for indices (`i:` sorts between `f:` and `k:`, and as text).
-    let mut nodes: Vec<(&PathElement, Option<&FieldSet>)> = set
-        .members
-        .iter()
-        .filter(|pe| !set.children.contains_key(*pe))
-        .map(|pe| (pe, None))
-        .chain(set.children.iter().map(|(pe, child)| (pe, Some(child))))
-        .collect();
-    if nodes.len() > 1 {
-        nodes.sort_by(|a, b| key_order(a.0, b.0));
-    }
     out.push(b'{');
     if dot {
         out.extend_from_slice(br#"".":{}"#);
     }
-    for (i, (pe, child)) in nodes.into_iter().enumerate() {
-        if dot || i > 0 {
+    let mut first = !dot;
+    let mut write = |e: &Entry| {
+        if !first {
             out.push(b',');
         }
-        write_key(pe, out);
+        first = false;
+        write_key(&e.pe, out);
         out.push(b':');
-        match child {
-            None => out.extend_from_slice(b"{}"),
-            Some(child) => write_text_node(child, set.members.contains(pe), out),
+        if e.below.is_empty() {
+            out.extend_from_slice(b"{}");
+        } else {
+            write_text_node(&e.below, e.member, out);
         }
+    };
+    // In the order of the keys' text: element order but for indices (`i:` sorts between
+    // `f:` and `k:`, and as text), which Kubernetes never writes.
+    if set.entries.iter().any(|e| matches!(e.pe, PathElement::Index(_))) {
+        let mut sorted: Vec<&Entry> = set.entries.iter().collect();
+        sorted.sort_by(|a, b| key_order(&a.pe, &b.pe));
+        sorted.into_iter().for_each(&mut write);
+    } else {
+        set.entries.iter().for_each(&mut write);
     }
     out.push(b'}');
 }
@@ -425,7 +580,7 @@ fn write_key(pe: &PathElement, out: &mut Vec<u8>) {
 /// copied as it is; other text (a list key's JSON) is escaped by serde_json, and the tag
 /// put in after its opening quote.
 fn write_tagged(tag: &[u8; 2], text: &str, out: &mut Vec<u8>) {
-    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if needs_no_escapes(text) {
         out.push(b'"');
         out.extend_from_slice(tag);
         out.extend_from_slice(text.as_bytes());
@@ -443,15 +598,15 @@ fn write_tagged(tag: &[u8; 2], text: &str, out: &mut Vec<u8>) {
 /// [`from_fields_v1`] of its tree then says why.
 pub fn read_fields_v1_text(text: &str) -> Option<FieldSet> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let Node(_, set) = serde::Deserialize::deserialize(&mut de).ok()?;
+    let TextNode(_, set) = serde::Deserialize::deserialize(&mut de).ok()?;
     de.end().ok()?;
     Some(set)
 }
 
 /// One node of a `fieldsV1` trie: whether it carries `"."`, and the set below it.
-struct Node(bool, FieldSet);
+struct TextNode(bool, FieldSet);
 
-impl<'de> serde::Deserialize<'de> for Node {
+impl<'de> serde::Deserialize<'de> for TextNode {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_map(NodeVisitor)
     }
@@ -460,13 +615,13 @@ impl<'de> serde::Deserialize<'de> for Node {
 struct NodeVisitor;
 
 impl<'de> serde::de::Visitor<'de> for NodeVisitor {
-    type Value = Node;
+    type Value = TextNode;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a fieldsV1 node")
     }
 
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<TextNode, A::Error> {
         use serde::de::Error as _;
         let (mut dot, mut set) = (false, FieldSet::new());
         while let Some(Key(key)) = map.next_key()? {
@@ -476,11 +631,11 @@ impl<'de> serde::de::Visitor<'de> for NodeVisitor {
                 continue;
             }
             let pe = PathElement::from_fields_v1_key(&key).map_err(A::Error::custom)?;
-            let Node(child_dot, below) = map.next_value()?;
+            let TextNode(child_dot, below) = map.next_value()?;
             let member = child_dot || below.is_empty();
             set.add(pe, member, below);
         }
-        Ok(Node(dot, set))
+        Ok(TextNode(dot, set))
     }
 }
 
@@ -556,7 +711,7 @@ fn write_canonical(value: &Value, out: &mut CompactString) {
                 if i > 0 {
                     out.push(',');
                 }
-                write_scalar(&Value::String(k.clone()), out);
+                write_name(k, out);
                 out.push(':');
                 write_canonical(v, out);
             }
@@ -573,6 +728,22 @@ fn write_canonical(value: &Value, out: &mut CompactString) {
             out.push(']');
         }
         scalar => write_scalar(scalar, out),
+    }
+}
+
+/// Whether serde_json writes `text` as a string as it is, between quotes.
+fn needs_no_escapes(text: &str) -> bool {
+    text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\')
+}
+
+/// A map key as serde_json writes it: as it is, quoted, when it has nothing to escape.
+fn write_name(name: &str, out: &mut CompactString) {
+    if needs_no_escapes(name) {
+        out.push('"');
+        out.push_str(name);
+        out.push('"');
+    } else {
+        write_scalar(&Value::String(name.to_owned()), out);
     }
 }
 

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::fieldset::{FieldPath, FieldSet, PathElement};
 use super::schema::{ListType, MapType};
-use super::walk::{Schema, group_by_element};
+use super::walk::{Groups, Schema};
 
 /// Merges `config` into `live`: granular maps merge per field, set- and map-typed lists merge
 /// per element, everything else (scalars, atomic lists and maps, shape changes) takes the
@@ -79,10 +79,10 @@ impl Merger<'_, '_> {
         let here = |e: String| format!("{}: {e}", FieldPath(at.clone()));
         let lpes = self.schema.elements(path, list_type, live).map_err(|e| here(format!("live object: {e}")))?;
         let cpes = self.schema.elements(path, list_type, &config).map_err(here)?;
-        let lgroups = group_by_element(&lpes);
+        let lgroups = Groups::of(&lpes);
         let in_config: BTreeSet<&PathElement> = cpes.iter().collect();
         // Shared elements in configuration order: the next one is where the live walk waits.
-        let mut shared = cpes.iter().filter(|pe| lgroups.contains_key(pe));
+        let mut shared = cpes.iter().filter(|pe| !lgroups.get(pe).is_empty());
         let mut next_shared = shared.next();
         let mut emitted: BTreeSet<&PathElement> = BTreeSet::new();
         let mut out = Vec::with_capacity(live.len().max(config.len()));
@@ -117,9 +117,9 @@ impl Merger<'_, '_> {
                 continue;
             };
             let Some(item) = items.next() else { break };
-            let merged = match lgroups.get(cpe).map(Vec::as_slice) {
+            let merged = match lgroups.get(cpe) {
                 // Duplicates in the live list are replaced by the configuration's one element.
-                Some(&[only]) => {
+                &[only] => {
                     at.push(cpe.clone());
                     let merged = self.merge(&live[only], item, path, at);
                     at.pop();

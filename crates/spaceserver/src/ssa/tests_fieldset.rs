@@ -153,6 +153,32 @@ fn fields_v1_keys_are_canonical() {
     }
 }
 
+/// A list element's key is the canonical JSON of the map of its fields (as serde_json
+/// writes the map), however they are
+/// given: in any order, a repeated name with its last value, names and values that need
+/// escapes, values of every kind.
+#[test]
+fn element_keys_are_the_canonical_map_of_their_fields() {
+    let cases: Vec<Vec<(&str, Value)>> = vec![
+        vec![("name", json!("nginx"))],
+        vec![("protocol", json!("TCP")), ("containerPort", json!(80))],
+        vec![("b", json!(1)), ("a", json!(2)), ("b", json!(3))],
+        vec![("qu\"ote", json!("line\nbreak")), ("back\\slash", json!("tab\t")), ("ctl\u{1}", json!("é ✓"))],
+        vec![("n", json!(null)), ("t", json!(true)), ("f", json!(1.5)), ("m", json!({"z": [1, {"y": 2, "x": 1}]}))],
+        vec![],
+    ];
+    for fields in cases {
+        let map: serde_json::Map<String, Value> = fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        // serde_json's maps keep their keys sorted: its text of the map is canonical.
+        let text = serde_json::to_string(&Value::Object(map)).expect("JSON");
+        let want = PathElement::Key(text.as_str().into());
+        assert_eq!(PathElement::key(fields.iter().map(|(k, v)| (*k, v))), want, "{fields:?}");
+        // …and what the wire form reads back as.
+        let read = PathElement::from_fields_v1_key(&want.to_fields_v1_key()).expect("readable");
+        assert_eq!(read, want, "{fields:?}");
+    }
+}
+
 #[test]
 fn fields_v1_rejects_malformed_tries() {
     let cases = [
@@ -257,6 +283,66 @@ fn set_operations() {
     assert!(a.contains(&[PathElement::field("spec"), PathElement::field("paused")]));
     assert!(!a.contains(&[PathElement::field("spec")]));
     assert_eq!(a.len(), 3);
+}
+
+/// The set operations agree with the same operations on plain sets of member paths, for
+/// sets of every size (a few paths are merged one by one, more in one pass), built in any
+/// order, with members that have paths below them and elements of every kind.
+#[test]
+fn set_operations_agree_with_sets_of_paths() {
+    use std::collections::BTreeSet;
+    type Paths = BTreeSet<Vec<PathElement>>;
+    // A small deterministic generator: the test needs variety, not randomness.
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move |bound: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % bound
+    };
+    let element = |n: u64| match n % 4 {
+        0 => PathElement::field(&format!("f{}", n % 7)),
+        1 => PathElement::key([("name", &json!(format!("k{}", n % 5)))]),
+        2 => PathElement::value(&json!(n % 6)),
+        _ => PathElement::Index((n % 12) as usize),
+    };
+    let mut random_paths =
+        |count: u64| -> Paths { (0..count).map(|_| (0..1 + next(3)).map(|_| element(next(40))).collect()).collect() };
+    let build = |paths: &Paths, reversed: bool| {
+        let mut set = FieldSet::new();
+        let mut ordered: Vec<_> = paths.iter().collect();
+        if reversed {
+            ordered.reverse();
+        }
+        for p in ordered {
+            set.insert(p);
+        }
+        set
+    };
+    let members = |set: &FieldSet| -> Paths { set.paths().into_iter().map(|p| p.0).collect() };
+    for (x, y) in [(0, 3), (2, 2), (3, 30), (30, 3), (40, 40), (150, 5), (5, 150), (120, 120)] {
+        let (a, b) = (random_paths(x), random_paths(y));
+        let (sa, sb) = (build(&a, false), build(&b, true));
+        assert_eq!(sa, build(&a, true), "the same paths make the same set in any order");
+        assert_eq!(members(&sa), a);
+        assert_eq!(sa.len(), a.len());
+        assert_eq!(members(&sa.union(&sb)), &a | &b, "{x} ∪ {y}");
+        assert_eq!(members(&sa.difference(&sb)), &a - &b, "{x} − {y}");
+        assert_eq!(members(&sa.intersection(&sb)), &a & &b, "{x} ∩ {y}");
+        assert_eq!(sa.union(&sb), build(&(&a | &b), false), "a union is the set of its paths");
+        assert_eq!(sa.difference(&sb), build(&(&a - &b), false), "a difference is the set of its paths");
+        let mut at_root = sa.clone();
+        at_root.add_at(&[], sb.clone());
+        assert_eq!(at_root, sa.union(&sb), "{x} ∪ {y}, taken over");
+        for p in a.iter().chain(&b) {
+            assert_eq!(sa.contains(p), a.contains(p));
+        }
+        // What is written reads back the same.
+        let mut text = Vec::new();
+        write_fields_v1_text(&sa, &mut text);
+        let text = String::from_utf8(text).expect("JSON text");
+        assert_eq!(read_fields_v1_text(&text), Some(sa.clone()), "{text}");
+    }
 }
 
 #[test]

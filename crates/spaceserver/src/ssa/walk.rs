@@ -8,7 +8,7 @@
 //! - an empty granular list is not a field of its own when read from an object (Kubernetes
 //!   drops it), but a change between empty and absent is still a change.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
@@ -147,27 +147,50 @@ impl Schema<'_> {
                 let mut key = Vec::with_capacity(keys.len());
                 for name in keys {
                     let value = match fields.get(name) {
-                        Some(v) => v.clone(),
-                        None => with_strs(path, |p| self.types.key_default(p, name)).ok_or_else(|| {
+                        Some(v) => Cow::Borrowed(v),
+                        None => Cow::Owned(with_strs(path, |p| self.types.key_default(p, name)).ok_or_else(|| {
                             format!("associative list with keys has an element that omits key field {name:?} (and doesn't have default value)")
-                        })?,
+                        })?),
                     };
                     key.push((name.as_str(), value));
                 }
-                Ok(PathElement::key(key.iter().map(|(k, v)| (*k, v))))
+                Ok(PathElement::key(key.iter().map(|(k, v)| (*k, v.as_ref()))))
             }
         }
     }
 }
 
 /// Positions of each element in a list, grouped by identity (duplicates are legal in stored
-/// objects: Kubernetes accepts duplicate `env` names, for one).
-pub(crate) fn group_by_element(pes: &[PathElement]) -> BTreeMap<&PathElement, Vec<usize>> {
-    let mut groups: BTreeMap<&PathElement, Vec<usize>> = BTreeMap::new();
-    for (i, pe) in pes.iter().enumerate() {
-        groups.entry(pe).or_default().push(i);
+/// objects: Kubernetes accepts duplicate `env` names, for one): the positions in one
+/// vector, ordered by their elements, rather than a map holding a vector per element.
+pub(crate) struct Groups<'p> {
+    pes: &'p [PathElement],
+    /// Every position, by element and, for equal elements, by position.
+    order: Vec<usize>,
+}
+
+impl<'p> Groups<'p> {
+    pub(crate) fn of(pes: &'p [PathElement]) -> Self {
+        let mut order: Vec<usize> = (0..pes.len()).collect();
+        if !pes.is_sorted() {
+            // Stable: equal elements keep their positions' order.
+            order.sort_by(|&a, &b| pes[a].cmp(&pes[b]));
+        }
+        Self { pes, order }
     }
-    groups
+
+    /// Each element with its positions, in element order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&'p PathElement, &[usize])> {
+        let pes = self.pes;
+        self.order.chunk_by(move |&a, &b| pes[a] == pes[b]).map(move |positions| (&pes[positions[0]], positions))
+    }
+
+    /// The positions of `pe`: none when the list does not hold it.
+    pub(crate) fn get(&self, pe: &PathElement) -> &[usize] {
+        let start = self.order.partition_point(|&i| self.pes[i] < *pe);
+        let len = self.order[start..].partition_point(|&i| self.pes[i] == *pe);
+        &self.order[start..start + len]
+    }
 }
 
 /// The set of fields `obj` sets, restricted to `scope`. Lists whose elements cannot be
@@ -235,7 +258,7 @@ impl SetWalker<'_> {
                     }
                 };
                 let mut set = FieldSet::new();
-                for (pe, positions) in group_by_element(&pes) {
+                for (pe, positions) in Groups::of(&pes).iter() {
                     if positions.len() > 1 {
                         if self.strict {
                             self.errors.push(format!("{}: duplicate entries for key {pe}", FieldPath(at.clone())));
@@ -421,9 +444,9 @@ fn added_below<'v>(schema: &Schema<'_>, value: &'v Value, path: &mut Vec<&'v str
             if list_type != ListType::Atomic
                 && let Ok(pes) = schema.elements(path, &list_type, items)
             {
-                for (pe, positions) in group_by_element(&pes) {
+                for (pe, positions) in Groups::of(&pes).iter() {
                     // Duplicated elements are owned as one, with nothing below.
-                    let below = match positions.as_slice() {
+                    let below = match positions {
                         [only] => items.get(*only).map(|item| added_below(schema, item, path)).unwrap_or_default(),
                         _ => FieldSet::new(),
                     };
@@ -444,14 +467,13 @@ fn compare_items<'v>(
     at: &mut Vec<PathElement>,
     out: &mut Comparison,
 ) {
-    let lgroups = group_by_element(lpes);
-    let rgroups = group_by_element(rpes);
-    let mut pes: Vec<&PathElement> = lgroups.keys().chain(rgroups.keys()).copied().collect();
+    let (lgroups, rgroups) = (Groups::of(lpes), Groups::of(rpes));
+    let mut pes: Vec<&PathElement> = lgroups.iter().chain(rgroups.iter()).map(|(pe, _)| pe).collect();
     pes.sort();
     pes.dedup();
     for pe in pes {
-        let litems: Vec<&'v Value> = lgroups.get(pe).into_iter().flatten().filter_map(|&i| l.get(i)).collect();
-        let ritems: Vec<&'v Value> = rgroups.get(pe).into_iter().flatten().filter_map(|&i| r.get(i)).collect();
+        let litems: Vec<&'v Value> = lgroups.get(pe).iter().filter_map(|&i| l.get(i)).collect();
+        let ritems: Vec<&'v Value> = rgroups.get(pe).iter().filter_map(|&i| r.get(i)).collect();
         at.push(pe.clone());
         // Duplicated elements are compared as one atomic value, as structured-merge-diff does.
         match (litems.len(), ritems.len()) {
@@ -506,9 +528,9 @@ mod tests {
                 if list_type != ListType::Atomic
                     && let Ok(pes) = schema.elements(path, &list_type, items)
                 {
-                    for (pe, positions) in group_by_element(&pes) {
+                    for (pe, positions) in Groups::of(&pes).iter() {
                         at.push(pe.clone());
-                        match positions.as_slice() {
+                        match positions {
                             [only] => added_by_insertion(schema, &items[*only], path, at, out),
                             _ => out.insert(at),
                         }
@@ -570,6 +592,33 @@ mod tests {
             // The same subtrees added to an object that had none of them.
             let bare = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}});
             assert_eq!(Comparison::of(Some(&bare), &deployment, &types, scope).added, want, "{scope:?}: added");
+        }
+    }
+
+    /// Each element's positions, in element order, whatever the list's order.
+    #[test]
+    fn groups_hold_every_position_of_each_element() {
+        type Positions = Vec<(PathElement, Vec<usize>)>;
+        let f = PathElement::field;
+        let table: Vec<(Vec<PathElement>, Positions)> = vec![
+            (vec![], vec![]),
+            (vec![f("a"), f("b")], vec![(f("a"), vec![0]), (f("b"), vec![1])]),
+            (
+                vec![f("b"), f("a"), f("b"), f("c"), f("a")],
+                vec![(f("a"), vec![1, 4]), (f("b"), vec![0, 2]), (f("c"), vec![3])],
+            ),
+            (vec![f("x"), f("x"), f("x")], vec![(f("x"), vec![0, 1, 2])]),
+        ];
+        for (pes, want) in table {
+            let groups = Groups::of(&pes);
+            let got: Positions = groups.iter().map(|(pe, at)| (pe.clone(), at.to_vec())).collect();
+            assert_eq!(got, want, "{pes:?}");
+            for (pe, at) in &want {
+                assert_eq!(groups.get(pe), at.as_slice(), "{pe}");
+            }
+            for absent in [f(""), f("aa"), f("z")] {
+                assert!(groups.get(&absent).is_empty(), "{absent}");
+            }
         }
     }
 
