@@ -2,6 +2,7 @@
 
 mod common;
 mod controllers;
+mod fields;
 mod inventory;
 mod scale;
 mod server;
@@ -32,6 +33,9 @@ enum Command {
     /// The status summarizer: a WEC's status in its mailbox until the WDS shows it (the
     /// object's status, its CombinedStatus), one WEC at a time and all at once.
     Summarizer(summarizer::Args),
+    /// The space server's field tracking alone, in this process: what a create, an apply
+    /// and a status write of a copy, and an apply over a long keyed list, cost it.
+    Fields(fields::Args),
     /// The whole pipeline at scale: one workload on N simulated WECs with real syncers
     /// over HTTPS, every stage timed per WEC, the center's CPU and memory, updates, and a
     /// correctness check at the end.
@@ -45,6 +49,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Command::Translator(a) => translator::run(a).await,
         Command::Syncer(a) => syncer::run(a).await,
         Command::Summarizer(a) => summarizer::run(a).await,
+        Command::Fields(a) => fields::run(a).await,
         Command::Scale(a) => scale::run(a).await,
     }
 }

@@ -23,7 +23,7 @@ mod plot;
 mod report;
 mod scaling;
 mod timeline;
-mod workload;
+pub(super) mod workload;
 
 use super::common::{Child9, cpu_seconds, dir_bytes, peak_rss_bytes, rss_bytes, spawn_ready};
 use anyhow::Context;

@@ -52,7 +52,8 @@ pub fn ready_wecs(combined: &orrery_api::CombinedStatus) -> impl Iterator<Item =
         .filter_map(|row| row.columns.first()?.string.as_deref())
 }
 
-fn deployment(i: usize) -> Value {
+/// The workload's Deployment `load-<i>`.
+pub(in crate::bench) fn deployment(i: usize) -> Value {
     let name = object_name(i);
     json!({"apiVersion": "apps/v1", "kind": "Deployment",
            "metadata": {"name": name, "namespace": NAMESPACE},

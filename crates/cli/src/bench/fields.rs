@@ -1,0 +1,144 @@
+//! `orrery bench fields`: the space server's field tracking (the `managedFields` every
+//! write records, and server-side apply) alone, in this process, for the writes a scale
+//! run makes of each copy:
+//!
+//! - **create**: the syncer creating the workload's Deployment in a WEC;
+//! - **copy apply**: the placement translator applying a changed copy over the stored one;
+//! - **status update**: a status write by another manager over that copy (the simulated
+//!   cluster's in the WEC, the syncer's return to the mailbox);
+//! - **list apply**: an apply over an object with a long keyed list (`--list` containers
+//!   of a Pod), one element changed: the case where the size of one node of a field set
+//!   shows.
+//!
+//! `orrery bench scale` runs three processes on two cores, and its figures move with the
+//! machine's load from hour to hour; a change to field tracking is a few percent of them.
+//! These are single-threaded loops over the library, each the fastest and the median of
+//! `--rounds` rounds, so such a change shows here on its own.
+
+use super::common::round;
+use super::scale::workload::{REV_ANNOTATION, deployment};
+use anyhow::ensure;
+use orrery_spaceserver::ssa::{self, BuiltinListTypes, ListTypes};
+use serde_json::{Value, json};
+use std::time::Instant;
+
+#[derive(clap::Args, Clone)]
+pub struct Args {
+    /// Timed writes of each kind per round (list applies: one for every 200, at least one).
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    writes: u64,
+    /// Rounds: each kind reports its fastest round and its median one.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    rounds: u64,
+    /// Elements of the keyed list in the list apply.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    list: u64,
+}
+
+/// When every write of a run is recorded: a fixed clock reading, as the library takes one.
+const NOW: &str = "2026-11-25T00:00:00Z";
+const SYNCER: &str = "syncer";
+const TRANSLATOR: &str = "translator";
+const SIMULATED: &str = "simulated-cluster";
+
+/// The workload's Deployment at pod-template revision `rev`.
+fn copy(rev: usize) -> Value {
+    let mut object = deployment(0);
+    object["spec"]["template"]["metadata"]["annotations"][REV_ANNOTATION] = json!(rev.to_string());
+    object
+}
+
+/// A Deployment's status as a cluster writes it once its replicas are ready.
+fn status(generation: usize) -> Value {
+    let condition = |kind: &str, reason: &str| json!({"type": kind, "status": "True", "reason": reason, "lastUpdateTime": NOW, "lastTransitionTime": NOW});
+    json!({"observedGeneration": generation, "replicas": 1, "readyReplicas": 1, "availableReplicas": 1,
+           "updatedReplicas": 1,
+           "conditions": [condition("Available", "MinimumReplicasAvailable"),
+                          condition("Progressing", "NewReplicaSetAvailable")]})
+}
+
+/// A Pod with `len` containers, the one at `changed` (if any) with another image.
+fn pod(len: u64, changed: Option<u64>) -> Value {
+    let containers: Vec<Value> = (0..len)
+        .map(|i| json!({"name": format!("c{i}"), "image": if Some(i) == changed { "app:2" } else { "app:1" }}))
+        .collect();
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "bench"},
+           "spec": {"containers": containers}})
+}
+
+/// The managers `object` records, in order.
+fn managers(object: &Value) -> Vec<&str> {
+    let entries = object.pointer("/metadata/managedFields").and_then(Value::as_array);
+    entries.into_iter().flatten().filter_map(|e| e.get("manager")?.as_str()).collect()
+}
+
+/// Microseconds per call of `write` (given the call's number), `calls` calls per round:
+/// the fastest round and the median one.
+fn time(rounds: u64, calls: u64, mut write: impl FnMut(u64) -> anyhow::Result<()>) -> anyhow::Result<Value> {
+    let mut per_call = Vec::new();
+    for _ in 0..rounds {
+        let started = Instant::now();
+        for i in 0..calls {
+            write(i)?;
+        }
+        per_call.push(started.elapsed().as_secs_f64() * 1e6 / calls as f64);
+    }
+    per_call.sort_by(f64::total_cmp);
+    Ok(json!({"fastest": round(per_call[0], 2), "median": round(per_call[per_call.len() / 2], 2)}))
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let deployments = BuiltinListTypes::for_kind("apps/v1", "Deployment");
+    let pods = BuiltinListTypes::for_kind("v1", "Pod");
+    let types: &dyn ListTypes = &deployments;
+
+    // Each write is checked once for what it must record, so that no figure is of a
+    // write that did nothing.
+    let created = ssa::update(None, copy(0), SYNCER, None, types, NOW);
+    ensure!(managers(&created) == [SYNCER], "a create records its manager: {created}");
+    let stored = ssa::apply(None, &copy(0), TRANSLATOR, true, types, NOW)?;
+    let applied = ssa::apply(Some(&stored), &copy(1), TRANSLATOR, true, types, NOW)?;
+    ensure!(managers(&applied) == [TRANSLATOR] && applied != stored, "an apply records its change: {applied}");
+    let with_status = |object: &Value, generation: usize| {
+        let mut new = object.clone();
+        new["status"] = status(generation);
+        new
+    };
+    let reported = ssa::update(Some(&stored), with_status(&stored, 1), SIMULATED, Some("status"), types, NOW);
+    ensure!(managers(&reported) == [TRANSLATOR, SIMULATED], "a status write adds its manager: {reported}");
+    let long = ssa::apply(None, &pod(args.list, None), TRANSLATOR, true, &pods, NOW)?;
+
+    let (rounds, writes) = (args.rounds, args.writes);
+    let report = json!({
+        "writes": writes, "rounds": rounds, "list": args.list,
+        "create_us": time(rounds, writes, |i| {
+            std::hint::black_box(ssa::update(None, copy(i as usize), SYNCER, None, types, NOW));
+            Ok(())
+        })?,
+        "copy_apply_us": time(rounds, writes, |i| {
+            std::hint::black_box(ssa::apply(Some(&stored), &copy(1 + i as usize), TRANSLATOR, true, types, NOW)?);
+            Ok(())
+        })?,
+        "status_update_us": time(rounds, writes, |i| {
+            let new = with_status(&reported, 2 + i as usize);
+            std::hint::black_box(ssa::update(Some(&reported), new, SIMULATED, Some("status"), types, NOW));
+            Ok(())
+        })?,
+        "list_apply_us": time(rounds, (writes / 200).max(1), |i| {
+            let changed = pod(args.list, Some(i % args.list));
+            std::hint::black_box(ssa::apply(Some(&long), &changed, TRANSLATOR, true, &pods, NOW)?);
+            Ok(())
+        })?,
+    });
+    eprintln!("field tracking, µs per write (fastest / median of {rounds} rounds of {writes}):");
+    for (kind, label) in [
+        ("create_us", "create"),
+        ("copy_apply_us", "copy apply"),
+        ("status_update_us", "status update"),
+        ("list_apply_us", "list apply"),
+    ] {
+        eprintln!("  {label:<14} {:>12} / {}", report[kind]["fastest"], report[kind]["median"]);
+    }
+    println!("{report}");
+    Ok(())
+}
