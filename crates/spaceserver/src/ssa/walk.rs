@@ -383,17 +383,13 @@ fn compare<'v>(
             if empty || schema.map_type(path) == MapType::Atomic {
                 false
             } else {
-                let mut keys: Vec<&String> =
-                    l.iter().flat_map(|m| m.keys()).chain(r.iter().flat_map(|m| m.keys())).collect();
-                keys.sort();
-                keys.dedup();
-                for key in keys {
+                join(l.into_iter().flatten(), r.into_iter().flatten(), |key, lhs, rhs| {
                     path.push(key);
                     at.push(PathElement::field(key));
-                    compare(schema, l.and_then(|m| m.get(key)), r.and_then(|m| m.get(key)), path, at, out);
+                    compare(schema, lhs, rhs, path, at, out);
                     at.pop();
                     path.pop();
-                }
+                });
                 true
             }
         }
@@ -468,35 +464,68 @@ fn compare_items<'v>(
     out: &mut Comparison,
 ) {
     let (lgroups, rgroups) = (Groups::of(lpes), Groups::of(rpes));
-    let mut pes: Vec<&PathElement> = lgroups.iter().chain(rgroups.iter()).map(|(pe, _)| pe).collect();
-    pes.sort();
-    pes.dedup();
-    for pe in pes {
-        let litems: Vec<&'v Value> = lgroups.get(pe).iter().filter_map(|&i| l.get(i)).collect();
-        let ritems: Vec<&'v Value> = rgroups.get(pe).iter().filter_map(|&i| r.get(i)).collect();
+    join(lgroups.iter(), rgroups.iter(), |pe, lpos, rpos| {
+        let (lpos, rpos) = (lpos.unwrap_or_default(), rpos.unwrap_or_default());
+        let (first_l, first_r) = (lpos.first().and_then(|&i| l.get(i)), rpos.first().and_then(|&i| r.get(i)));
         at.push(pe.clone());
         // Duplicated elements are compared as one atomic value, as structured-merge-diff does.
-        match (litems.len(), ritems.len()) {
-            (0..=1, 0..=1) => compare(schema, litems.first().copied(), ritems.first().copied(), path, at, out),
+        match (lpos.len(), rpos.len()) {
+            (0..=1, 0..=1) => compare(schema, first_l, first_r, path, at, out),
             (2.., 2..) => {
-                if litems != ritems {
+                if !lpos.iter().map(|&i| l.get(i)).eq(rpos.iter().map(|&i| r.get(i))) {
                     out.modified.insert(at);
                 }
             }
             (2.., _) => {
-                if let Some(item) = ritems.first() {
-                    compare(schema, None, Some(item), path, at, out);
+                if first_r.is_some() {
+                    compare(schema, None, first_r, path, at, out);
                 }
                 out.removed.insert(at);
             }
             (_, 2..) => {
-                if let Some(item) = litems.first() {
-                    compare(schema, Some(item), None, path, at, out);
+                if first_l.is_some() {
+                    compare(schema, first_l, None, path, at, out);
                 }
                 out.added.insert(at);
             }
         }
         at.pop();
+    });
+}
+
+/// Joins two sequences of entries sorted by key: `f` gets each key once, in order, with
+/// the value of each side that has it. (Maps' keys and a list's groups of elements come
+/// sorted; this walks them side by side instead of collecting and sorting their keys.)
+fn join<K: Ord, A, B>(
+    lhs: impl IntoIterator<Item = (K, A)>,
+    rhs: impl IntoIterator<Item = (K, B)>,
+    mut f: impl FnMut(K, Option<A>, Option<B>),
+) {
+    let (mut lhs, mut rhs) = (lhs.into_iter().peekable(), rhs.into_iter().peekable());
+    loop {
+        let order = match (lhs.peek(), rhs.peek()) {
+            (None, None) => return,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some((a, _)), Some((b, _))) => a.cmp(b),
+        };
+        match order {
+            std::cmp::Ordering::Less => {
+                if let Some((k, a)) = lhs.next() {
+                    f(k, Some(a), None);
+                }
+            }
+            std::cmp::Ordering::Greater => {
+                if let Some((k, b)) = rhs.next() {
+                    f(k, None, Some(b));
+                }
+            }
+            std::cmp::Ordering::Equal => {
+                if let (Some((k, a)), Some((_, b))) = (lhs.next(), rhs.next()) {
+                    f(k, Some(a), Some(b));
+                }
+            }
+        }
     }
 }
 
@@ -619,6 +648,34 @@ mod tests {
             for absent in [f(""), f("aa"), f("z")] {
                 assert!(groups.get(&absent).is_empty(), "{absent}");
             }
+        }
+    }
+
+    /// Two sorted sequences joined: every key once, in order, with each side's value.
+    #[test]
+    fn join_meets_every_key_once_in_order() {
+        type Met = Vec<(u8, Option<char>, Option<i32>)>;
+        type Case = (Vec<(u8, char)>, Vec<(u8, i32)>, Met);
+        let table: Vec<Case> = vec![
+            (vec![], vec![], vec![]),
+            (vec![(1, 'a')], vec![], vec![(1, Some('a'), None)]),
+            (vec![], vec![(1, 10)], vec![(1, None, Some(10))]),
+            (
+                vec![(1, 'a'), (3, 'c'), (4, 'd')],
+                vec![(2, 20), (3, 30), (5, 50)],
+                vec![
+                    (1, Some('a'), None),
+                    (2, None, Some(20)),
+                    (3, Some('c'), Some(30)),
+                    (4, Some('d'), None),
+                    (5, None, Some(50)),
+                ],
+            ),
+        ];
+        for (lhs, rhs, want) in table {
+            let mut met = Vec::new();
+            join(lhs.clone(), rhs.clone(), |k, a, b| met.push((k, a, b)));
+            assert_eq!(met, want, "{lhs:?} {rhs:?}");
         }
     }
 
