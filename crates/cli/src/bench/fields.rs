@@ -18,14 +18,15 @@
 use super::common::round;
 use super::scale::workload::{REV_ANNOTATION, deployment};
 use anyhow::ensure;
-use orrery_spaceserver::ssa::{self, BuiltinListTypes, ListTypes};
+use orrery_spaceserver::ssa::{self, BuiltinListTypes, EntryText, ListTypes, ManagedList, Stored, StoredEntries};
 use serde_json::{Value, json};
 use std::time::Instant;
 
 #[derive(clap::Args, Clone)]
 pub struct Args {
-    /// Timed writes of each kind per round (list applies: one for every 200, at least one).
-    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    /// Timed writes of each kind per round (list applies: one for every 2,000, at least
+    /// one).
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     writes: u64,
     /// Rounds: each kind reports its fastest round and its median one.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1000))]
@@ -66,10 +67,18 @@ fn pod(len: u64, changed: Option<u64>) -> Value {
            "spec": {"containers": containers}})
 }
 
-/// The managers `object` records, in order.
-fn managers(object: &Value) -> Vec<&str> {
-    let entries = object.pointer("/metadata/managedFields").and_then(Value::as_array);
-    entries.into_iter().flatten().filter_map(|e| e.get("manager")?.as_str()).collect()
+/// The managers a list records, in order.
+fn managers(list: &ManagedList) -> anyhow::Result<Vec<String>> {
+    let entries = serde_json::to_value(list)?;
+    let names = entries.as_array().into_iter().flatten().filter_map(|e| e.get("manager")?.as_str());
+    Ok(names.map(str::to_owned).collect())
+}
+
+/// A list as the server reads it from a stored object: each entry as its text.
+fn stored(list: &ManagedList) -> anyhow::Result<StoredEntries> {
+    let entries = serde_json::to_value(list)?;
+    let texts = entries.as_array().into_iter().flatten().map(|e| EntryText::from(e.to_string()));
+    Ok(StoredEntries::new(texts.collect()))
 }
 
 /// Microseconds per call of `write` (given the call's number), `calls` calls per round:
@@ -92,41 +101,55 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let pods = BuiltinListTypes::for_kind("v1", "Pod");
     let types: &dyn ListTypes = &deployments;
 
-    // Each write is checked once for what it must record, so that no figure is of a
-    // write that did nothing.
-    let created = ssa::update(None, copy(0), SYNCER, None, types, NOW);
-    ensure!(managers(&created) == [SYNCER], "a create records its manager: {created}");
-    let stored = ssa::apply(None, &copy(0), TRANSLATOR, true, types, NOW)?;
-    let applied = ssa::apply(Some(&stored), &copy(1), TRANSLATOR, true, types, NOW)?;
-    ensure!(managers(&applied) == [TRANSLATOR] && applied != stored, "an apply records its change: {applied}");
-    let with_status = |object: &Value, generation: usize| {
-        let mut new = object.clone();
+    // As the server calls it (`api/managed.rs`): the object without `managedFields`,
+    // the stored entries as text. Each write is checked once for what it must record, so
+    // that no figure is of a write that did nothing.
+    let (_, list) = ssa::update_tracked(None, Stored::None, copy(0), SYNCER, None, types, NOW);
+    ensure!(managers(&list)? == [SYNCER], "a create records its manager");
+    let (copied, list) = ssa::apply_tracked(None, Stored::None, copy(0), TRANSLATOR, None, true, types, NOW)?;
+    let copy_entries = stored(&list)?;
+    let apply = |rev: usize| {
+        let stored = Stored::Text(&copy_entries);
+        ssa::apply_tracked(Some(&copied), stored, copy(rev), TRANSLATOR, None, true, types, NOW)
+    };
+    let (applied, list) = apply(1)?;
+    ensure!(managers(&list)? == [TRANSLATOR] && applied != copied, "an apply records its change");
+    let with_status = |generation: usize| {
+        let mut new = copied.clone();
         new["status"] = status(generation);
         new
     };
-    let reported = ssa::update(Some(&stored), with_status(&stored, 1), SIMULATED, Some("status"), types, NOW);
-    ensure!(managers(&reported) == [TRANSLATOR, SIMULATED], "a status write adds its manager: {reported}");
-    let long = ssa::apply(None, &pod(args.list, None), TRANSLATOR, true, &pods, NOW)?;
+    let report_status = |entries: &StoredEntries, generation: usize| {
+        let stored = Stored::Text(entries);
+        ssa::update_tracked(Some(&copied), stored, with_status(generation), SIMULATED, Some("status"), types, NOW)
+    };
+    let (reported, list) = report_status(&copy_entries, 1);
+    ensure!(managers(&list)? == [TRANSLATOR, SIMULATED], "a status write adds its manager");
+    let reported_entries = stored(&list)?;
+    let (long, list) =
+        ssa::apply_tracked(None, Stored::None, pod(args.list, None), TRANSLATOR, None, true, &pods, NOW)?;
+    let long_entries = stored(&list)?;
 
     let (rounds, writes) = (args.rounds, args.writes);
     let report = json!({
         "writes": writes, "rounds": rounds, "list": args.list,
         "create_us": time(rounds, writes, |i| {
-            std::hint::black_box(ssa::update(None, copy(i as usize), SYNCER, None, types, NOW));
+            std::hint::black_box(ssa::update_tracked(None, Stored::None, copy(i as usize), SYNCER, None, types, NOW));
             Ok(())
         })?,
         "copy_apply_us": time(rounds, writes, |i| {
-            std::hint::black_box(ssa::apply(Some(&stored), &copy(1 + i as usize), TRANSLATOR, true, types, NOW)?);
+            std::hint::black_box(apply(1 + i as usize)?);
             Ok(())
         })?,
         "status_update_us": time(rounds, writes, |i| {
-            let new = with_status(&reported, 2 + i as usize);
-            std::hint::black_box(ssa::update(Some(&reported), new, SIMULATED, Some("status"), types, NOW));
+            let stored = Stored::Text(&reported_entries);
+            let new = with_status(2 + i as usize);
+            std::hint::black_box(ssa::update_tracked(Some(&reported), stored, new, SIMULATED, Some("status"), types, NOW));
             Ok(())
         })?,
-        "list_apply_us": time(rounds, (writes / 200).max(1), |i| {
-            let changed = pod(args.list, Some(i % args.list));
-            std::hint::black_box(ssa::apply(Some(&long), &changed, TRANSLATOR, true, &pods, NOW)?);
+        "list_apply_us": time(rounds, (writes / 2000).max(1), |i| {
+            let (stored, changed) = (Stored::Text(&long_entries), pod(args.list, Some(i % args.list)));
+            std::hint::black_box(ssa::apply_tracked(Some(&long), stored, changed, TRANSLATOR, None, true, &pods, NOW)?);
             Ok(())
         })?,
     });
