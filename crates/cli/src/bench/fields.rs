@@ -13,7 +13,9 @@
 //! `orrery bench scale` runs three processes on two cores, and its figures move with the
 //! machine's load from hour to hour; a change to field tracking is a few percent of them.
 //! These are single-threaded loops over the library, each the fastest and the median of
-//! `--rounds` rounds, so such a change shows here on its own.
+//! `--rounds` rounds, so such a change shows here on its own. Each figure includes
+//! making the write's input (as a request's decoded body would be) and dropping its
+//! result.
 
 use super::common::round;
 use super::scale::workload::{REV_ANNOTATION, deployment};
