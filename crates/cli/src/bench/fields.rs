@@ -13,9 +13,8 @@
 //! `orrery bench scale` runs three processes on two cores, and its figures move with the
 //! machine's load from hour to hour; a change to field tracking is a few percent of them.
 //! These are single-threaded loops over the library, each the fastest and the median of
-//! `--rounds` rounds, so such a change shows here on its own. Each figure includes
-//! making the write's input (as a request's decoded body would be) and dropping its
-//! result.
+//! `--rounds` rounds, so such a change shows here on its own. Each write's input is made
+//! before the clock starts; dropping its result is timed, as it is part of a write.
 
 use super::common::round;
 use super::scale::workload::{REV_ANNOTATION, deployment};
@@ -83,14 +82,20 @@ fn stored(list: &ManagedList) -> anyhow::Result<StoredEntries> {
     Ok(StoredEntries::new(texts.collect()))
 }
 
-/// Microseconds per call of `write` (given the call's number), `calls` calls per round:
-/// the fastest round and the median one.
-fn time(rounds: u64, calls: u64, mut write: impl FnMut(u64) -> anyhow::Result<()>) -> anyhow::Result<Value> {
+/// Microseconds per write, `calls` writes per round, each of an input `make` makes
+/// before the round's clock starts: the fastest round and the median one.
+fn time<T>(
+    rounds: u64,
+    calls: u64,
+    mut make: impl FnMut(u64) -> T,
+    mut write: impl FnMut(T) -> anyhow::Result<()>,
+) -> anyhow::Result<Value> {
     let mut per_call = Vec::new();
     for _ in 0..rounds {
+        let inputs: Vec<T> = (0..calls).map(&mut make).collect();
         let started = Instant::now();
-        for i in 0..calls {
-            write(i)?;
+        for input in inputs {
+            write(input)?;
         }
         per_call.push(started.elapsed().as_secs_f64() * 1e6 / calls as f64);
     }
@@ -135,22 +140,22 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let (rounds, writes) = (args.rounds, args.writes);
     let report = json!({
         "writes": writes, "rounds": rounds, "list": args.list,
-        "create_us": time(rounds, writes, |i| {
-            std::hint::black_box(ssa::update_tracked(None, Stored::None, copy(i as usize), SYNCER, None, types, NOW));
+        "create_us": time(rounds, writes, |i| copy(i as usize), |new| {
+            std::hint::black_box(ssa::update_tracked(None, Stored::None, new, SYNCER, None, types, NOW));
             Ok(())
         })?,
-        "copy_apply_us": time(rounds, writes, |i| {
-            std::hint::black_box(apply(1 + i as usize)?);
+        "copy_apply_us": time(rounds, writes, |i| copy(1 + i as usize), |new| {
+            let stored = Stored::Text(&copy_entries);
+            std::hint::black_box(ssa::apply_tracked(Some(&copied), stored, new, TRANSLATOR, None, true, types, NOW)?);
             Ok(())
         })?,
-        "status_update_us": time(rounds, writes, |i| {
+        "status_update_us": time(rounds, writes, |i| with_status(2 + i as usize), |new| {
             let stored = Stored::Text(&reported_entries);
-            let new = with_status(2 + i as usize);
             std::hint::black_box(ssa::update_tracked(Some(&reported), stored, new, SIMULATED, Some("status"), types, NOW));
             Ok(())
         })?,
-        "list_apply_us": time(rounds, (writes / 2000).max(1), |i| {
-            let (stored, changed) = (Stored::Text(&long_entries), pod(args.list, Some(i % args.list)));
+        "list_apply_us": time(rounds, (writes / 2000).max(1), |i| pod(args.list, Some(i % args.list)), |changed| {
+            let stored = Stored::Text(&long_entries);
             std::hint::black_box(ssa::apply_tracked(Some(&long), stored, changed, TRANSLATOR, None, true, &pods, NOW)?);
             Ok(())
         })?,
