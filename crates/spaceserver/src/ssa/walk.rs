@@ -9,6 +9,7 @@
 //!   drops it), but a change between empty and absent is still a change.
 
 use std::borrow::Cow;
+use std::cmp::Ordering;
 
 use serde_json::{Map, Value};
 
@@ -311,11 +312,10 @@ impl Comparison {
         match (old, new) {
             (None | Some(Value::Object(_)), Value::Object(n)) => {
                 let o = old.and_then(Value::as_object);
-                let mut keys: Vec<&String> = o.into_iter().flat_map(|m| m.keys()).chain(n.keys()).collect();
-                keys.sort();
-                keys.dedup();
-                for key in keys.into_iter().filter(|k| scope.may_own(k)) {
-                    let (lhs, rhs) = (o.and_then(|m| m.get(key)), n.get(key));
+                join(o.into_iter().flatten(), n, |key, lhs, rhs| {
+                    if !scope.may_own(key) {
+                        return;
+                    }
                     if key == "metadata" {
                         for field in OWNABLE_METADATA {
                             walk(&["metadata", field], lhs.and_then(|m| m.get(field)), rhs.and_then(|m| m.get(field)));
@@ -323,7 +323,7 @@ impl Comparison {
                     } else {
                         walk(&[key], lhs, rhs);
                     }
-                }
+                });
             }
             _ => walk(&[], old, Some(new)),
         }
@@ -476,16 +476,13 @@ fn compare_items<'v>(
                     out.modified.insert(at);
                 }
             }
+            // (A side without the element makes `compare` record nothing.)
             (2.., _) => {
-                if first_r.is_some() {
-                    compare(schema, None, first_r, path, at, out);
-                }
+                compare(schema, None, first_r, path, at, out);
                 out.removed.insert(at);
             }
             (_, 2..) => {
-                if first_l.is_some() {
-                    compare(schema, first_l, None, path, at, out);
-                }
+                compare(schema, first_l, None, path, at, out);
                 out.added.insert(at);
             }
         }
@@ -501,30 +498,21 @@ fn join<K: Ord, A, B>(
     rhs: impl IntoIterator<Item = (K, B)>,
     mut f: impl FnMut(K, Option<A>, Option<B>),
 ) {
-    let (mut lhs, mut rhs) = (lhs.into_iter().peekable(), rhs.into_iter().peekable());
+    let (mut lhs, mut rhs) = (lhs.into_iter().fuse().peekable(), rhs.into_iter().fuse().peekable());
     loop {
-        let order = match (lhs.peek(), rhs.peek()) {
-            (None, None) => return,
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (Some((a, _)), Some((b, _))) => a.cmp(b),
+        // The side with the smaller key steps; both step on the same key.
+        let (a, b) = match (lhs.peek(), rhs.peek()) {
+            (Some((ka, _)), Some((kb, _))) => match ka.cmp(kb) {
+                Ordering::Less => (lhs.next(), None),
+                Ordering::Greater => (None, rhs.next()),
+                Ordering::Equal => (lhs.next(), rhs.next()),
+            },
+            _ => (lhs.next(), rhs.next()),
         };
-        match order {
-            std::cmp::Ordering::Less => {
-                if let Some((k, a)) = lhs.next() {
-                    f(k, Some(a), None);
-                }
-            }
-            std::cmp::Ordering::Greater => {
-                if let Some((k, b)) = rhs.next() {
-                    f(k, None, Some(b));
-                }
-            }
-            std::cmp::Ordering::Equal => {
-                if let (Some((k, a)), Some((_, b))) = (lhs.next(), rhs.next()) {
-                    f(k, Some(a), Some(b));
-                }
-            }
+        match (a, b) {
+            (Some((k, a)), b) => f(k, Some(a), b.map(|(_, b)| b)),
+            (None, Some((k, b))) => f(k, None, Some(b)),
+            (None, None) => return,
         }
     }
 }
