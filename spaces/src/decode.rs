@@ -107,6 +107,9 @@ pub enum Fields {
     /// of what an object asks for (the simulated clusters, which write its status and
     /// would otherwise decode that status back from their own writes' events).
     Spec,
+    /// `apiVersion`, `kind`, `metadata` without `managedFields`, and `status`: for readers
+    /// of what became of an object (the bench's observer of returned status).
+    Status,
 }
 
 /// A watcher of `resource` in every namespace `client` reaches, with backoff, its objects
@@ -130,6 +133,7 @@ pub fn watch(
         Fields::Metadata => of::<false, true, { body::NONE }>(client, resource),
         Fields::Returned => of::<true, false, { body::STATUS }>(client, resource),
         Fields::Spec => of::<false, true, { body::SPEC }>(client, resource),
+        Fields::Status => of::<false, true, { body::STATUS }>(client, resource),
     }
 }
 

@@ -73,6 +73,14 @@ pub trait SpaceProvider: Send + Sync {
     /// client for as long as it uses it: providers need not keep one per space.
     async fn client(&self, name: &str) -> Result<kube::Client, SpaceError>;
 
+    /// Sends one request (its URI a path, as [`kube::core::Request`] builds it) to one
+    /// space and returns the answer's text, undecoded; an answer other than success is
+    /// [`kube::Error::Api`]. For writers that keep what they wrote and learn of changes
+    /// from their watches: decoding each answer would cost about what the write did.
+    async fn send(&self, name: &str, request: http::Request<Vec<u8>>) -> Result<String, SpaceError> {
+        Ok(self.client(name).await?.request_text(request).await?)
+    }
+
     /// A kubeconfig for one space (for syncers and users).
     async fn kubeconfig(&self, name: &str) -> Result<kube::config::Kubeconfig, SpaceError>;
 

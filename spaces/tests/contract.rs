@@ -107,6 +107,24 @@ async fn contract(p: &dyn SpaceProvider) {
     a.delete("only-in-a", &DeleteParams::default()).await.expect("delete");
     expect_event(&mut all, |e| matches!(e, MultiEvent::Delete(t) if t.space == "a")).await;
 
+    // A request sent to one space reaches that space only, and its answer comes back as text.
+    let relabel = |value: &str| {
+        let patch = kube::api::Patch::Merge(serde_json::json!({"data": {"k": value}}));
+        kube::core::Request::new("/api/v1/namespaces/default/configmaps")
+            .patch("only-in-b", &kube::api::PatchParams::default(), &patch)
+            .expect("request")
+    };
+    let answer = p.send("b", relabel("sent")).await.expect("sent to b");
+    let answered: ConfigMap = serde_json::from_str(&answer).expect("the answer is the object");
+    assert_eq!(answered.data.and_then(|d| d.get("k").cloned()).as_deref(), Some("sent"));
+    let stored = b.get("only-in-b").await.expect("get in b").data.unwrap_or_default();
+    assert_eq!(stored.get("k").map(String::as_str), Some("sent"));
+    match p.send("a", relabel("lost")).await {
+        Err(orrery_spaces::SpaceError::Kube(kube::Error::Api(s))) => assert_eq!(s.code, 404),
+        other => panic!("a has no such object: {other:?}"),
+    }
+    assert!(a.get_opt("only-in-b").await.expect("get in a").is_none(), "a failed send wrote nothing");
+
     let kc = p.kubeconfig("a").await.expect("kubeconfig for a");
     let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("config");
     let via: Api<ConfigMap> = Api::namespaced(kube::Client::try_from(config).expect("client"), "default");

@@ -17,9 +17,9 @@ pub mod status;
 use futures::StreamExt;
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, PatchOperation};
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
+use kube::Resource;
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use orrery_runtime::{Metrics, QueueConfig, Shutdown, WorkQueue, run_workers};
-use orrery_spaces::decode::Unmanaged;
 use orrery_spaces::{Fields, MultiEvent, SpaceError, SpaceProvider};
 use status::{Kind, Phase};
 use std::collections::HashMap;
@@ -177,19 +177,18 @@ impl SimCluster {
         let phase = if elapsed >= self.delay { Phase::Ready } else { Phase::Starting };
         if written != Some(phase) {
             let (kind, api) = resource(*i);
-            let client = self.provider.client(space).await?;
-            let objects: Api<Unmanaged> = match namespace {
-                Some(ns) => Api::namespaced_with(client, ns, &api),
-                None => Api::all_with(client, &api),
-            };
             let now = jiff::Timestamp::now().to_string();
             let value = status::status(kind, &workload, phase, &now);
             let add = AddOperation { path: PointerBuf::from_tokens(["status"]), value };
             let patch: Patch<()> = Patch::Json(json_patch::Patch(vec![PatchOperation::Add(add)]));
             let params = PatchParams { field_manager: Some(MANAGER.into()), ..Default::default() };
-            match objects.patch_status(name, &params, &patch).await {
+            // The answer is not read: what was written comes back through the watch.
+            let request = kube::core::Request::new(DynamicObject::url_path(&api, namespace.as_deref()))
+                .patch_subresource("status", name, &params, &patch)
+                .map_err(kube::Error::BuildRequest)?;
+            match self.provider.send(space, request).await {
                 Ok(_) => {}
-                Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
+                Err(SpaceError::Kube(kube::Error::Api(s))) if s.code == 404 => return Ok(()),
                 Err(e) => return Err(e.into()),
             }
             if let Some(p) = lock(&self.progress).get_mut(key) {

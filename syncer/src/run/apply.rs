@@ -70,7 +70,8 @@ impl Syncer {
         let named = copy_head.or(current_head).and_then(|o| o.get("kind")).and_then(Value::as_str);
         let kind = self.kind_of(&r, &kind, named).await?;
         let ns = key.namespace.as_deref();
-        let wec = api(&self.wec, &ar, ns);
+        // Made only for a write: most reconciles write nothing.
+        let wec = || api(&self.wec, &ar, ns);
 
         // Upsync: WEC objects the upsync sets select, and the copies made of them. An
         // upsynced copy is never downsynced, and a downsynced object never upsynced.
@@ -93,7 +94,7 @@ impl Syncer {
                 let doomed = to_delete(&key.group, &key.resource, &kind, std::iter::once(current), &wanted, |_| false);
                 if doomed.iter().any(|k| k == key) {
                     self.applied.forget(key);
-                    match wec.delete(&key.name, &DeleteParams::default()).await {
+                    match wec().delete(&key.name, &DeleteParams::default()).await {
                         Ok(_) => tracing::info!(?key, "deleted from the WEC: no longer placed here"),
                         Err(e) if is_status(&e, 404) => {}
                         Err(e) => return Err(e.into()),
@@ -108,14 +109,14 @@ impl Syncer {
         }
         let merge = |v: Value| Patch::Merge(v);
         match decide(copy.head(), &kind, current_head) {
-            Action::Create => self.create(&wec, key, copy, &kind).await?,
-            Action::Apply { clear_create_only: false } => self.apply(&wec, key, copy, &kind, current).await?,
+            Action::Create => self.create(&wec(), key, copy, &kind).await?,
+            Action::Apply { clear_create_only: false } => self.apply(wec, key, copy, &kind, current).await?,
             Action::Apply { clear_create_only: true } => {
-                self.apply(&wec, key, copy, &kind, None).await?;
-                wec.patch(&key.name, &PatchParams::default(), &merge(create_only_patch(false))).await?;
+                self.apply(wec, key, copy, &kind, None).await?;
+                wec().patch(&key.name, &PatchParams::default(), &merge(create_only_patch(false))).await?;
             }
             Action::MarkCreateOnly => {
-                wec.patch(&key.name, &PatchParams::default(), &merge(create_only_patch(true))).await?;
+                wec().patch(&key.name, &PatchParams::default(), &merge(create_only_patch(true))).await?;
             }
             Action::Skip(_) => {}
             Action::Conflict(reason) => {
@@ -205,7 +206,7 @@ impl Syncer {
     /// (the WEC object, when it may be compared) shows it would change nothing.
     async fn apply(
         &self,
-        wec: &Api<Unmanaged>,
+        wec: impl FnOnce() -> Api<Unmanaged>,
         key: &ObjectKey,
         copy: &JsonObject,
         kind: &str,
@@ -216,7 +217,7 @@ impl Syncer {
             return Ok(());
         }
         let params = PatchParams::apply(MANAGER).force();
-        let result = send_unread(&self.wec, requests(wec).patch(&key.name, &params, &Patch::Apply(&object))).await;
+        let result = send_unread(&self.wec, requests(&wec()).patch(&key.name, &params, &Patch::Apply(&object))).await;
         self.count(result.is_ok());
         match result {
             Ok(()) => {

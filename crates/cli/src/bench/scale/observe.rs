@@ -234,7 +234,8 @@ async fn follow_mailboxes(
     index: Arc<Index>,
     recorder: Recorder,
 ) {
-    let mut events = provider.watch_all(resource, Fields::Unmanaged);
+    // The status only: the spec, as large, would be decoded for nothing.
+    let mut events = provider.watch_all(resource, Fields::Status);
     let mut listed = false;
     while let Some(event) = events.next().await {
         let tagged = match event {

@@ -26,9 +26,16 @@ pub fn object_index(name: &str) -> Option<usize> {
 }
 
 /// Whether a Deployment's status says all its replicas are ready (what the simulated
-/// clusters report once the start-up delay has passed).
+/// clusters report once the start-up delay has passed). A Deployment read without its
+/// spec (the observer reads the mailbox copies' status only) is held to the replicas its
+/// status counts.
 pub fn is_ready(deployment: &Value) -> bool {
-    let want = deployment.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+    let wanted = |at| deployment.pointer(at).and_then(Value::as_i64);
+    let want = match deployment.get("spec") {
+        Some(_) => wanted("/spec/replicas"),
+        None => wanted("/status/replicas"),
+    };
+    let want = want.unwrap_or(1);
     deployment.pointer("/status/readyReplicas").and_then(Value::as_i64) == Some(want)
 }
 
@@ -150,6 +157,11 @@ mod tests {
             (json!({"spec": {"replicas": 2}, "status": {"readyReplicas": 1}}), false),
             (json!({"spec": {"replicas": 1}, "status": {}}), false),
             (json!({"spec": {"replicas": 1}}), false),
+            (json!({"spec": {}, "status": {"replicas": 2, "readyReplicas": 1}}), true),
+            (json!({"status": {"replicas": 2, "readyReplicas": 2}}), true),
+            (json!({"status": {"replicas": 2, "readyReplicas": 1}}), false),
+            (json!({"status": {"readyReplicas": 1}}), true),
+            (json!({}), false),
         ];
         for (d, want) in cases {
             assert_eq!(is_ready(&d), want, "{d}");
