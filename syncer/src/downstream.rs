@@ -41,10 +41,19 @@ pub fn owner_mark(kind: &str, namespace: &str, name: &str) -> String {
     format!("{kind}/{namespace}/{name}")
 }
 
+/// Whether `mark` is [`owner_mark`]`(kind, namespace, name)`, compared in place: every
+/// reconcile asks of its objects, and most carry no mark to compare.
+pub fn is_mark(mark: &str, kind: &str, namespace: &str, name: &str) -> bool {
+    fn after<'m>(mark: &'m str, part: &str) -> Option<&'m str> {
+        mark.strip_prefix(part)?.strip_prefix('/')
+    }
+    after(mark, kind).and_then(|m| after(m, namespace)) == Some(name)
+}
+
 /// Whether `wec_obj` carries the syncer's mark for exactly `kind`/`namespace`/`name`
 /// (`namespace` is `""` for a cluster-scoped object).
 pub fn is_owned(wec_obj: &Value, kind: &str, namespace: &str, name: &str) -> bool {
-    annotation(wec_obj, DOWNSYNCED) == Some(owner_mark(kind, namespace, name).as_str())
+    annotation(wec_obj, DOWNSYNCED).is_some_and(|mark| is_mark(mark, kind, namespace, name))
 }
 
 /// Whether `wec_obj` carries the syncer's mark for itself: [`is_owned`] with its own
@@ -172,6 +181,24 @@ mod tests {
         ];
         for ((kind, ns, name), want) in table {
             assert_eq!(owner_mark(kind, ns, name), want);
+        }
+    }
+
+    /// `is_mark` is equality with `owner_mark`, whatever the parts hold.
+    #[test]
+    fn a_mark_is_the_owner_mark_exactly() {
+        let parts = ["", "a", "a/b", "/", "a/", "Deployment", "shop", "web"];
+        let marks = ["", "/", "//", "a//", "//a", "a/a/a", "a/b/a/a", "Deployment/shop/web", "Deployment//web"];
+        for kind in parts {
+            for ns in parts {
+                for name in parts {
+                    let made = owner_mark(kind, ns, name);
+                    assert!(is_mark(&made, kind, ns, name), "{made:?}");
+                    for mark in marks {
+                        assert_eq!(is_mark(mark, kind, ns, name), mark == made, "{mark:?} against {made:?}");
+                    }
+                }
+            }
         }
     }
 

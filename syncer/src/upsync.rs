@@ -20,7 +20,7 @@
 //!   being upsynced (no set matches it any more, or it became downsynced); KubeStellar's
 //!   un-upsync pass leaves such copies behind, orrery mirrors downsync pruning instead.
 
-use crate::downstream::{is_self_owned, owner_mark};
+use crate::downstream::{is_mark, is_self_owned, owner_mark};
 use crate::object::{annotation, meta_str, namespace, remove_annotations, set_annotation, strip_server_metadata};
 use crate::wanted::ObjectKey;
 use orrery_api::ObjectRef;
@@ -43,7 +43,7 @@ pub fn is_downsynced(wec_obj: &Value, kind: &str) -> bool {
 pub fn is_upsync_copy(mailbox_obj: &Value, kind: &str) -> bool {
     let ns = namespace(mailbox_obj).unwrap_or_default();
     let name = meta_str(mailbox_obj, "name").unwrap_or_default();
-    annotation(mailbox_obj, UPSYNCED) == Some(owner_mark(kind, ns, name).as_str())
+    annotation(mailbox_obj, UPSYNCED).is_some_and(|mark| is_mark(mark, kind, ns, name))
 }
 
 /// The mailbox copy of `wec_obj`, an object of kind `kind` (written into the copy, since
