@@ -31,7 +31,7 @@ use super::error::{MAX_JSON_PATCH_OPERATIONS, PatchError};
 /// location that does not exist, and [`PatchError::Invalid`] for a `move` into its own child.
 pub fn json_patch(mut doc: Value, patch: &Value) -> Result<Value, PatchError> {
     let operations = decode(patch)?;
-    for (index, operation) in operations.iter().enumerate() {
+    for (index, operation) in operations.into_iter().enumerate() {
         apply(&mut doc, index, operation)?;
     }
     Ok(doc)
@@ -53,31 +53,67 @@ fn decode(patch: &Value) -> Result<Vec<PatchOperation>, PatchError> {
         .iter()
         .enumerate()
         .map(|(index, item)| {
-            PatchOperation::deserialize(item)
+            operation(item)
                 .map_err(|err| PatchError::BadRequest(format!("invalid json patch operation {index}: {err}")))
         })
         .collect()
 }
 
-fn apply(doc: &mut Value, index: usize, operation: &PatchOperation) -> Result<(), PatchError> {
+/// One operation, decoded as the struct its `op` names. `PatchOperation` is an internally
+/// tagged enum, which serde decodes by first copying the whole operation into a buffer of
+/// its own: the value of an `add` (a simulated cluster's whole status) was copied twice.
+/// Anything else (no `op`, an unknown one) is left to the enum, for its errors.
+fn operation(item: &Value) -> Result<PatchOperation, serde_json::Error> {
+    use json_patch::{CopyOperation, MoveOperation, RemoveOperation, ReplaceOperation};
+    Ok(match item.get("op").and_then(Value::as_str) {
+        Some("add") => PatchOperation::Add(AddOperation::deserialize(item)?),
+        Some("remove") => PatchOperation::Remove(RemoveOperation::deserialize(item)?),
+        Some("replace") => PatchOperation::Replace(ReplaceOperation::deserialize(item)?),
+        Some("move") => PatchOperation::Move(MoveOperation::deserialize(item)?),
+        Some("copy") => PatchOperation::Copy(CopyOperation::deserialize(item)?),
+        Some("test") => PatchOperation::Test(TestOperation::deserialize(item)?),
+        _ => PatchOperation::deserialize(item)?,
+    })
+}
+
+fn apply(doc: &mut Value, index: usize, operation: PatchOperation) -> Result<(), PatchError> {
     match operation {
-        PatchOperation::Test(test) => apply_test(doc, index, test),
+        PatchOperation::Test(test) => apply_test(doc, index, &test),
+        PatchOperation::Add(add) => add_value(doc, index, add.path, add.value),
         PatchOperation::Replace(replace) => match locate(doc, &replace.path) {
-            Slot::AbsentMember => {
-                let add = AddOperation { path: replace.path.clone(), value: replace.value.clone() };
-                delegate(doc, index, &PatchOperation::Add(add))
-            }
-            Slot::Present | Slot::Unreachable => delegate(doc, index, operation),
+            Slot::AbsentMember => add_value(doc, index, replace.path, replace.value),
+            Slot::Present => match doc.pointer_mut(replace.path.as_str()) {
+                Some(slot) => {
+                    *slot = replace.value;
+                    Ok(())
+                }
+                None => delegate(doc, index, &PatchOperation::Replace(replace)),
+            },
+            Slot::Unreachable => delegate(doc, index, &PatchOperation::Replace(replace)),
         },
         PatchOperation::Copy(copy) => match locate(doc, &copy.from) {
-            Slot::AbsentMember => {
-                let add = AddOperation { path: copy.path.clone(), value: Value::Null };
-                delegate(doc, index, &PatchOperation::Add(add))
-            }
-            Slot::Present | Slot::Unreachable => delegate(doc, index, operation),
+            Slot::AbsentMember => add_value(doc, index, copy.path, Value::Null),
+            Slot::Present | Slot::Unreachable => delegate(doc, index, &PatchOperation::Copy(copy)),
         },
-        _ => delegate(doc, index, operation),
+        operation => delegate(doc, index, &operation),
     }
+}
+
+/// An `add`. A member of an object, the usual case, takes the value as it is (the
+/// library clones each operation's value to apply it); the rest is the library's.
+fn add_value(
+    doc: &mut Value,
+    index: usize,
+    path: json_patch::jsonptr::PointerBuf,
+    value: Value,
+) -> Result<(), PatchError> {
+    if let Some((parent, last)) = path.split_back()
+        && let Some(Value::Object(members)) = doc.pointer_mut(parent.as_str())
+    {
+        members.insert(last.decoded().into_owned(), value);
+        return Ok(());
+    }
+    delegate(doc, index, &PatchOperation::Add(AddOperation { path, value }))
 }
 
 fn apply_test(doc: &Value, index: usize, test: &TestOperation) -> Result<(), PatchError> {
@@ -177,10 +213,84 @@ pub(super) fn kind_of(value: &Value) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use serde::Deserialize;
     use serde_json::{Value, json};
 
     use super::json_patch;
     use crate::patch::PatchError;
+
+    /// Each operation decodes as the tagged enum decodes it: the same operation, or the
+    /// same error.
+    #[test]
+    fn operations_decode_as_the_tagged_enum_does() {
+        let items = [
+            json!({"op": "add", "path": "/a/b", "value": {"c": [1, "d", null]}}),
+            json!({"op": "add", "path": "/a", "value": null}),
+            json!({"op": "add", "path": "/a"}),
+            json!({"op": "add", "value": 1}),
+            json!({"op": "add", "path": 3, "value": 1}),
+            json!({"op": "add", "path": "a", "value": 1}),
+            json!({"op": "remove", "path": "/a/0"}),
+            json!({"op": "replace", "path": "/a~1b/~0c", "value": "x"}),
+            json!({"op": "move", "from": "/a", "path": "/b"}),
+            json!({"op": "move", "path": "/b"}),
+            json!({"op": "copy", "from": "/a", "path": "/b", "extra": true}),
+            json!({"op": "test", "path": "/a", "value": 1}),
+            json!({"op": "frobnicate", "path": "/a"}),
+            json!({"op": 1, "path": "/a"}),
+            json!({"path": "/a", "value": 1}),
+            json!("add"),
+            json!(null),
+        ];
+        for item in items {
+            let ours = super::operation(&item).map(|o| serde_json::to_value(o).expect("encodes"));
+            let theirs =
+                json_patch::PatchOperation::deserialize(&item).map(|o| serde_json::to_value(o).expect("encodes"));
+            match (ours, theirs) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{item}"),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{item}"),
+                (a, b) => panic!("{item}: {a:?} against {b:?}"),
+            }
+        }
+    }
+
+    /// Adds and replaces, which move their values in, do what the library does wherever
+    /// the apiserver's library agrees with the RFC (the parent exists).
+    #[test]
+    fn adds_and_replaces_match_the_library() {
+        let doc = json!({"a": {"b": 1, "c/d": 2, "e~f": 3}, "l": [1, 2], "s": "x"});
+        let patches = [
+            json!([{"op": "add", "path": "/a/b", "value": {"deep": [1]}}]),
+            json!([{"op": "add", "path": "/a/new", "value": [1, {"x": null}]}]),
+            json!([{"op": "add", "path": "/a/c~1d", "value": 9}]),
+            json!([{"op": "add", "path": "/a/e~0f", "value": 9}]),
+            json!([{"op": "add", "path": "/a/-", "value": 9}]),
+            json!([{"op": "add", "path": "/a/", "value": 9}]),
+            json!([{"op": "add", "path": "/l/-", "value": 3}]),
+            json!([{"op": "add", "path": "/l/0", "value": 0}]),
+            json!([{"op": "add", "path": "", "value": {"whole": true}}]),
+            json!([{"op": "add", "path": "/status", "value": {"ready": 1}}, {"op": "add", "path": "/status/n", "value": 2}]),
+            json!([{"op": "replace", "path": "/a/b", "value": [true]}]),
+            json!([{"op": "replace", "path": "/l/1", "value": 7}]),
+            json!([{"op": "replace", "path": "", "value": [1]}]),
+            json!([{"op": "replace", "path": "/s", "value": {"y": "z"}}]),
+        ];
+        for patch in patches {
+            let ours = json_patch(doc.clone(), &patch).expect("applies");
+            let mut theirs = doc.clone();
+            let ops: json_patch::Patch = serde_json::from_value(patch.clone()).expect("decodes");
+            json_patch::patch(&mut theirs, &ops).expect("the library applies it");
+            assert_eq!(ours, theirs, "{patch}");
+        }
+        for patch in
+            [json!([{"op": "add", "path": "/s/x", "value": 1}]), json!([{"op": "add", "path": "/l/9", "value": 1}])]
+        {
+            assert!(
+                matches!(json_patch(doc.clone(), &patch), Err(PatchError::MissingPath { op: "add", .. })),
+                "{patch}"
+            );
+        }
+    }
 
     fn pod() -> Value {
         json!({
