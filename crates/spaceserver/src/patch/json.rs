@@ -80,17 +80,16 @@ fn apply(doc: &mut Value, index: usize, operation: PatchOperation) -> Result<(),
     match operation {
         PatchOperation::Test(test) => apply_test(doc, index, &test),
         PatchOperation::Add(add) => add_value(doc, index, add.path, add.value),
-        PatchOperation::Replace(replace) => match locate(doc, &replace.path) {
-            Slot::AbsentMember => add_value(doc, index, replace.path, replace.value),
-            Slot::Present => match doc.pointer_mut(replace.path.as_str()) {
-                Some(slot) => {
-                    *slot = replace.value;
-                    Ok(())
-                }
-                None => delegate(doc, index, &PatchOperation::Replace(replace)),
-            },
-            Slot::Unreachable => delegate(doc, index, &PatchOperation::Replace(replace)),
-        },
+        PatchOperation::Replace(replace) => {
+            if let Some(slot) = doc.pointer_mut(replace.path.as_str()) {
+                *slot = replace.value;
+                return Ok(());
+            }
+            match locate(doc, &replace.path) {
+                Slot::AbsentMember => add_value(doc, index, replace.path, replace.value),
+                Slot::Present | Slot::Unreachable => delegate(doc, index, &PatchOperation::Replace(replace)),
+            }
+        }
         PatchOperation::Copy(copy) => match locate(doc, &copy.from) {
             Slot::AbsentMember => add_value(doc, index, copy.path, Value::Null),
             Slot::Present | Slot::Unreachable => delegate(doc, index, &PatchOperation::Copy(copy)),
