@@ -13,11 +13,15 @@
 
 use crate::SpaceError;
 use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::{FutureExt, TryFutureExt};
 use http::{Request, Response};
 use http_body_util::combinators::UnsyncBoxBody;
+use hyper_rustls::MaybeHttpsStream;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use kube::client::ConfigExt;
+use orrery_spaceserver::cork::Corked;
 use std::time::Duration;
 use tower::util::BoxCloneSyncService;
 use tower::{BoxError, ServiceBuilder};
@@ -107,7 +111,7 @@ pub fn client(config: kube::Config) -> Result<kube::Client, SpaceError> {
         let name = name.clone().try_into().map_err(|e| SpaceError::Kubeconfig(format!("tls-server-name: {e}")))?;
         builder = builder.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name));
     }
-    let https = builder.enable_all_versions().wrap_connector(http);
+    let https = CorkH2(builder.enable_all_versions().wrap_connector(Corking(http)));
     let hyper = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
         .timer(TokioTimer::new())
         .pool_timer(TokioTimer::new())
@@ -121,6 +125,61 @@ pub fn client(config: kube::Config) -> Result<kube::Client, SpaceError> {
         .map_err(BoxError::from)
         .service(hyper);
     Ok(kube::Client::new(service, config.default_namespace))
+}
+
+/// A TCP connection under a [`Corked`] stream, uncorked until TLS has chosen HTTP/2.
+type Tcp = TokioIo<Corked<tokio::net::TcpStream>>;
+
+/// Connects as the wrapped connector does, under a [`Corked`] stream.
+#[derive(Clone)]
+struct Corking(HttpConnector);
+
+impl tower::Service<http::Uri> for Corking {
+    type Response = Tcp;
+    type Error = <HttpConnector as tower::Service<http::Uri>>::Error;
+    type Future = BoxFuture<'static, Result<Tcp, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        self.0.call(uri).map_ok(|tcp| TokioIo::new(Corked::new(tcp.into_inner()))).boxed()
+    }
+}
+
+/// Corks a connection whose TLS chose HTTP/2 (see `orrery_spaceserver::cork`): its
+/// requests and watches share it, and what they send together goes out together.
+#[derive(Clone)]
+struct CorkH2<C>(C);
+
+impl<C> tower::Service<http::Uri> for CorkH2<C>
+where
+    C: tower::Service<http::Uri, Response = MaybeHttpsStream<Tcp>>,
+    C::Future: Send + 'static,
+{
+    type Response = MaybeHttpsStream<Tcp>;
+    type Error = C::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, C::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), C::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        self.0
+            .call(uri)
+            .map_ok(|mut stream| {
+                if let MaybeHttpsStream::Https(tls) = &mut stream {
+                    let (tcp, session) = tls.inner_mut().get_mut();
+                    if session.alpn_protocol() == Some(b"h2") {
+                        tcp.inner_mut().inner_mut().cork();
+                    }
+                }
+                stream
+            })
+            .boxed()
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod cork;
 mod date;
 pub mod kubeconfig;
 pub mod patch;

@@ -4,6 +4,7 @@
 pub use crate::api::inflight::InflightLimits;
 use crate::api::{ApiServer, spaces};
 use crate::auth::{Authenticator, new_token};
+use crate::cork::Corked;
 use crate::kubeconfig::{self, Endpoint};
 use crate::pki::{self, write_private};
 use crate::store::{EmbeddedStore, EmbeddedStoreConfig, Store};
@@ -199,8 +200,14 @@ async fn accept_loop(listener: TcpListener, tls: Option<tokio_rustls::TlsAccepto
                 .initial_connection_window_size(CONNECTION_WINDOW)
                 .auto_date_header(false);
             let result = match tls {
-                Some(tls) => match tls.accept(stream).await {
-                    Ok(s) => builder.serve_connection(TokioIo::new(s), service).await,
+                Some(tls) => match tls.accept(Corked::new(stream)).await {
+                    Ok(mut s) => {
+                        // HTTP/2's writes wait for the end of the connection's turn.
+                        if s.get_ref().1.alpn_protocol() == Some(b"h2") {
+                            s.get_mut().0.cork();
+                        }
+                        builder.serve_connection(TokioIo::new(s), service).await
+                    }
                     Err(e) => {
                         tracing::debug!(%peer, error = %e, "TLS handshake failed");
                         return;
