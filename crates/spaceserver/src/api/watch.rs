@@ -12,8 +12,8 @@ use super::{ApiServer, Ctx, Result, table};
 use crate::store::{Event, ListRequest, Presented, Revision, Store, StoreError, WatchStream};
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use futures::{FutureExt, StreamExt};
+use bytes::{Bytes, BytesMut};
+use futures::{FutureExt, Stream, StreamExt};
 use rand::Rng;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -98,10 +98,34 @@ pub(super) async fn watch(server: &Arc<ApiServer>, ctx: Ctx, wildcard: bool) -> 
     // which 60,000 watches (10,000 syncers) paid a kilobyte or two each for.
     let lines = futures::stream::unfold(watcher, |mut w| async move {
         let line = w.next_line().await?;
-        Some((Ok::<_, Infallible>(line), w))
+        Some((line, w))
     });
-    let body = Body::from_stream(lines);
+    let body = Body::from_stream(batched(Box::pin(lines)).map(Ok::<_, Infallible>));
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// The most a watch sends in one piece.
+const BATCH: usize = 64 * 1024;
+
+/// `lines`, with those ready at once joined into one piece (up to [`BATCH`] bytes): a
+/// burst of events (a wildcard watch while a fleet reports) goes out as one HTTP/2 data
+/// frame and one TLS record, and is read by the client in one piece, instead of one each.
+fn batched(lines: impl Stream<Item = Bytes> + Unpin) -> impl Stream<Item = Bytes> {
+    // Fused: the end may be found while joining, and is then asked for once more.
+    futures::stream::unfold(lines.fuse(), |mut lines| async move {
+        let first = lines.next().await?;
+        let Some(second) = lines.next().now_or_never().flatten() else { return Some((first, lines)) };
+        let mut joined = BytesMut::with_capacity(BATCH.min(2 * (first.len() + second.len())));
+        joined.extend_from_slice(&first);
+        joined.extend_from_slice(&second);
+        while joined.len() < BATCH {
+            match lines.next().now_or_never().flatten() {
+                Some(line) => joined.extend_from_slice(&line),
+                None => break,
+            }
+        }
+        Some((joined.freeze(), lines))
+    })
 }
 
 /// When a watch's alarm first goes off: for the last bookmark just before its deadline,
@@ -381,6 +405,29 @@ mod tests {
         assert_eq!(line, format!("{want}\n").as_bytes());
         let inner = object_of_line(&line).expect("an object");
         assert_eq!(serde_json::from_slice::<Value>(&inner).expect("JSON"), object);
+    }
+
+    /// Lines ready together go out as one piece, up to the batch size; a line that comes
+    /// later is a piece of its own; the end of the lines ends the pieces.
+    #[tokio::test]
+    async fn lines_ready_together_go_out_together() {
+        let (tx, rx) = futures::channel::mpsc::unbounded::<Bytes>();
+        let mut pieces = Box::pin(batched(rx));
+        for line in ["a\n", "b\n", "c\n"] {
+            tx.unbounded_send(Bytes::from(line)).expect("send");
+        }
+        assert_eq!(pieces.next().await.as_deref(), Some(&b"a\nb\nc\n"[..]));
+        assert!(pieces.next().now_or_never().is_none(), "nothing more is ready");
+        tx.unbounded_send(Bytes::from_static(b"d\n")).expect("send");
+        assert_eq!(pieces.next().await.as_deref(), Some(&b"d\n"[..]));
+        let big = Bytes::from(vec![b'x'; BATCH / 2 + 1]);
+        for _ in 0..3 {
+            tx.unbounded_send(big.clone()).expect("send");
+        }
+        tx.unbounded_send(Bytes::from_static(b"last\n")).expect("send");
+        drop(tx);
+        let sizes: Vec<usize> = pieces.map(|p| p.len()).collect().await;
+        assert_eq!(sizes, [2 * big.len(), big.len() + 5], "a piece stops growing past the batch size");
     }
 
     #[test]
