@@ -64,10 +64,6 @@ impl<S> Corked<S> {
     pub fn cork(&mut self) {
         self.corked = true;
     }
-
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
 }
 
 /// What a client's connection reports about itself: the TCP stream's.
@@ -199,6 +195,14 @@ mod tests {
         got
     }
 
+    /// A corked stream and the far end of its pipe, which holds `capacity` bytes.
+    fn corked(capacity: usize) -> (Corked<DuplexStream>, DuplexStream) {
+        let (near, far) = tokio::io::duplex(capacity);
+        let mut stream = Corked::new(near);
+        stream.cork();
+        (stream, far)
+    }
+
     fn poll_read_once(corked: &mut Corked<DuplexStream>, cx: &mut Context<'_>) {
         let mut space = [0u8; 16];
         let _ = Pin::new(corked).poll_read(cx, &mut ReadBuf::new(&mut space));
@@ -216,9 +220,7 @@ mod tests {
     /// flush after a read writes everything held, in order, at once.
     #[test]
     fn a_flush_writes_once_the_task_has_read_again() {
-        let (near, mut far) = tokio::io::duplex(1 << 16);
-        let mut stream = Corked::new(near);
-        stream.cork();
+        let (mut stream, mut far) = corked(1 << 16);
         let (waker, woken) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         let mut pinned = Pin::new(&mut stream);
@@ -243,9 +245,7 @@ mod tests {
     /// A task that never reads again still gets its bytes out, [`LONGEST`] later.
     #[test]
     fn a_flush_is_held_back_no_longer_than_the_longest() {
-        let (near, mut far) = tokio::io::duplex(1 << 16);
-        let mut stream = Corked::new(near);
-        stream.cork();
+        let (mut stream, mut far) = corked(1 << 16);
         let (waker, _) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         let mut pinned = Pin::new(&mut stream);
@@ -264,9 +264,7 @@ mod tests {
     /// Past [`HOLD`], a write writes out what is held first; a shutdown writes the rest.
     #[tokio::test]
     async fn a_large_write_goes_out_as_it_comes() {
-        let (near, mut far) = tokio::io::duplex(4 * HOLD);
-        let mut stream = Corked::new(near);
-        stream.cork();
+        let (mut stream, mut far) = corked(4 * HOLD);
         let chunk = vec![7u8; HOLD];
         stream.write_all(&chunk).await.expect("write");
         stream.write_all(&chunk).await.expect("write");
