@@ -43,6 +43,10 @@ fn a_small_scale_run_measures_every_stage_and_checks_the_result() {
     assert!((ms(&report["converge_s"]) - maxima[4] / 1000.0).abs() <= 0.01, "{report}");
     assert!(ms(&report["update_ms"]["p99"]) > 0.0, "{report}");
     assert!(ms(&report["center_peak_rss_mib"]) > 0.0 && ms(&report["store_mib"]) > 0.0, "{report}");
+    // Each process's CPU while converging; the center's work is the pipeline's.
+    assert!(["wec_server_cpu_s", "bench_cpu_s"].iter().all(|k| ms(&report[k]) >= 0.0), "{report}");
+    assert!(ms(&report["center_cpu_s"]) > 0.0, "{report}");
+    assert!(stderr.contains("CPU while converging:"), "{stderr}");
     // The human table goes to stderr with --json, the chart to its file.
     assert!(stderr.contains("summary in WDS") && stderr.contains("check: ok"), "{stderr}");
     let svg = std::fs::read_to_string(&plot).expect("the chart");

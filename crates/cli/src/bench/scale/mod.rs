@@ -247,6 +247,34 @@ struct Timing {
     timeout: Duration,
 }
 
+/// The CPU seconds each of the run's three processes has used so far: together they are
+/// the machine's two cores, and a run that took longer than the last one either had more
+/// to do or was given less per second (this machine's speed varies by a third between
+/// hours, docs/benchmarks.md).
+struct Cpu {
+    center: f64,
+    wec_server: f64,
+    bench: f64,
+}
+
+impl Cpu {
+    fn read(procs: &Processes) -> anyhow::Result<Self> {
+        Ok(Self {
+            center: cpu_seconds(procs.center.0.id())?,
+            wec_server: cpu_seconds(procs.wec_server.0.id())?,
+            bench: cpu_seconds(std::process::id())?,
+        })
+    }
+
+    fn since(&self, before: &Self) -> Self {
+        Self {
+            center: self.center - before.center,
+            wec_server: self.wec_server - before.wec_server,
+            bench: self.bench - before.bench,
+        }
+    }
+}
+
 /// One run on `n` WECs with its data in `dir`: the report and each stage's per-WEC
 /// latencies (for the chart).
 async fn run_one(args: &Args, timing: &Timing, n: usize, dir: &Path) -> anyhow::Result<(Report, Vec<plot::Series>)> {
@@ -279,7 +307,7 @@ async fn run_one(args: &Args, timing: &Timing, n: usize, dir: &Path) -> anyhow::
     anyhow::ensure!(watching, "the bench's watches had not listed after {} s", args.timeout);
     let setup_s = started.elapsed().as_secs_f64();
 
-    let cpu_before = cpu_seconds(procs.center.0.id())?;
+    let cpu_before = Cpu::read(&procs)?;
     progress.set_position(0);
     progress.set_message("WECs converged (summary in the WDS)");
     let t0 = observer.start_clock();
@@ -289,7 +317,7 @@ async fn run_one(args: &Args, timing: &Timing, n: usize, dir: &Path) -> anyhow::
     let summarized = rx.borrow().summarized;
     let late = n.saturating_sub(summarized);
     let converge_s = t0.elapsed().as_secs_f64();
-    let center_cpu_s = cpu_seconds(procs.center.0.id())? - cpu_before;
+    let cpu = Cpu::read(&procs)?.since(&cpu_before);
     step(&progress, started, &format!("converged: {summarized} of {n} WECs in {converge_s:.2} s"));
 
     let mut update_samples = Vec::new();
@@ -334,7 +362,9 @@ async fn run_one(args: &Args, timing: &Timing, n: usize, dir: &Path) -> anyhow::
     let readings = Readings {
         setup_s,
         converge_s: observer.with_timeline(|t| t.per_wec(Stage::Summary).last().copied()).unwrap_or(converge_s),
-        center_cpu_s,
+        center_cpu_s: cpu.center,
+        wec_server_cpu_s: cpu.wec_server,
+        bench_cpu_s: cpu.bench,
         center_peak_rss_mib: peak_rss_bytes(procs.center.0.id())? as f64 / 1048576.0,
         wec_server_peak_rss_mib: peak_rss_bytes(procs.wec_server.0.id())? as f64 / 1048576.0,
         syncer_rss_kib: rss_after.saturating_sub(rss_before) as f64 / 1024.0 / n as f64,

@@ -30,6 +30,8 @@ pub struct Readings {
     pub setup_s: f64,
     pub converge_s: f64,
     pub center_cpu_s: f64,
+    pub wec_server_cpu_s: f64,
+    pub bench_cpu_s: f64,
     pub center_peak_rss_mib: f64,
     pub wec_server_peak_rss_mib: f64,
     pub syncer_rss_kib: f64,
@@ -52,6 +54,11 @@ pub struct Report {
     pub setup_s: f64,
     /// CPU the center used while converging.
     pub center_cpu_s: f64,
+    /// CPU the WEC server used while converging.
+    pub wec_server_cpu_s: f64,
+    /// CPU the bench process (the syncers, the simulated clusters, the bench's watches)
+    /// used while converging.
+    pub bench_cpu_s: f64,
     pub center_peak_rss_mib: f64,
     pub wec_server_peak_rss_mib: f64,
     /// The bench process's growth per syncer, from before the syncers until convergence.
@@ -84,6 +91,8 @@ impl Report {
             converge_s: round(readings.converge_s, 2),
             setup_s: round(readings.setup_s, 1),
             center_cpu_s: round(readings.center_cpu_s, 2),
+            wec_server_cpu_s: round(readings.wec_server_cpu_s, 2),
+            bench_cpu_s: round(readings.bench_cpu_s, 2),
             center_peak_rss_mib: round(readings.center_peak_rss_mib, 1),
             wec_server_peak_rss_mib: round(readings.wec_server_peak_rss_mib, 1),
             syncer_rss_kib: round(readings.syncer_rss_kib, 1),
@@ -122,6 +131,14 @@ impl Report {
             "WEC side: server peak RSS {:.1} MiB, about {:.0} KiB per syncer",
             self.wec_server_peak_rss_mib, self.syncer_rss_kib
         );
+        let _ = writeln!(
+            out,
+            "CPU while converging: {:.2} s in all (center {:.2} s, WEC server {:.2} s, syncers and bench {:.2} s)",
+            self.center_cpu_s + self.wec_server_cpu_s + self.bench_cpu_s,
+            self.center_cpu_s,
+            self.wec_server_cpu_s,
+            self.bench_cpu_s
+        );
         if self.ok {
             let _ = writeln!(out, "check: ok");
         } else {
@@ -159,16 +176,31 @@ mod tests {
                 timeline.record(stage, wec, 0, t);
             }
         }
-        let readings = Readings { converge_s: 1.5, update_samples: vec![0.1, 0.2], ..Default::default() };
+        let readings = Readings {
+            converge_s: 1.5,
+            center_cpu_s: 1.25,
+            wec_server_cpu_s: 0.5,
+            bench_cpu_s: 1.0,
+            update_samples: vec![0.1, 0.2],
+            ..Default::default()
+        };
         let ok = Report::new((3, 1, 1), &timeline, readings.clone(), 1, vec![]);
         assert!(ok.ok);
         assert_eq!(ok.e2e_ms.max, 1500.0);
         assert_eq!(ok.stages_ms["copies_ms"].p50, 1000.0);
         assert_eq!(ok.update_ms.max, 200.0);
         assert!(ok.table().contains("check: ok"));
+        assert!(
+            ok.table().contains("2.75 s in all (center 1.25 s, WEC server 0.50 s, syncers and bench 1.00 s)"),
+            "{}",
+            ok.table()
+        );
         let json = serde_json::to_value(&ok).expect("json");
         for key in ["wecs", "objects", "e2e_ms", "converge_s", "center_peak_rss_mib", "update_ms", "ok"] {
             assert!(json.get(key).is_some(), "{key} missing from {json}");
+        }
+        for (key, want) in [("center_cpu_s", 1.25), ("wec_server_cpu_s", 0.5), ("bench_cpu_s", 1.0)] {
+            assert_eq!(json.get(key).and_then(serde_json::Value::as_f64), Some(want), "{key} in {json}");
         }
         let failed = Report::new((3, 1, 1), &timeline, readings, 1, vec!["wec2 has 0 of 1 objects".into()]);
         assert!(!failed.ok);
