@@ -19,6 +19,7 @@ use orrery_spaces::{SpaceProvider, client_for};
 use orrery_syncer::{Settings, Syncer};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use tokio::task::JoinSet;
 
 pub struct Fleet {
     pub names: Vec<String>,
@@ -108,7 +109,7 @@ async fn mailbox_kubeconfigs(
 impl Fleet {
     /// Starts one syncer per WEC (mailbox client with the mailbox's own token; WEC client
     /// from the WEC server's shared pool) and waits until every SyncTarget has heard from
-    /// its syncer.
+    /// its syncer. The syncers run until `shutdown`; the set ends as they do.
     pub async fn start_syncers(
         &self,
         center: &dyn SpaceProvider,
@@ -116,14 +117,15 @@ impl Fleet {
         settings: &Settings,
         shutdown: &Shutdown,
         bar: &ProgressBar,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<JoinSet<()>> {
         let metrics = Metrics::new();
         bar.set_position(0);
         bar.set_message("syncers started");
+        let mut syncers = JoinSet::new();
         for (name, kc) in self.names.iter().zip(&self.kubeconfigs) {
             let mailbox = client_for(kc.clone()).await?;
             let wec = wecs.client(name).await?;
-            tokio::spawn(Syncer::new(mailbox, wec, settings.clone(), &metrics).run(shutdown.clone()));
+            syncers.spawn(Syncer::new(mailbox, wec, settings.clone(), &metrics).run(shutdown.clone()));
             bar.inc(1);
         }
         bar.set_position(0);
@@ -140,7 +142,7 @@ impl Fleet {
                 bar.inc(1);
             }
         }
-        Ok(())
+        Ok(syncers)
     }
 }
 
