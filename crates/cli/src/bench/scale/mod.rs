@@ -248,10 +248,10 @@ struct Timing {
     timeout: Duration,
 }
 
-/// The CPU seconds each of the run's three processes has used so far: together they are
-/// the machine's two cores, and a run that took longer than the last one either had more
-/// to do or was given less per second (this machine's speed varies by a third between
-/// hours, docs/benchmarks.md).
+/// The CPU seconds each of the run's three processes has used so far. Together they share
+/// the machine, and a run that took longer than the last one either had more to do or was
+/// given less per second: on a shared machine the same work costs more CPU seconds in a
+/// busy hour (docs/benchmarks.md), and only all three together tell which it was.
 struct Cpu {
     center: f64,
     wec_server: f64,
