@@ -172,9 +172,7 @@ where
             .map_ok(|mut stream| {
                 if let MaybeHttpsStream::Https(tls) = &mut stream {
                     let (tcp, session) = tls.inner_mut().get_mut();
-                    if session.alpn_protocol() == Some(b"h2") {
-                        tcp.inner_mut().inner_mut().cork();
-                    }
+                    tcp.inner_mut().inner_mut().cork_if_h2(session.alpn_protocol());
                 }
                 stream
             })

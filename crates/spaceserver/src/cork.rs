@@ -64,6 +64,14 @@ impl<S> Corked<S> {
     pub fn cork(&mut self) {
         self.corked = true;
     }
+
+    /// Corks the stream if its connection chose HTTP/2 (`alpn`, the protocol TLS agreed
+    /// on): only h2's task flushes at the end of every poll.
+    pub fn cork_if_h2(&mut self, alpn: Option<&[u8]>) {
+        if alpn == Some(b"h2") {
+            self.cork();
+        }
+    }
 }
 
 /// What a client's connection reports about itself: the TCP stream's.
@@ -206,6 +214,16 @@ mod tests {
     fn poll_read_once(corked: &mut Corked<DuplexStream>, cx: &mut Context<'_>) {
         let mut space = [0u8; 16];
         let _ = Pin::new(corked).poll_read(cx, &mut ReadBuf::new(&mut space));
+    }
+
+    /// Only a connection that chose HTTP/2 is corked.
+    #[test]
+    fn only_h2_is_corked() {
+        for (alpn, corks) in [(Some(&b"h2"[..]), true), (Some(b"http/1.1"), false), (None, false)] {
+            let mut stream = Corked::new(tokio::io::duplex(16).0);
+            stream.cork_if_h2(alpn);
+            assert_eq!(stream.corked, corks, "{alpn:?}");
+        }
     }
 
     #[tokio::test]

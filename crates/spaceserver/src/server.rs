@@ -202,10 +202,8 @@ async fn accept_loop(listener: TcpListener, tls: Option<tokio_rustls::TlsAccepto
             let result = match tls {
                 Some(tls) => match tls.accept(Corked::new(stream)).await {
                     Ok(mut s) => {
-                        // HTTP/2's writes wait for the end of the connection's turn.
-                        if s.get_ref().1.alpn_protocol() == Some(b"h2") {
-                            s.get_mut().0.cork();
-                        }
+                        let (tcp, session) = s.get_mut();
+                        tcp.cork_if_h2(session.alpn_protocol());
                         builder.serve_connection(TokioIo::new(s), service).await
                     }
                     Err(e) => {
