@@ -40,16 +40,37 @@ pub fn reflects(desired: &Value, current: &Value) -> bool {
 /// [`reflects`] for an object given as its top-level fields, against the WEC object as
 /// cached. A field kept as text is compared as text first: what the syncer wrote comes
 /// back as it went (the same server encoding on both sides), and only a field the WEC
-/// changed, or an API server that adds defaults, needs decoding to compare.
+/// changed, or an API server that adds defaults, needs decoding to compare. `metadata` is
+/// compared with the cached head's parts.
 fn reflects_fields<'a>(mut desired: impl Iterator<Item = (&'a str, Field<'a>)>, current: &JsonObject) -> bool {
-    let Value::Object(head) = current.head() else { return false };
-    desired.all(|(k, field)| {
-        k == "apiVersion"
-            || k == "kind"
-            || match field {
-                Field::Value(v) => head.get(k).is_some_and(|cv| contains(v, cv)),
-                Field::Text(text) => current.field(k).is_some_and(|ct| texts_satisfy(text, ct, contains)),
-            }
+    desired.all(|(k, field)| match (k, field) {
+        ("apiVersion" | "kind", _) => true,
+        ("metadata", Field::Value(v)) => metadata_reflected(v, current),
+        // [`Downstream`] makes no other field as a value.
+        (_, Field::Value(_)) => false,
+        (_, Field::Text(text)) => current.field(k).is_some_and(|ct| texts_satisfy(text, ct, contains)),
+    })
+}
+
+/// Whether the cached object's metadata holds every field of `desired` (a JSON map) with
+/// the same value: [`contains`], read from the head's parts without making its map.
+fn metadata_reflected(desired: &Value, current: &JsonObject) -> bool {
+    let Value::Object(desired) = desired else { return false };
+    let meta = kube::Resource::meta(current);
+    let pairs_hold = |want: &Value, have: Option<&[(String, String)]>| match (want, have) {
+        (Value::Object(want), Some(have)) => {
+            want.iter().all(|(k, v)| have.iter().any(|(hk, hv)| hk == k && v.as_str() == Some(hv.as_str())))
+        }
+        _ => false,
+    };
+    desired.iter().all(|(k, v)| match k.as_str() {
+        "name" => v.as_str().is_some_and(|v| meta.name.as_deref() == Some(v)),
+        "namespace" => v.as_str().is_some_and(|v| meta.namespace.as_deref() == Some(v)),
+        "resourceVersion" => v.as_str().is_some_and(|v| meta.resource_version.as_deref() == Some(v)),
+        "uid" => v.as_str().is_some_and(|v| meta.uid.as_deref() == Some(v)),
+        "labels" => pairs_hold(v, current.labels()),
+        "annotations" => pairs_hold(v, current.annotations()),
+        _ => current.metadata_field(k).is_some_and(|cv| contains(v, cv)),
     })
 }
 
@@ -119,14 +140,20 @@ mod tests {
 
     fn deployment(replicas: u64, image: &str) -> Value {
         json!({"apiVersion": "apps/v1", "kind": "Deployment",
-               "metadata": {"name": "web", "namespace": "shop", "annotations": {"mark": "Deployment/shop/web"}},
+               "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"},
+                            "annotations": {"mark": "Deployment/shop/web"}, "finalizers": ["example.com/f"]},
                "spec": {"replicas": replicas, "template": {"spec": {"containers": [{"name": "c", "image": image}]}}}})
     }
 
-    /// Every top-level field of `object`: the head's as values, the body's as text.
-    fn fields_of(object: &JsonObject) -> Vec<(&str, Field<'_>)> {
-        let head = object.head().as_object().into_iter().flatten().map(|(k, v)| (k.as_str(), Field::Value(v)));
-        head.chain(object.body().map(|(k, text)| (k, Field::Text(text)))).collect()
+    /// The head of `object` as top-level values (made here).
+    fn head_of(object: &JsonObject) -> Vec<(&'static str, Value)> {
+        let string = |s: Option<&str>| s.map(|s| Value::String(s.to_owned()));
+        let head = [
+            ("apiVersion", string(object.api_version())),
+            ("kind", string(object.kind())),
+            ("metadata", object.metadata_value()),
+        ];
+        head.into_iter().filter_map(|(k, v)| Some((k, v?))).collect()
     }
 
     #[test]
@@ -146,6 +173,14 @@ mod tests {
         }
         let mut lost_annotation = served.clone();
         lost_annotation["metadata"]["annotations"].as_object_mut().map(|a| a.remove("mark"));
+        let mut relabelled = served.clone();
+        relabelled["metadata"]["labels"]["app"] = json!("shop");
+        let mut unlabelled = served.clone();
+        unlabelled["metadata"].as_object_mut().map(|m| m.remove("labels"));
+        let mut renamed = served.clone();
+        renamed["metadata"]["name"] = json!("other");
+        let mut finalized = served.clone();
+        finalized["metadata"]["finalizers"] = json!([]);
         let table: Vec<(&str, Value, bool)> = vec![
             ("the same object", desired.clone(), true),
             ("as served, with what the server adds", served, true),
@@ -154,6 +189,10 @@ mod tests {
             ("a changed list item", deployment(2, "httpd"), false),
             ("an item added to a list", extra_container, false),
             ("an applied annotation removed", lost_annotation, false),
+            ("an applied label changed", relabelled, false),
+            ("the labels removed", unlabelled, false),
+            ("another name", renamed, false),
+            ("another metadata field changed", finalized, false),
             ("not an object", json!("web"), false),
         ];
         let cached = JsonObject::from_value(desired.clone()).expect("an object");
@@ -161,8 +200,10 @@ mod tests {
             assert_eq!(reflects(&desired, &current), want, "{what}");
             // The same rule on the cached form, its body compared as text or decoded.
             let current = JsonObject::from_value(current).ok();
-            let fields = fields_of(&cached);
-            assert_eq!(current.is_some_and(|c| reflects_fields(fields.into_iter(), &c)), want, "{what}: as cached");
+            let head = head_of(&cached);
+            let fields = head.iter().map(|(k, v)| (*k, Field::Value(v)));
+            let fields = fields.chain(cached.body().map(|(k, text)| (k, Field::Text(text))));
+            assert_eq!(current.is_some_and(|c| reflects_fields(fields, &c)), want, "{what}: as cached");
         }
     }
 

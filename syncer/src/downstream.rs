@@ -28,7 +28,7 @@
 //! center. `edge.kubestellar.io/downsync-overwrite: "false"` is kept too — on the WEC object
 //! it is what protects a create-only object from later deletion (see [`crate::plan`]).
 
-use crate::object::{annotation, meta_str, namespace, set_annotation, strip_server_metadata};
+use crate::object::{Head, SERVER_METADATA};
 use orrery_api::keys::{DOWNSYNCED, SPACE};
 use orrery_spaces::decode::JsonObject;
 use serde::{Serialize, Serializer};
@@ -52,14 +52,14 @@ pub fn is_mark(mark: &str, kind: &str, namespace: &str, name: &str) -> bool {
 
 /// Whether `wec_obj` carries the syncer's mark for exactly `kind`/`namespace`/`name`
 /// (`namespace` is `""` for a cluster-scoped object).
-pub fn is_owned(wec_obj: &Value, kind: &str, namespace: &str, name: &str) -> bool {
-    annotation(wec_obj, DOWNSYNCED).is_some_and(|mark| is_mark(mark, kind, namespace, name))
+pub fn is_owned(wec_obj: &(impl Head + ?Sized), kind: &str, namespace: &str, name: &str) -> bool {
+    wec_obj.annotation(DOWNSYNCED).is_some_and(|mark| is_mark(mark, kind, namespace, name))
 }
 
 /// Whether `wec_obj` carries the syncer's mark for itself: [`is_owned`] with its own
 /// namespace and name.
-pub(crate) fn is_self_owned(wec_obj: &Value, kind: &str) -> bool {
-    is_owned(wec_obj, kind, namespace(wec_obj).unwrap_or_default(), meta_str(wec_obj, "name").unwrap_or_default())
+pub(crate) fn is_self_owned(wec_obj: &(impl Head + ?Sized), kind: &str) -> bool {
+    is_owned(wec_obj, kind, wec_obj.namespace().unwrap_or_default(), wec_obj.name().unwrap_or_default())
 }
 
 /// The object to apply in the WEC for `mailbox_copy`, an object of kind `kind` (see the
@@ -88,7 +88,7 @@ pub fn downstream(mailbox_copy: &Value, kind: &str) -> Value {
 /// twentieth of the syncers' CPU.
 pub struct Downstream<'a> {
     copy: &'a JsonObject,
-    api_version: Option<&'a Value>,
+    api_version: Option<Value>,
     kind: Value,
     metadata: Value,
 }
@@ -112,25 +112,38 @@ impl Serialize for Field<'_> {
 impl<'a> Downstream<'a> {
     /// The WEC object for `mailbox_copy`, of kind `kind`.
     pub fn of(mailbox_copy: &'a JsonObject, kind: &str) -> Self {
-        let head = mailbox_copy.head();
-        // The copy's metadata, edited through the object helpers (which repair a missing
-        // or malformed map) inside an object of its own.
-        let mut holder = Value::Object(Map::new());
-        if let Some(meta) = head.get("metadata") {
-            holder["metadata"] = meta.clone();
+        let copy = mailbox_copy;
+        let string = |s: &str| Value::String(s.to_owned());
+        let mut metadata = Map::new();
+        if let Some(name) = copy.name() {
+            metadata.insert("name".to_owned(), string(name));
         }
-        strip_server_metadata(&mut holder);
-        crate::object::remove_annotations(&mut holder, |k| k == SPACE);
-        let mark = owner_mark(kind, namespace(head).unwrap_or_default(), meta_str(head, "name").unwrap_or_default());
-        set_annotation(&mut holder, DOWNSYNCED, &mark);
-        let metadata = holder.as_object_mut().and_then(|h| h.remove("metadata")).unwrap_or_default();
-        Self { copy: mailbox_copy, api_version: head.get("apiVersion"), kind: Value::String(kind.to_owned()), metadata }
+        if let Some(ns) = copy.raw_namespace() {
+            metadata.insert("namespace".to_owned(), string(ns));
+        }
+        if let Some(labels) = copy.labels() {
+            metadata.insert("labels".to_owned(), labels.iter().map(|(k, v)| (k.clone(), string(v))).collect());
+        }
+        let mark = owner_mark(kind, copy.namespace().unwrap_or_default(), copy.name().unwrap_or_default());
+        let kept = copy.annotations().into_iter().flatten().filter(|(k, _)| k != SPACE && k != DOWNSYNCED);
+        let mut annotations: Map<String, Value> = kept.map(|(k, v)| (k.clone(), string(v))).collect();
+        annotations.insert(DOWNSYNCED.to_owned(), Value::String(mark));
+        metadata.insert("annotations".to_owned(), Value::Object(annotations));
+        for (name, value) in copy.metadata_fields().filter(|(name, _)| !SERVER_METADATA.contains(name)) {
+            metadata.insert(name.to_owned(), value.clone());
+        }
+        Self {
+            copy,
+            api_version: copy.api_version().map(string),
+            kind: string(kind),
+            metadata: Value::Object(metadata),
+        }
     }
 
     /// The object's fields, always in the same order for the same object.
     pub fn fields(&self) -> impl Iterator<Item = (&str, Field<'_>)> {
         let body = self.copy.body().filter(|(k, _)| *k != "status").map(|(k, text)| (k, Field::Text(text)));
-        let api_version = self.api_version.map(|v| ("apiVersion", Field::Value(v)));
+        let api_version = self.api_version.as_ref().map(|v| ("apiVersion", Field::Value(v)));
         body.chain(api_version).chain([("kind", Field::Value(&self.kind)), ("metadata", Field::Value(&self.metadata))])
     }
 
@@ -295,8 +308,8 @@ mod tests {
                 assert!(view.fields().all(|(k, f)| fields.get(k) == Some(&field(f))), "{case}: read in place as built");
                 let written: Value = serde_json::to_vec(&view).and_then(|b| serde_json::from_slice(&b)).expect("JSON");
                 assert_eq!(written, got, "{case}: written as built");
-                let ns = namespace(&got).unwrap_or_default();
-                let name = meta_str(&got, "name").unwrap_or_default();
+                let ns = got.namespace().unwrap_or_default();
+                let name = got.name().unwrap_or_default();
                 assert!(is_owned(&got, kind, ns, name), "{case}: what downstream makes is owned");
                 assert_eq!(downstream(&got, kind), got, "{case}: idempotent");
             }

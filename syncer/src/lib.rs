@@ -45,6 +45,7 @@ pub mod upsync;
 pub mod wanted;
 
 pub use downstream::{downstream, implicit_namespace, is_owned, owner_mark};
+pub use object::Head;
 pub use plan::{Action, ConflictReason, SkipReason, apply_rank, create_only_patch, decide, is_create_only, to_delete};
 pub use run::{Settings, SyncError, Syncer};
 pub use status::{returns_no_status, status_to_return};

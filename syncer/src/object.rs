@@ -1,10 +1,75 @@
 //! Reading and editing the few parts of a JSON object the syncer cares about, without
 //! assuming the object is well formed: whatever a watch delivers must never panic here.
 
+use orrery_spaces::decode::JsonObject;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 pub(crate) use orrery_api::object::SERVER_METADATA;
+
+/// The parts of an object's head the syncer's decisions read: of an object as a JSON value
+/// (a whole object, a test's), or as the syncer caches it ([`JsonObject`]).
+pub trait Head {
+    /// `kind`, when present (list items have none).
+    fn kind(&self) -> Option<&str>;
+    /// `metadata.name`, when present and a string.
+    fn name(&self) -> Option<&str>;
+    /// `metadata.namespace` as written (`""` included).
+    fn raw_namespace(&self) -> Option<&str>;
+    /// The value of annotation `key`, when present and a string.
+    fn annotation(&self, key: &str) -> Option<&str>;
+    /// Whether the object is on its way out (`metadata.deletionTimestamp` is set).
+    fn is_terminating(&self) -> bool;
+
+    /// `metadata.namespace`, with `""` (how Go clients write "none") read as no namespace.
+    fn namespace(&self) -> Option<&str> {
+        self.raw_namespace().filter(|ns| !ns.is_empty())
+    }
+}
+
+impl Head for Value {
+    fn kind(&self) -> Option<&str> {
+        self.get("kind")?.as_str()
+    }
+
+    fn name(&self) -> Option<&str> {
+        meta_str(self, "name")
+    }
+
+    fn raw_namespace(&self) -> Option<&str> {
+        meta_str(self, "namespace")
+    }
+
+    fn annotation(&self, key: &str) -> Option<&str> {
+        annotation(self, key)
+    }
+
+    fn is_terminating(&self) -> bool {
+        is_terminating(self)
+    }
+}
+
+impl Head for JsonObject {
+    fn kind(&self) -> Option<&str> {
+        JsonObject::kind(self)
+    }
+
+    fn name(&self) -> Option<&str> {
+        kube::Resource::meta(self).name.as_deref()
+    }
+
+    fn raw_namespace(&self) -> Option<&str> {
+        kube::Resource::meta(self).namespace.as_deref()
+    }
+
+    fn annotation(&self, key: &str) -> Option<&str> {
+        JsonObject::annotation(self, key)
+    }
+
+    fn is_terminating(&self) -> bool {
+        self.metadata_field("deletionTimestamp").is_some_and(|t| !t.is_null())
+    }
+}
 
 /// Whether `rule` holds between two fields kept as text: at once when the texts are the
 /// same (what one server encoded comes back from the other as it went), else between the

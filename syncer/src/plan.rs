@@ -45,7 +45,7 @@
 //! the reverse when deleting.
 
 use crate::downstream::{is_owned, is_self_owned, owner_mark};
-use crate::object::{annotation, is_terminating, meta_str, namespace};
+use crate::object::Head;
 use crate::wanted::{ObjectKey, Wanted};
 use orrery_api::keys::{DOWNSYNC_OVERWRITE, DOWNSYNCED, UPSYNCED};
 use serde_json::{Value, json};
@@ -115,8 +115,8 @@ pub enum ConflictReason {
 
 /// Whether `object` is create-only: annotation `edge.kubestellar.io/downsync-overwrite` is
 /// present with a value other than `""` and `"true"` (KubeStellar's `isDownsyncOverwrite`).
-pub fn is_create_only(object: &Value) -> bool {
-    annotation(object, DOWNSYNC_OVERWRITE).is_some_and(|v| !v.is_empty() && v != "true")
+pub fn is_create_only(object: &(impl Head + ?Sized)) -> bool {
+    object.annotation(DOWNSYNC_OVERWRITE).is_some_and(|v| !v.is_empty() && v != "true")
 }
 
 /// The JSON merge patch that sets (`true`) or removes (`false`) the create-only mark on a WEC
@@ -129,24 +129,24 @@ pub fn create_only_patch(create_only: bool) -> Value {
 /// What to do about `mailbox_copy`, an object of kind `kind` that `the-one` wants, given the
 /// object of the same name in the WEC (`None` when there is none). `kind` is passed in
 /// because list items carry none.
-pub fn decide(mailbox_copy: &Value, kind: &str, wec_current: Option<&Value>) -> Action {
+pub fn decide<O: Head + ?Sized>(mailbox_copy: &O, kind: &str, wec_current: Option<&O>) -> Action {
     // Presence, not an exact value: nothing in a mailbox copies annotations around, and a
     // copy that went up must never come back down whatever its mark says.
-    if annotation(mailbox_copy, UPSYNCED).is_some() {
+    if mailbox_copy.annotation(UPSYNCED).is_some() {
         return Action::Skip(SkipReason::Upsynced);
     }
     let Some(wec) = wec_current else {
         return Action::Create;
     };
-    if is_terminating(wec) {
+    if wec.is_terminating() {
         return Action::Skip(SkipReason::Terminating);
     }
-    let ns = namespace(mailbox_copy).unwrap_or_default();
-    let name = meta_str(mailbox_copy, "name").unwrap_or_default();
+    let ns = mailbox_copy.namespace().unwrap_or_default();
+    let name = mailbox_copy.name().unwrap_or_default();
     if !is_owned(wec, kind, ns, name) {
         return Action::Conflict(ConflictReason::NotOwned {
             expected: owner_mark(kind, ns, name),
-            found: annotation(wec, DOWNSYNCED).map(str::to_owned),
+            found: wec.annotation(DOWNSYNCED).map(str::to_owned),
         });
     }
     match (is_create_only(mailbox_copy), is_create_only(wec)) {
@@ -164,17 +164,17 @@ pub fn decide(mailbox_copy: &Value, kind: &str, wec_current: Option<&Value>) -> 
 /// Call it only with a `wanted` and an `in_mailbox` read from a mailbox watch that is
 /// synced *now*: an empty cache after a disconnect looks like "nothing wanted", and the
 /// syncer must never delete because the center is unreachable.
-pub fn to_delete<'a>(
+pub fn to_delete<'a, O: Head + ?Sized + 'a>(
     group: &str,
     resource: &str,
     kind: &str,
-    wec_objects: impl IntoIterator<Item = &'a Value>,
+    wec_objects: impl IntoIterator<Item = &'a O>,
     wanted: &Wanted,
     in_mailbox: impl Fn(&ObjectKey) -> bool,
 ) -> Vec<ObjectKey> {
     let mut keys: Vec<ObjectKey> = wec_objects
         .into_iter()
-        .filter(|o| is_self_owned(o, kind) && !is_create_only(o) && !is_terminating(o))
+        .filter(|o| is_self_owned(*o, kind) && !is_create_only(*o) && !o.is_terminating())
         .filter_map(|o| ObjectKey::of(group, resource, o))
         .filter(|key| !key.is_namespace())
         .filter(|key| !wanted.wants(key) || !in_mailbox(key))

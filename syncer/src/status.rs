@@ -40,7 +40,7 @@ pub fn status_to_return<'a>(
     wec_obj: &'a JsonObject,
     mailbox_copy: &JsonObject,
 ) -> Option<&'a RawValue> {
-    if returns_no_status(group, resource) || !is_self_owned(wec_obj.head(), kind) {
+    if returns_no_status(group, resource) || !is_self_owned(wec_obj, kind) {
         return None;
     }
     let wec_status = status(wec_obj)?;

@@ -21,7 +21,7 @@
 //!   un-upsync pass leaves such copies behind, orrery mirrors downsync pruning instead.
 
 use crate::downstream::{is_mark, is_self_owned, owner_mark};
-use crate::object::{annotation, meta_str, namespace, remove_annotations, set_annotation, strip_server_metadata};
+use crate::object::{Head, annotation, meta_str, namespace, remove_annotations, set_annotation, strip_server_metadata};
 use crate::wanted::ObjectKey;
 use orrery_api::ObjectRef;
 use orrery_api::keys::{DOWNSYNCED, SPACE, UPSYNCED};
@@ -34,16 +34,16 @@ use std::collections::BTreeSet;
 
 /// Whether `wec_obj` (of kind `kind`) was downsynced by the syncer: it carries the
 /// downsync mark for itself. Such an object is never upsynced.
-pub fn is_downsynced(wec_obj: &Value, kind: &str) -> bool {
+pub fn is_downsynced(wec_obj: &(impl Head + ?Sized), kind: &str) -> bool {
     is_self_owned(wec_obj, kind)
 }
 
 /// Whether `mailbox_obj` (of kind `kind`) is the syncer's upsynced copy: it carries the
 /// upsync mark for itself.
-pub fn is_upsync_copy(mailbox_obj: &Value, kind: &str) -> bool {
-    let ns = namespace(mailbox_obj).unwrap_or_default();
-    let name = meta_str(mailbox_obj, "name").unwrap_or_default();
-    annotation(mailbox_obj, UPSYNCED).is_some_and(|mark| is_mark(mark, kind, ns, name))
+pub fn is_upsync_copy(mailbox_obj: &(impl Head + ?Sized), kind: &str) -> bool {
+    let ns = mailbox_obj.namespace().unwrap_or_default();
+    let name = mailbox_obj.name().unwrap_or_default();
+    mailbox_obj.annotation(UPSYNCED).is_some_and(|mark| is_mark(mark, kind, ns, name))
 }
 
 /// The mailbox copy of `wec_obj`, an object of kind `kind` (written into the copy, since
@@ -159,7 +159,7 @@ pub fn decide_upsync(
     mailbox: Option<&Value>,
     matchers: &[UpsyncMatcher],
 ) -> UpsyncAction {
-    let wanted = wec.filter(|w| upsyncs(matchers, key) && !is_downsynced(w, kind));
+    let wanted = wec.filter(|w| upsyncs(matchers, key) && !is_downsynced(*w, kind));
     let ours = mailbox.is_some_and(|m| is_upsync_copy(m, kind));
     match (wanted, mailbox) {
         (Some(_), None) => UpsyncAction::Create,

@@ -78,12 +78,12 @@ pub struct ObjectKey {
 impl ObjectKey {
     /// The key of `object`, an object of `resource` in `group`; `None` when it has no name
     /// (an API server holds no such object). An empty `metadata.namespace` is no namespace.
-    pub fn of(group: &str, resource: &str, object: &serde_json::Value) -> Option<Self> {
+    pub fn of(group: &str, resource: &str, object: &(impl crate::object::Head + ?Sized)) -> Option<Self> {
         Some(Self {
             group: group.to_owned(),
             resource: resource.to_owned(),
-            namespace: crate::object::namespace(object).map(str::to_owned),
-            name: crate::object::meta_str(object, "name")?.to_owned(),
+            namespace: object.namespace().map(str::to_owned),
+            name: object.name()?.to_owned(),
         })
     }
 

@@ -66,8 +66,7 @@ impl Syncer {
         // Decisions read the heads (type and metadata); writes and comparisons, the
         // bodies' text.
         let (copy, current) = (copy.as_deref(), current.as_deref());
-        let (copy_head, current_head) = (copy.map(JsonObject::head), current.map(JsonObject::head));
-        let named = copy_head.or(current_head).and_then(|o| o.get("kind")).and_then(Value::as_str);
+        let named = copy.or(current).and_then(JsonObject::kind);
         let kind = self.kind_of(&r, &kind, named).await?;
         let ns = key.namespace.as_deref();
         // Made only for a write: most reconciles write nothing.
@@ -76,7 +75,7 @@ impl Syncer {
         // Upsync: WEC objects the upsync sets select, and the copies made of them. An
         // upsynced copy is never downsynced, and a downsynced object never upsynced.
         let matchers = self.upsync.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let upsync_copy_here = copy_head.is_some_and(|c| is_upsync_copy(c, &kind));
+        let upsync_copy_here = copy.is_some_and(|c| is_upsync_copy(c, &kind));
         if upsync_copy_here || upsyncs(&matchers, key) {
             // Upsync reads and writes whole objects; it is rare, and decodes their bodies.
             let (wec_whole, copy_whole) =
@@ -90,7 +89,7 @@ impl Syncer {
         let Some(copy) = copy.filter(|_| wanted.wants(key)) else {
             // Not (or no longer) placed here: delete it if the syncer made it — but only on
             // the word of a mailbox cache that has been listed, never of an empty one.
-            if let Some(current) = current_head {
+            if let Some(current) = current {
                 let doomed = to_delete(&key.group, &key.resource, &kind, std::iter::once(current), &wanted, |_| false);
                 if doomed.iter().any(|k| k == key) {
                     self.applied.forget(key);
@@ -108,7 +107,7 @@ impl Syncer {
             self.ensure_namespace(ns).await?;
         }
         let merge = |v: Value| Patch::Merge(v);
-        match decide(copy.head(), &kind, current_head) {
+        match decide(copy, &kind, current) {
             Action::Create => self.create(&wec(), key, copy, &kind).await?,
             Action::Apply { clear_create_only: false } => self.apply(wec, key, copy, &kind, current).await?,
             Action::Apply { clear_create_only: true } => {
@@ -122,11 +121,11 @@ impl Syncer {
             Action::Conflict(reason) => {
                 self.applied.forget(key);
                 tracing::warn!(?key, %reason, "left alone");
-                self.mark_conflict(&ar, key, copy.head(), Some(&reason.to_string())).await?;
+                self.mark_conflict(&ar, key, copy, Some(&reason.to_string())).await?;
                 return Ok(());
             }
         }
-        self.mark_conflict(&ar, key, copy.head(), None).await?;
+        self.mark_conflict(&ar, key, copy, None).await?;
 
         // Status return, only from an object the syncer owns, only when it changed.
         if let Some(current) = current
@@ -318,10 +317,10 @@ impl Syncer {
         &self,
         ar: &kube::api::ApiResource,
         key: &ObjectKey,
-        copy: &Value,
+        copy: &JsonObject,
         conflict: Option<&str>,
     ) -> Result<(), SyncError> {
-        let has = copy.pointer("/metadata/annotations").and_then(|a| a.get(CONFLICT)).and_then(Value::as_str);
+        let has = copy.annotation(CONFLICT);
         if has == conflict {
             return Ok(());
         }

@@ -6,8 +6,9 @@
 //! time. Watches decode every event of every resource that way: in the bench's 1,000
 //! syncers that buffering was a third of the process's CPU. [`Dynamic`] is the same object
 //! with a decoder that reads `apiVersion`, `kind` and `metadata` into their types and every
-//! other field straight into JSON values, once. [`JsonObject`] is for readers that work on
-//! whole objects as JSON: it keeps the object as the one JSON value it was sent as.
+//! other field straight into JSON values, once. [`JsonObject`] is for readers that decide
+//! on an object's head and pass its body on: the head in a few small parts, the body as the
+//! text it was sent in.
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -18,11 +19,9 @@ use kube::runtime::watcher::{self, Event};
 use kube::runtime::{WatchStreamExt, watcher::watcher};
 use serde::de::{Deserialize, DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Serialize, Serializer};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
 
 /// A [`DynamicObject`] that decodes in one pass; with `MANAGED` false, without
 /// `metadata.managedFields`, with `SETS` false, without the field set of each of their
@@ -178,6 +177,9 @@ macro_rules! read_as_api_resource {
         }
     };
 }
+
+mod json_object;
+pub use json_object::JsonObject;
 
 impl<const MANAGED: bool, const SETS: bool, const BODY: u8> kube::Resource for Decoded<MANAGED, SETS, BODY> {
     read_as_api_resource!();
@@ -357,153 +359,6 @@ impl<'de> Visitor<'de> for EntryHeader {
     }
 }
 
-/// An object of any kind as the syncer reads it: the parts it decides on decoded, the
-/// rest kept as the JSON text it was sent in.
-///
-/// - The **head**, one JSON map of `apiVersion`, `kind` and `metadata` (less
-///   `managedFields`): what every decision reads (names, labels, annotations, ownership).
-/// - The **body**, every other top-level field (a Deployment's `spec` and `status`, a
-///   ConfigMap's `data`), each as its text: the syncer only writes it (the spec to the WEC,
-///   the status to the mailbox), fingerprints it and compares it with the other side's,
-///   and text does all three. Decoded, a Deployment's spec is a tree of small maps, each
-///   a `BTreeMap` node with room for 11 entries: a cached Deployment took about 20 KB
-///   (heaptrack, 300 WECs) against 3–4 KB of text, and each syncer caches every placed
-///   object twice (mailbox and WEC).
-///
-/// Its [`kube::Resource`] metadata holds only what watchers and caches use: `name`,
-/// `namespace`, `resourceVersion` and `uid`, read out of the head. Both parts are shared:
-/// kube's reflector clones each object it caches.
-///
-/// The body is kept by serde_json's `RawValue`, so it decodes from serde_json's own
-/// decoders only: a JSON text, or a [`Value`]. A watch event decodes when its `type` comes
-/// before its `object`, as every API server sends it (Go writes a struct's fields in
-/// order); the other order is an error.
-#[derive(Clone, Debug)]
-pub struct JsonObject {
-    meta: ObjectMeta,
-    parts: Arc<Parts>,
-}
-
-#[derive(Debug)]
-struct Parts {
-    head: Value,
-    body: Vec<(String, Box<RawValue>)>,
-}
-
-/// The top-level fields of the head.
-const HEAD: [&str; 3] = ["apiVersion", "kind", "metadata"];
-
-impl JsonObject {
-    /// `apiVersion`, `kind` and `metadata` (less `managedFields`), those present.
-    pub fn head(&self) -> &Value {
-        &self.parts.head
-    }
-
-    /// Every other top-level field, as the text it was sent in, in the order it was sent.
-    pub fn body(&self) -> impl Iterator<Item = (&str, &RawValue)> {
-        self.parts.body.iter().map(|(k, v)| (k.as_str(), &**v))
-    }
-
-    /// The top-level body field `name`.
-    pub fn field(&self, name: &str) -> Option<&RawValue> {
-        self.parts.body.iter().find(|(k, _)| k == name).map(|(_, v)| &**v)
-    }
-
-    /// The whole object as one JSON value, its body decoded: for the rare readers of
-    /// everything (upsync).
-    pub fn to_value(&self) -> Result<Value, serde_json::Error> {
-        let mut whole = self.parts.head.clone();
-        if let Value::Object(fields) = &mut whole {
-            for (name, text) in &self.parts.body {
-                fields.insert(name.clone(), serde_json::from_str(text.get())?);
-            }
-        }
-        Ok(whole)
-    }
-
-    /// `value`, a JSON object, as a watch would have delivered it.
-    pub fn from_value(value: Value) -> Result<Self, serde_json::Error> {
-        Self::deserialize(value)
-    }
-
-    /// Reads the identity fields out of `head`; a field of the wrong type is an error, as
-    /// kube's decoding makes it.
-    fn new(head: Map<String, Value>, body: Vec<(String, Box<RawValue>)>) -> Result<Self, String> {
-        for name in ["apiVersion", "kind"] {
-            if head.get(name).is_some_and(|v| !v.is_string()) {
-                return Err(format!("{name} must be a string"));
-            }
-        }
-        let mut meta = ObjectMeta::default();
-        if let Some(metadata) = head.get("metadata") {
-            let Value::Object(fields) = metadata else { return Err("metadata must be a map".into()) };
-            let string = |name: &str| match fields.get(name) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(other) => Err(format!("metadata.{name} must be a string, not {other}")),
-            };
-            meta.name = string("name")?;
-            meta.namespace = string("namespace")?;
-            meta.resource_version = string("resourceVersion")?;
-            meta.uid = string("uid")?;
-        }
-        Ok(Self { meta, parts: Arc::new(Parts { head: Value::Object(head), body }) })
-    }
-}
-
-impl kube::Resource for JsonObject {
-    read_as_api_resource!();
-
-    fn meta(&self) -> &ObjectMeta {
-        &self.meta
-    }
-
-    /// The identity fields only: a change here is not a change of the JSON.
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.meta
-    }
-}
-
-impl<'de> Deserialize<'de> for JsonObject {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(JsonObjectVisitor)
-    }
-}
-
-struct JsonObjectVisitor;
-
-impl<'de> Visitor<'de> for JsonObjectVisitor {
-    type Value = JsonObject;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a Kubernetes object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonObject, A::Error> {
-        let (mut head, mut body) = (Map::new(), Vec::<(String, Box<RawValue>)>::new());
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            match &*key {
-                "metadata" => {
-                    let metadata = Value::Object(map.next_value_seed(MetadataMap { headers: false })?);
-                    head.insert(key.into_owned(), metadata);
-                }
-                k if HEAD.contains(&k) => {
-                    head.insert(key.into_owned(), map.next_value()?);
-                }
-                // A repeated field: the last one counts, as in a JSON map.
-                _ => {
-                    let text = map.next_value()?;
-                    match body.iter_mut().find(|(k, _)| *k == key) {
-                        Some(slot) => slot.1 = text,
-                        None => body.push((key.into_owned(), text)),
-                    }
-                }
-            }
-        }
-        JsonObject::new(head, body).map_err(A::Error::custom)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -676,71 +531,7 @@ mod tests {
             assert!(serde_json::from_str::<Metadata>(text).is_err(), "{text}");
             assert!(serde_json::from_str::<Managers>(text).is_err(), "{text}");
             assert!(serde_json::from_str::<Returned>(text).is_err(), "{text}");
-            assert!(serde_json::from_str::<JsonObject>(text).is_err(), "{text}");
         }
-        for text in [r#"{"metadata": {"uid": 3}}"#, r#"{"metadata": {"resourceVersion": 7}}"#, r#"{"metadata": null}"#]
-        {
-            assert!(serde_json::from_str::<JsonObject>(text).is_err(), "{text}");
-        }
-    }
-
-    /// As JSON, the object as sent less its managedFields; as a resource, its identity.
-    #[test]
-    fn a_json_object_is_the_object_without_managed_fields() {
-        let cases = [
-            json!({"apiVersion": "apps/v1", "kind": "Deployment",
-                   "metadata": {"name": "a", "namespace": "n", "resourceVersion": "7", "uid": "u-1",
-                                "creationTimestamp": "2024-01-01T00:00:00Z", "labels": {"x": "y"},
-                                "managedFields": [{"manager": "m", "operation": "Apply",
-                                                   "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}}}]},
-                   "spec": {"replicas": 2, "odd": [1, "two", null, {"three": 3.5}]}, "status": {"readyReplicas": 2}}),
-            json!({"metadata": {"name": "listed", "namespace": null}, "data": {"k": "v"}}),
-            json!({"kind": "Thing", "items": [1], "metadata": {"name": "late", "managedFields": []}}),
-            json!({}),
-        ];
-        for case in cases {
-            let text = case.to_string();
-            let ours: JsonObject = serde_json::from_str(&text).expect("decodes");
-            let mut want = case.clone();
-            if let Some(meta) = want.get_mut("metadata").and_then(Value::as_object_mut) {
-                meta.remove("managedFields");
-            }
-            assert_eq!(ours.to_value().expect("the body is JSON"), want, "{text}");
-            let (head, body) = (ours.head().as_object().expect("a map"), ours.body().collect::<Vec<_>>());
-            assert!(head.keys().all(|k| HEAD.contains(&k.as_str())), "{text}: the head holds only {HEAD:?}");
-            assert!(body.iter().all(|(k, _)| !HEAD.contains(k)), "{text}: the body holds the rest");
-            for (name, field) in &body {
-                assert_eq!(
-                    want.get(*name).map(Value::to_string).as_deref(),
-                    Some(field.get()),
-                    "{text}: {name} as sent"
-                );
-                assert_eq!(ours.field(name).map(RawValue::get), Some(field.get()), "{text}: {name} found by name");
-            }
-            let again = JsonObject::from_value(want.clone()).expect("decodes from a value");
-            assert_eq!(again.to_value().expect("the body is JSON"), want, "{text}: from a value");
-            let theirs: DynamicObject = serde_json::from_str(&text).expect("kube decodes it");
-            let meta = kube::Resource::meta(&ours);
-            assert_eq!(meta.name, theirs.metadata.name, "{text}");
-            assert_eq!(meta.namespace, theirs.metadata.namespace, "{text}");
-            assert_eq!(meta.resource_version, theirs.metadata.resource_version, "{text}");
-            assert_eq!(meta.uid, theirs.metadata.uid, "{text}");
-        }
-    }
-
-    /// `type` first, as API servers send it; the other order would need the body buffered
-    /// as a tree, and is refused rather than decoded differently.
-    #[test]
-    fn a_json_object_decodes_from_a_watch_event_as_servers_send_it() {
-        let first = r#"{"type":"ADDED","object":{"kind":"ConfigMap","metadata":{"name":"a"},"data":{"k":"v"}}}"#;
-        let event: kube::core::WatchEvent<JsonObject> = serde_json::from_str(first).expect("decodes");
-        let kube::core::WatchEvent::Added(o) = event else { panic!("not ADDED") };
-        assert_eq!(kube::Resource::meta(&o).name.as_deref(), Some("a"));
-        assert_eq!(o.field("data").map(RawValue::get), Some(r#"{"k":"v"}"#));
-        let last = r#"{"object":{"kind":"ConfigMap","metadata":{"name":"a"},"data":{"k":"v"}},"type":"ADDED"}"#;
-        assert!(serde_json::from_str::<kube::core::WatchEvent<JsonObject>>(last).is_err());
-        let repeated: JsonObject = serde_json::from_str(r#"{"data":{"k":"old"},"data":{"k":"new"}}"#).expect("decodes");
-        assert_eq!(repeated.body().map(|(k, v)| (k, v.get())).collect::<Vec<_>>(), [("data", r#"{"k":"new"}"#)]);
     }
 
     #[test]
