@@ -33,19 +33,19 @@ impl Head for Value {
     }
 
     fn name(&self) -> Option<&str> {
-        meta_str(self, "name")
+        metadata(self)?.get("name")?.as_str()
     }
 
     fn raw_namespace(&self) -> Option<&str> {
-        meta_str(self, "namespace")
+        metadata(self)?.get("namespace")?.as_str()
     }
 
     fn annotation(&self, key: &str) -> Option<&str> {
-        annotation(self, key)
+        metadata(self)?.get("annotations")?.get(key)?.as_str()
     }
 
     fn is_terminating(&self) -> bool {
-        is_terminating(self)
+        metadata(self).and_then(|m| m.get("deletionTimestamp")).is_some_and(|t| !t.is_null())
     }
 }
 
@@ -86,26 +86,6 @@ pub(crate) fn texts_satisfy(a: &RawValue, b: &RawValue, rule: impl Fn(&Value, &V
 /// `metadata` of `object`, when it has one that is a map.
 pub(crate) fn metadata(object: &Value) -> Option<&Map<String, Value>> {
     object.get("metadata")?.as_object()
-}
-
-/// A string field of `metadata` (`name`, `namespace`); `None` when absent or not a string.
-pub(crate) fn meta_str<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
-    metadata(object)?.get(field)?.as_str()
-}
-
-/// `metadata.namespace`, with `""` (how Go clients write "none") read as no namespace.
-pub(crate) fn namespace(object: &Value) -> Option<&str> {
-    meta_str(object, "namespace").filter(|ns| !ns.is_empty())
-}
-
-/// The value of annotation `key`, when present and a string.
-pub(crate) fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
-    metadata(object)?.get("annotations")?.get(key)?.as_str()
-}
-
-/// Whether the object is on its way out (`metadata.deletionTimestamp` is set).
-pub(crate) fn is_terminating(object: &Value) -> bool {
-    metadata(object).and_then(|m| m.get("deletionTimestamp")).is_some_and(|t| !t.is_null())
 }
 
 /// `object`'s `metadata` map, made to exist (a missing or non-map `metadata` is replaced
@@ -172,9 +152,9 @@ mod tests {
             (json!({"metadata": {"deletionTimestamp": "2024-01-01T00:00:00Z"}}), None, None, true),
         ];
         for (object, ns, a, terminating) in table {
-            assert_eq!(namespace(&object), ns, "{object}");
-            assert_eq!(annotation(&object, "a"), a, "{object}");
-            assert_eq!(is_terminating(&object), terminating, "{object}");
+            assert_eq!(object.namespace(), ns, "{object}");
+            assert_eq!(object.annotation("a"), a, "{object}");
+            assert_eq!(object.is_terminating(), terminating, "{object}");
         }
     }
 

@@ -21,7 +21,7 @@
 //!   un-upsync pass leaves such copies behind, orrery mirrors downsync pruning instead.
 
 use crate::downstream::{is_mark, is_self_owned, owner_mark};
-use crate::object::{Head, annotation, meta_str, namespace, remove_annotations, set_annotation, strip_server_metadata};
+use crate::object::{Head, remove_annotations, set_annotation, strip_server_metadata};
 use crate::wanted::ObjectKey;
 use orrery_api::ObjectRef;
 use orrery_api::keys::{DOWNSYNCED, SPACE, UPSYNCED};
@@ -68,7 +68,7 @@ pub fn upsync_copy(wec_obj: &Value, kind: &str) -> Value {
     map.insert("kind".to_owned(), Value::String(kind.to_owned()));
     strip_server_metadata(&mut copy);
     remove_annotations(&mut copy, |k| k == SPACE || k == DOWNSYNCED);
-    let mark = owner_mark(kind, namespace(wec_obj).unwrap_or_default(), meta_str(wec_obj, "name").unwrap_or_default());
+    let mark = owner_mark(kind, wec_obj.namespace().unwrap_or_default(), wec_obj.name().unwrap_or_default());
     set_annotation(&mut copy, UPSYNCED, &mark);
     copy
 }
@@ -172,7 +172,7 @@ pub fn decide_upsync(
         }
         (Some(_), Some(m)) => UpsyncAction::Conflict(UpsyncConflict::NotUpsyncCopy {
             expected: owner_mark(kind, key.namespace.as_deref().unwrap_or_default(), &key.name),
-            found: annotation(m, UPSYNCED).map(str::to_owned),
+            found: m.annotation(UPSYNCED).map(str::to_owned),
         }),
         (None, Some(_)) if ours => UpsyncAction::Delete,
         (None, _) => UpsyncAction::Nothing,

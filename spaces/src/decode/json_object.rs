@@ -27,10 +27,10 @@ use std::sync::Arc;
 ///   and text does all three. Decoded, a Deployment's spec is a tree of small maps: a
 ///   cached Deployment took about 20 KB (heaptrack, 300 WECs) against 3–4 KB of text.
 ///
-/// A field is read as kube's typed decoding reads it: `null` is absent, and an identity
-/// field, a label or an annotation that is not a string is an error, as is a `metadata`,
-/// `labels` or `annotations` that is not a map. Both parts are shared: kube's reflector
-/// clones each object it caches.
+/// A field is read as kube's typed decoding reads it: `null` is absent, and `apiVersion`,
+/// `kind`, an identity field, a label or an annotation that is not a string is an error,
+/// as is a `metadata`, `labels` or `annotations` that is not a map. All but the identity
+/// is shared: kube's reflector clones each object it caches.
 ///
 /// The body is kept by serde_json's `RawValue`, so it decodes from serde_json's own
 /// decoders only: a JSON text, or a [`Value`]. A watch event decodes when its `type` comes
